@@ -1,0 +1,342 @@
+"""The ``counterpoint`` command line (typer): data, convert, train, compose, harmonize, infill,
+transition, continue, evaluate, serve.
+
+Every user error (a :class:`~counterpoint.errors.CounterpointError`) is printed as one line
+on stderr and exits with status 2; nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from counterpoint.errors import CounterpointError
+
+app = typer.Typer(
+    help="Compose and harmonize four-voice chorales in the style of J. S. Bach (Coconet).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def user_errors(command):
+    """Turn a user error into one line on stderr and exit status 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except CounterpointError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(2) from None
+        except ValueError as error:  # e.g. an unknown voice name
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _echo_json(data: dict) -> None:
+    typer.echo(json.dumps(data, indent=2))
+
+
+# --------------------------------------------------------------------------- data
+
+
+@app.command()
+@user_errors
+def data(
+    source: Annotated[
+        str, typer.Argument(help="'music21' (the shipped corpus) or a JSB .npz/.json path")
+    ] = "music21",
+    refresh: Annotated[bool, typer.Option(help="re-parse the corpus instead of using the cache")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print statistics as JSON")] = False,
+) -> None:
+    """Load (and cache) a dataset and print its statistics."""
+    from counterpoint.data import SPLITS, timed_load
+
+    dataset, seconds = timed_load(source, refresh=refresh)
+    stats = dataset.statistics()
+    stats["load_seconds"] = round(seconds, 3)
+    stats["skipped_files"] = dataset.skipped
+    if as_json:
+        _echo_json(stats)
+        return
+    total = sum(stats[s]["pieces"] for s in SPLITS)
+    typer.echo(f"{dataset.name}: {total} chorales loaded in {seconds:.2f} s")
+    for split in SPLITS:
+        s = stats[split]
+        typer.echo(
+            f"  {split:5}: {s['pieces']:4} pieces, {s['steps']:6} steps "
+            f"(length {s['min_steps']}/{s['median_steps']}/{s['max_steps']} min/median/max)"
+        )
+    if dataset.skipped:
+        typer.echo(f"  skipped {len(dataset.skipped)} files:")
+        for name, reason in sorted(dataset.skipped.items()):
+            typer.echo(f"    {name}: {reason}")
+
+
+@app.command()
+@user_errors
+def convert(
+    source: Annotated[Path, typer.Argument(help="input .mid/.musicxml/.mxl/.xml/.npy/.json")],
+    target: Annotated[Path, typer.Argument(help="output file; its extension picks the format")],
+    tempo: Annotated[float, typer.Option(help="tempo in quarter notes per minute")] = 80,
+) -> None:
+    """Convert between MIDI, MusicXML and the array formats (.npy, .json)."""
+    from counterpoint.io import _suffix, read_chorale, write_chorale
+
+    _suffix(target)  # refuse an unknown output type before reading anything
+    chorale = read_chorale(source)
+    write_chorale(chorale, target, tempo_bpm=tempo)
+    typer.echo(f"wrote {target} ({len(chorale)} steps)")
+
+
+# --------------------------------------------------------------------------- train
+
+
+@app.command()
+@user_errors
+def train(
+    run_dir: Annotated[Path, typer.Option("--run-dir", help="where checkpoints and the log go")] = Path(
+        "runs/default"
+    ),
+    data: Annotated[str, typer.Option("--data", help="'music21' or a JSB .npz/.json path")] = "music21",
+    preset: Annotated[str, typer.Option(help="architecture: paper, doodle, default, tiny")] = "default",
+    steps: Annotated[int, typer.Option(help="training steps (the LR schedule spans them)")] = 20000,
+    minutes: Annotated[float, typer.Option(help="stop after this many minutes (0: no limit)")] = 0,
+    batch_size: Annotated[int, typer.Option(help="examples per step")] = 20,
+    crop: Annotated[int, typer.Option(help="crop length in 16th steps")] = 64,
+    lr: Annotated[float, typer.Option(help="peak learning rate (Adam)")] = 2e-3,
+    mask: Annotated[str, typer.Option(help="orderless, bernoulli, voices, time_block")] = "orderless",
+    augment: Annotated[bool, typer.Option(help="random transposition")] = True,
+    seed: Annotated[int, typer.Option(help="seed for data, masks and weights")] = 0,
+    eval_every: Annotated[int, typer.Option(help="validate every N steps")] = 500,
+    patience: Annotated[int, typer.Option(help="early stop after N evaluations without gain (0: never)")] = 8,
+    device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+    resume: Annotated[bool, typer.Option(help="continue the run in --run-dir from last.pt")] = False,
+) -> None:
+    """Train a model with orderless NADE (works unchanged under torchrun)."""
+    from counterpoint.model import preset as get_preset
+    from counterpoint.training import TrainConfig
+    from counterpoint.training import train as run_training
+
+    config_path = run_dir / "config.json"
+    if resume and config_path.exists():
+        config = TrainConfig.from_dict(json.loads(config_path.read_text()))
+        config.max_steps = max(config.max_steps, steps) if steps != 20000 else config.max_steps
+        if minutes:
+            config.max_minutes = minutes
+    else:
+        config = TrainConfig(
+            run_dir=str(run_dir),
+            data=data,
+            model=get_preset(preset),
+            crop_steps=crop,
+            batch_size=batch_size,
+            learning_rate=lr,
+            max_steps=steps,
+            max_minutes=minutes,
+            mask=mask,
+            augment=augment,
+            seed=seed,
+            eval_every=eval_every,
+            patience=patience,
+            device=device,
+        )
+    summary = run_training(config, resume=resume)
+    if summary["rank"] == 0:
+        typer.echo(
+            f"stopped ({summary['stopped']}) after {summary['steps']} steps, "
+            f"{summary['elapsed_s'] / 60:.1f} min; best validation loss "
+            f"{summary['best_valid_loss']:.4f} nats/note; best checkpoint {summary['best']}"
+        )
+
+
+# --------------------------------------------------------------------------- tasks
+
+Checkpoint = Annotated[
+    str | None,
+    typer.Option(
+        "--checkpoint",
+        "-c",
+        help="a checkpoint path or a shipped model (jsb, music21); default: the shipped jsb model",
+    ),
+]
+Output = Annotated[Path, typer.Option("--output", "-o", help="output .mid/.musicxml/.mxl/.npy/.json")]
+Sampler = Annotated[str, typer.Option(help="gibbs, independent, ancestral, confidence")]
+Steps = Annotated[int | None, typer.Option("--steps", help="sampler iterations (default: the sampler's own)")]
+Temperature = Annotated[float, typer.Option(help="0 = most likely notes; 1 = the model's distribution")]
+Seed = Annotated[int, typer.Option(help="the same seed gives the same piece")]
+Tempo = Annotated[float, typer.Option(help="tempo of the written file, quarter notes per minute")]
+
+
+def _sampler(method: str, steps: int | None, temperature: float):
+    from counterpoint.sampling import SamplerConfig
+
+    return SamplerConfig(method=method, steps=steps, temperature=temperature)
+
+
+def _finish(result, output: Path, tempo: float) -> None:
+    from counterpoint.io import write_chorale
+
+    for notice in result.notices:
+        typer.echo(f"note: {notice}", err=True)
+    write_chorale(result.chorale, output, tempo_bpm=tempo)
+    typer.echo(f"wrote {output} ({len(result.chorale)} steps)")
+
+
+def _check_output(output: Path) -> None:
+    from counterpoint.io import _suffix
+
+    _suffix(output)
+
+
+@app.command()
+@user_errors
+def compose(
+    output: Output,
+    measures: Annotated[int, typer.Option(help="length in 4/4 measures")] = 4,
+    checkpoint: Checkpoint = None,
+    sampler: Sampler = "gibbs",
+    steps: Steps = None,
+    temperature: Temperature = 0.99,
+    seed: Seed = 0,
+    tempo: Tempo = 80,
+) -> None:
+    """Compose a new four-voice piece from scratch."""
+    from counterpoint.model import load_model
+    from counterpoint.tasks import compose as run
+
+    _check_output(output)
+    _finish(run(load_model(checkpoint), measures, _sampler(sampler, steps, temperature), seed), output, tempo)
+
+
+@app.command()
+@user_errors
+def harmonize(
+    melody: Annotated[
+        Path, typer.Argument(help="a melody (.mid, .musicxml, ...) or a piece whose --voices are kept")
+    ],
+    output: Output,
+    voices: Annotated[str, typer.Option(help="the given voice(s), e.g. soprano or soprano,bass")] = "soprano",
+    checkpoint: Checkpoint = None,
+    sampler: Sampler = "gibbs",
+    steps: Steps = None,
+    temperature: Temperature = 0.99,
+    seed: Seed = 0,
+    tempo: Tempo = 80,
+) -> None:
+    """Write the other voices under (or around) a given melody."""
+    from counterpoint.errors import MultipleVoicesError
+    from counterpoint.io import read_chorale, read_melody
+    from counterpoint.model import load_model
+    from counterpoint.representation import parse_voices
+    from counterpoint.tasks import harmonize as run
+
+    _check_output(output)
+    given = parse_voices(voices)
+    try:  # a one-line file is the melody, whatever voice it is written for
+        piece = read_melody(melody) if len(given) == 1 else read_chorale(melody)
+    except MultipleVoicesError:  # a multi-voice file: keep its named voices
+        piece = read_chorale(melody)
+    model = load_model(checkpoint)
+    _finish(run(model, piece, given, _sampler(sampler, steps, temperature), seed), output, tempo)
+
+
+@app.command()
+@user_errors
+def infill(
+    piece: Annotated[Path, typer.Argument(help="a four-voice piece")],
+    output: Output,
+    from_step: Annotated[int, typer.Option("--from-step", help="first 16th step to rewrite")] = 0,
+    to_step: Annotated[
+        int | None, typer.Option("--to-step", help="step after the last to rewrite (default: the end)")
+    ] = None,
+    voices: Annotated[str, typer.Option(help="voices to rewrite")] = "soprano,alto,tenor,bass",
+    checkpoint: Checkpoint = None,
+    sampler: Sampler = "gibbs",
+    steps: Steps = None,
+    temperature: Temperature = 0.99,
+    seed: Seed = 0,
+    tempo: Tempo = 80,
+) -> None:
+    """Erase a time window of some voices and rewrite it."""
+    from counterpoint.io import read_chorale
+    from counterpoint.model import load_model
+    from counterpoint.representation import parse_voices
+    from counterpoint.tasks import infill as run
+
+    _check_output(output)
+    chorale = read_chorale(piece)
+    result = run(
+        load_model(checkpoint),
+        chorale,
+        from_step,
+        to_step,
+        parse_voices(voices),
+        _sampler(sampler, steps, temperature),
+        seed,
+    )
+    _finish(result, output, tempo)
+
+
+@app.command()
+@user_errors
+def transition(
+    opening: Annotated[Path, typer.Argument(help="the piece to start from")],
+    closing: Annotated[Path, typer.Argument(help="the piece to arrive at")],
+    output: Output,
+    measures: Annotated[int, typer.Option(help="length of the bridge in measures")] = 2,
+    checkpoint: Checkpoint = None,
+    sampler: Sampler = "gibbs",
+    steps: Steps = None,
+    temperature: Temperature = 0.99,
+    seed: Seed = 0,
+    tempo: Tempo = 80,
+) -> None:
+    """Write a bridge from one fragment into another."""
+    from counterpoint.io import read_chorale
+    from counterpoint.model import load_model
+    from counterpoint.tasks import transition as run
+
+    _check_output(output)
+    result = run(
+        load_model(checkpoint),
+        read_chorale(opening),
+        read_chorale(closing),
+        measures,
+        _sampler(sampler, steps, temperature),
+        seed,
+    )
+    _finish(result, output, tempo)
+
+
+@app.command("continue")
+@user_errors
+def continue_(
+    piece: Annotated[Path, typer.Argument(help="the piece to extend")],
+    output: Output,
+    measures: Annotated[int, typer.Option(help="measures to add")] = 2,
+    checkpoint: Checkpoint = None,
+    sampler: Sampler = "gibbs",
+    steps: Steps = None,
+    temperature: Temperature = 0.99,
+    seed: Seed = 0,
+    tempo: Tempo = 80,
+) -> None:
+    """Extend a piece by some measures."""
+    from counterpoint.io import read_chorale
+    from counterpoint.model import load_model
+    from counterpoint.tasks import continue_piece
+
+    _check_output(output)
+    result = continue_piece(
+        load_model(checkpoint), read_chorale(piece), measures, _sampler(sampler, steps, temperature), seed
+    )
+    _finish(result, output, tempo)

@@ -1,0 +1,111 @@
+"""Masks: which notes are known and which are to be written.
+
+A mask is a boolean ``(4, steps)`` array (or ``(batch, 4, steps)`` tensor), True where the
+voice's note at that step is *known*. Training erases notes with the random families below;
+every composition task is one of the task masks at the end, filled by a sampler.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from counterpoint.errors import ConfigError, MaskError
+from counterpoint.representation import NUM_VOICES
+
+# --------------------------------------------------------------------------- training masks
+
+
+def orderless(batch: int, steps: int, generator: torch.Generator) -> torch.Tensor:
+    """Orderless-NADE masks: per example, erase k notes chosen uniformly at random, with k
+    uniform in 1..4*steps. Returns known ``(batch, 4, steps)`` bool."""
+    notes = NUM_VOICES * steps
+    erase = torch.randint(1, notes + 1, (batch, 1), generator=generator)
+    ranks = torch.rand(batch, notes, generator=generator).argsort(dim=1).argsort(dim=1)
+    return (ranks >= erase).view(batch, NUM_VOICES, steps)
+
+
+def bernoulli(batch: int, steps: int, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
+    """Each note erased independently with probability ``p`` (at least one per example)."""
+    known = torch.rand(batch, NUM_VOICES, steps, generator=generator) >= p
+    _ensure_one_erased(known, generator)
+    return known
+
+
+def voices(batch: int, steps: int, generator: torch.Generator) -> torch.Tensor:
+    """Whole voices erased: a random non-empty proper-or-full subset of the four."""
+    subsets = torch.randint(1, 2**NUM_VOICES, (batch,), generator=generator)
+    bits = (subsets.unsqueeze(1) >> torch.arange(NUM_VOICES)) & 1
+    return (bits == 0).unsqueeze(-1).expand(batch, NUM_VOICES, steps).clone()
+
+
+def time_block(batch: int, steps: int, generator: torch.Generator) -> torch.Tensor:
+    """A contiguous block of steps erased in all voices (random start and length)."""
+    known = torch.ones(batch, NUM_VOICES, steps, dtype=torch.bool)
+    lengths = torch.randint(1, steps + 1, (batch,), generator=generator)
+    for b in range(batch):
+        start = int(torch.randint(0, steps - int(lengths[b]) + 1, (1,), generator=generator))
+        known[b, :, start : start + int(lengths[b])] = False
+    return known
+
+
+def _ensure_one_erased(known: torch.Tensor, generator: torch.Generator) -> None:
+    for b in torch.nonzero(known.flatten(1).all(dim=1)).flatten().tolist():
+        index = int(torch.randint(0, known[b].numel(), (1,), generator=generator))
+        known[b].view(-1)[index] = False
+
+
+MASK_FAMILIES = {
+    "orderless": orderless,
+    "bernoulli": bernoulli,
+    "voices": voices,
+    "time_block": time_block,
+}
+
+
+def family(name: str):
+    if name not in MASK_FAMILIES:
+        raise ConfigError(f"unknown mask family {name!r}: expected one of {', '.join(MASK_FAMILIES)}")
+    return MASK_FAMILIES[name]
+
+
+# --------------------------------------------------------------------------- task masks
+
+
+def all_known(steps: int) -> np.ndarray:
+    return np.ones((NUM_VOICES, steps), dtype=bool)
+
+
+def compose_mask(steps: int) -> np.ndarray:
+    """Nothing known: write every voice at every step."""
+    return np.zeros((NUM_VOICES, steps), dtype=bool)
+
+
+def harmonize_mask(steps: int, given_voices: list[int]) -> np.ndarray:
+    """The given voices known throughout; the others written."""
+    known = np.zeros((NUM_VOICES, steps), dtype=bool)
+    known[given_voices] = True
+    return known
+
+
+def infill_mask(
+    steps: int, start: int = 0, end: int | None = None, voices_to_write: list[int] | None = None
+) -> np.ndarray:
+    """Everything known except the chosen voices (default all) in steps ``start:end``."""
+    end = steps if end is None else end
+    if not 0 <= start < end <= steps:
+        raise MaskError(f"window {start}..{end} is not inside the piece's {steps} steps")
+    known = all_known(steps)
+    chosen = list(range(NUM_VOICES)) if voices_to_write is None else voices_to_write
+    for voice in chosen:
+        known[voice, start:end] = False
+    return known
+
+
+def check_writable(known: np.ndarray) -> np.ndarray:
+    known = np.asarray(known, dtype=bool)
+    if known.ndim != 2 or known.shape[0] != NUM_VOICES:
+        raise MaskError(f"a mask must have shape (4, steps), got {known.shape}")
+    if known.all():
+        raise MaskError("the mask leaves nothing to write")
+    return known

@@ -1,0 +1,238 @@
+"""The Coconet network: a fully convolutional net over time x pitch, and its checkpoints.
+
+Input ``(batch, 8, steps, pitches)``: channels 0-3 are the four voices' pianorolls with the
+unknown notes zeroed, channels 4-7 the masks (1 where a voice's note at that step is known,
+constant across pitch). Output: logits ``(batch, 4, steps, pitches)``, a softmax over pitch
+for every voice at every step. Being fully convolutional, it runs on any number of steps.
+
+One :class:`ModelConfig` describes an architecture; :data:`PRESETS` holds the named ones. The
+config travels inside every checkpoint so :func:`load` rebuilds the right network.
+"""
+
+from __future__ import annotations
+
+import io as _io
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from counterpoint.errors import CheckpointError, ConfigError, MissingFileError
+from counterpoint.representation import NUM_VOICES, PitchRange
+
+CHECKPOINT_FORMAT = 1
+
+
+@dataclass
+class ModelConfig:
+    """An architecture. ``dilations`` lists (time, pitch) per hidden layer, cycling if
+    shorter; ``separable`` makes hidden layers depthwise-separable (depthwise k x k, then
+    pointwise 1 x 1), as in the Bach Doodle's browser model."""
+
+    layers: int = 32
+    filters: int = 64
+    kernel: tuple[int, int] = (3, 3)
+    dilations: list[tuple[int, int]] = field(default_factory=lambda: [(1, 1)])
+    separable: bool = False
+    pitch_low: int = 36
+    pitch_high: int = 81
+
+    def __post_init__(self) -> None:
+        self.kernel = tuple(self.kernel)
+        self.dilations = [tuple(d) for d in self.dilations]
+        if self.layers < 2 or self.filters < 1 or not self.dilations:
+            raise ConfigError(f"invalid model config {self}")
+
+    @property
+    def pitch_range(self) -> PitchRange:
+        return PitchRange(self.pitch_low, self.pitch_high)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["kernel"] = list(self.kernel)
+        data["dilations"] = [list(d) for d in self.dilations]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise CheckpointError(f"unknown model settings {sorted(unknown)}")
+        return cls(**data)
+
+
+_DOODLE_DILATIONS = [(1, 1), (2, 2), (4, 4), (8, 8), (16, 16), (16, 32)]
+
+PRESETS: dict[str, ModelConfig] = {
+    # The Coconet paper's network: 64 layers of plain 3x3 convolutions, 128 filters.
+    "paper": ModelConfig(layers=64, filters=128),
+    # The Bach Doodle's browser model (Magenta.js): 33 depthwise-separable layers, 128
+    # filters, 5 blocks of dilations (1,1) (2,2) (4,4) (8,8) (16,16) (16,32).
+    "doodle": ModelConfig(layers=33, filters=128, separable=True, dilations=_DOODLE_DILATIONS),
+    # This project's default, chosen by measured likelihood per CPU-hour (docs/model.md).
+    "default": ModelConfig(layers=24, filters=64, dilations=[(1, 1), (2, 2), (4, 4), (8, 8)]),
+    # A tiny network for tests and smoke runs.
+    "tiny": ModelConfig(layers=4, filters=16),
+}
+
+
+def preset(name: str) -> ModelConfig:
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}: expected one of {', '.join(PRESETS)}")
+    return ModelConfig.from_dict(PRESETS[name].to_dict())
+
+
+class ConvLayer(nn.Module):
+    """One hidden convolution (plain or depthwise-separable) followed by batch norm."""
+
+    def __init__(self, config: ModelConfig, dilation: tuple[int, int]) -> None:
+        super().__init__()
+        kt, kp = config.kernel
+        padding = (dilation[0] * (kt // 2), dilation[1] * (kp // 2))
+        c = config.filters
+        if config.separable:
+            self.conv = nn.Sequential(
+                nn.Conv2d(c, c, config.kernel, padding=padding, dilation=dilation, groups=c, bias=False),
+                nn.Conv2d(c, c, 1, bias=False),
+            )
+        else:
+            self.conv = nn.Conv2d(c, c, config.kernel, padding=padding, dilation=dilation, bias=False)
+        self.norm = nn.BatchNorm2d(c)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.conv(x))
+
+
+class Coconet(nn.Module):
+    """Input conv, residual pairs of hidden convs (ReLU after each, skip every two layers),
+    output conv to one logit map per voice."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        kt, kp = config.kernel
+        self.input = nn.Conv2d(
+            2 * NUM_VOICES, config.filters, config.kernel, padding=(kt // 2, kp // 2), bias=False
+        )
+        self.input_norm = nn.BatchNorm2d(config.filters)
+        hidden = config.layers - 2
+        self.hidden = nn.ModuleList(
+            ConvLayer(config, config.dilations[i % len(config.dilations)]) for i in range(hidden)
+        )
+        self.output = nn.Conv2d(config.filters, NUM_VOICES, config.kernel, padding=(kt // 2, kp // 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.input_norm(self.input(x)))
+        skip = h
+        for index, layer in enumerate(self.hidden):
+            h = layer(h)
+            if index % 2 == 1:  # close a residual pair
+                h = h + skip
+                h = F.relu(h)
+                skip = h
+            else:
+                h = F.relu(h)
+        return self.output(h)
+
+    @property
+    def pitch_range(self) -> PitchRange:
+        return self.config.pitch_range
+
+    def receptive_field(self) -> int:
+        """How many steps to each side of a step can influence its output."""
+        kt = self.config.kernel[0] // 2
+        reach = 2 * kt  # input and output layers
+        for i in range(self.config.layers - 2):
+            reach += kt * self.config.dilations[i % len(self.config.dilations)][0]
+        return reach
+
+
+def make_input(pianoroll: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """Network input ``(B, 8, T, P)`` from pianorolls ``(B, 4, T, P)`` and the known-note mask
+    ``(B, 4, T)`` (1 where known): unknown notes are zeroed, masks broadcast over pitch."""
+    mask = known.to(pianoroll.dtype).unsqueeze(-1).expand_as(pianoroll)
+    return torch.cat([pianoroll * mask, mask], dim=1)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def save(path: str | os.PathLike, model: Coconet, extra: dict | None = None, half: bool = False) -> None:
+    """Write a checkpoint atomically: ``{"format", "config", "state", **extra}``."""
+    from counterpoint.io import write_atomically
+
+    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    payload = {"format": CHECKPOINT_FORMAT, "config": model.config.to_dict(), "state": state}
+    payload.update(extra or {})
+    buffer = _io.BytesIO()
+    torch.save(payload, buffer)
+    write_atomically(path, lambda temporary: temporary.write_bytes(buffer.getvalue()))
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """The checkpoint's dictionary, loaded safely (``weights_only=True``) and checked."""
+    path = Path(path)
+    if not path.exists():
+        raise MissingFileError(f"{path}: no such checkpoint")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for non-checkpoints
+        raise CheckpointError(f"{path}: not a counterpoint checkpoint ({type(error).__name__})") from None
+    if not isinstance(payload, dict) or "config" not in payload or "state" not in payload:
+        raise CheckpointError(f"{path}: not a counterpoint checkpoint")
+    if payload.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"{path}: checkpoint format {payload.get('format')} is not supported "
+            f"(this version reads format {CHECKPOINT_FORMAT})"
+        )
+    return payload
+
+
+def from_checkpoint(payload: dict, name: str = "checkpoint") -> Coconet:
+    config = ModelConfig.from_dict(payload["config"])
+    model = Coconet(config)
+    state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state"].items()}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:
+        raise CheckpointError(f"{name}: weights do not fit the config ({str(error)[:120]})") from None
+    return model.eval()
+
+
+def load(path: str | os.PathLike) -> Coconet:
+    """Rebuild the network a checkpoint describes, in eval mode, on the CPU."""
+    return from_checkpoint(read_checkpoint(path), str(path))
+
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+SHIPPED = {
+    "jsb": "Trained on the JSB Chorales train split (the default; benchmark figures in docs/model-card.md)",
+    "music21": "Trained on every four-part chorale in music21's corpus (no held-out benchmark)",
+}
+
+
+def load_shipped(name: str = "jsb") -> Coconet:
+    """A model that ships inside the package (see :data:`SHIPPED`)."""
+    if name not in SHIPPED:
+        raise ConfigError(f"unknown shipped model {name!r}: expected one of {', '.join(SHIPPED)}")
+    path = WEIGHTS_DIR / f"{name}.pt"
+    if not path.exists():
+        raise MissingFileError(f"{path}: the shipped model {name!r} is not installed; pass --checkpoint")
+    return load(path)
+
+
+def load_model(checkpoint: str | os.PathLike | None = None) -> Coconet:
+    """A checkpoint path, a shipped model's name, or (None) the default shipped model."""
+    if checkpoint is None:
+        return load_shipped()
+    if str(checkpoint) in SHIPPED:
+        return load_shipped(str(checkpoint))
+    return load(checkpoint)

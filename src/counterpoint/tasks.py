@@ -1,0 +1,229 @@
+"""The composition tasks, each a mask plus the sampler: compose, harmonize, infill (rewrite),
+transition and continue. They take and return ``(steps, 4)`` chorale arrays.
+
+Melodies outside the range a voice can sing are moved by whole octaves into it and the
+result is moved back by the same amount, with a notice; a melody no octave shift fits is an
+error. Several requests of the same length can be sampled in one batch
+(:func:`fill_many`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from counterpoint import masks
+from counterpoint.errors import MaskError, NotMonophonicError, PitchOutOfRangeError, ShapeError
+from counterpoint.model import Coconet
+from counterpoint.representation import (
+    NUM_VOICES,
+    SILENCE,
+    STEPS_PER_MEASURE,
+    VOICE_RANGES,
+    VOICES,
+    from_pianoroll,
+    to_pianoroll,
+    transpose,
+)
+from counterpoint.sampling import Callback, SamplerConfig, sample
+
+
+@dataclass
+class TaskResult:
+    """A finished piece and what the user should know about how it was made."""
+
+    chorale: np.ndarray
+    notices: list[str] = field(default_factory=list)
+
+
+def octave_shift(chorale: np.ndarray, given: np.ndarray) -> int:
+    """The octave shift (in semitones, smallest first) that brings every given note into its
+    voice's range; raises if none does."""
+    shifts = [0, -12, 12, -24, 24, -36, 36]
+    for shift in shifts:
+        fits = True
+        for voice in range(NUM_VOICES):
+            line = chorale[:, voice][given[voice] & (chorale[:, voice] != SILENCE)]
+            low, high = VOICE_RANGES[voice]
+            if line.size and (line.min() + shift < low or line.max() + shift > high):
+                fits = False
+                break
+        if fits:
+            return shift
+    for voice in range(NUM_VOICES):
+        line = chorale[:, voice][given[voice] & (chorale[:, voice] != SILENCE)]
+        if line.size:
+            low, high = VOICE_RANGES[voice]
+            span = int(line.max() - line.min())
+            if span > high - low:
+                raise PitchOutOfRangeError(
+                    f"the {VOICES[voice]} spans {span} semitones ({line.min()}..{line.max()}); "
+                    f"the model's {VOICES[voice]} range is {low}..{high}, so no octave shift fits"
+                )
+    raise PitchOutOfRangeError("the given voices do not fit their ranges under any common octave shift")
+
+
+def fill_many(
+    model: Coconet,
+    chorales: list[np.ndarray],
+    knowns: list[np.ndarray],
+    sampler: SamplerConfig | None = None,
+    seeds: list[int] | None = None,
+    callback: Callback | None = None,
+) -> list[TaskResult]:
+    """Fill the unknown notes of several pieces of the same length in one batch.
+
+    ``knowns[i]`` is a ``(4, steps)`` bool mask, True where ``chorales[i]`` is given."""
+    if not chorales:
+        return []
+    steps = len(chorales[0])
+    if any(len(c) != steps for c in chorales):
+        raise ShapeError("pieces sampled together must have the same length")
+    seeds = list(range(len(chorales))) if seeds is None else seeds
+    rolls, known_list, shifts, notices = [], [], [], []
+    for chorale, known in zip(chorales, knowns, strict=True):
+        chorale = np.asarray(chorale, dtype=np.int64)
+        known = masks.check_writable(known)
+        if known.shape[1] != steps:
+            raise MaskError(f"mask has {known.shape[1]} steps, the piece {steps}")
+        shift = octave_shift(chorale, known)
+        notice = []
+        if shift:
+            notice.append(
+                f"the given notes were moved {abs(shift) // 12} octave(s) {'up' if shift > 0 else 'down'} "
+                "into the voices' ranges, and the result moved back"
+            )
+        # silence in a given voice stays silent; unknown entries are placeholders
+        work = np.where(known.T, transpose(chorale, shift), SILENCE)
+        rolls.append(to_pianoroll(work, model.pitch_range))
+        known_list.append(known)
+        shifts.append(shift)
+        notices.append(notice)
+    pianoroll = torch.from_numpy(np.stack(rolls))
+    known_tensor = torch.from_numpy(np.stack(known_list))
+    result = sample(model, pianoroll, known_tensor, sampler, seeds=seeds, callback=callback)
+    outputs = []
+    for index, roll in enumerate(result.numpy()):
+        written = from_pianoroll(roll, model.pitch_range)
+        original = np.asarray(chorales[index], dtype=np.int64)
+        merged = np.where(knowns[index].T, original, transpose(written, -shifts[index]))
+        outputs.append(TaskResult(merged, notices[index]))
+    return outputs
+
+
+def fill(
+    model: Coconet,
+    chorale: np.ndarray,
+    known: np.ndarray,
+    sampler: SamplerConfig | None = None,
+    seed: int = 0,
+    callback: Callback | None = None,
+) -> TaskResult:
+    """Fill one piece's unknown notes."""
+    return fill_many(model, [chorale], [known], sampler, [seed], callback)[0]
+
+
+def _measures_to_steps(measures: int) -> int:
+    if measures < 1:
+        raise ShapeError("the number of measures must be at least 1")
+    return measures * STEPS_PER_MEASURE
+
+
+def compose(
+    model: Coconet,
+    measures: int = 4,
+    sampler: SamplerConfig | None = None,
+    seed: int = 0,
+    callback: Callback | None = None,
+) -> TaskResult:
+    """A new piece from scratch, ``measures`` bars of 4/4."""
+    steps = _measures_to_steps(measures)
+    empty = np.full((steps, NUM_VOICES), SILENCE, dtype=np.int64)
+    return fill(model, empty, masks.compose_mask(steps), sampler, seed, callback)
+
+
+def melody_to_chorale(melody: np.ndarray, voice: int = 0) -> np.ndarray:
+    """A chorale with ``melody`` in ``voice`` and the other voices silent."""
+    melody = np.asarray(melody)
+    if melody.ndim != 1:
+        raise NotMonophonicError(f"a melody must be one line, got shape {melody.shape}")
+    chorale = np.full((len(melody), NUM_VOICES), SILENCE, dtype=np.int64)
+    chorale[:, voice] = melody
+    return chorale
+
+
+def harmonize(
+    model: Coconet,
+    piece: np.ndarray,
+    voices: list[int] | None = None,
+    sampler: SamplerConfig | None = None,
+    seed: int = 0,
+    callback: Callback | None = None,
+) -> TaskResult:
+    """Keep the given ``voices`` of ``piece`` (default: soprano) and write the others.
+
+    ``piece`` is a chorale ``(steps, 4)`` or a melody ``(steps,)`` for the soprano. Rests in
+    a given voice stay rests."""
+    voices = [0] if voices is None else voices
+    piece = np.asarray(piece)
+    if piece.ndim == 1:
+        if len(voices) != 1:
+            raise ShapeError("a single melody can only be given as one voice")
+        piece = melody_to_chorale(piece, voices[0])
+    if len(voices) == NUM_VOICES:
+        raise MaskError("all four voices are given: nothing to write")
+    if all((piece[:, v] == SILENCE).all() for v in voices):
+        raise MaskError("the given voices hold no notes")
+    return fill(model, piece, masks.harmonize_mask(len(piece), voices), sampler, seed, callback)
+
+
+def infill(
+    model: Coconet,
+    piece: np.ndarray,
+    start: int = 0,
+    end: int | None = None,
+    voices: list[int] | None = None,
+    sampler: SamplerConfig | None = None,
+    seed: int = 0,
+    callback: Callback | None = None,
+) -> TaskResult:
+    """Erase steps ``start:end`` of the chosen voices (default all) and rewrite them."""
+    piece = np.asarray(piece, dtype=np.int64)
+    known = masks.infill_mask(len(piece), start, end, voices)
+    return fill(model, piece, known, sampler, seed, callback)
+
+
+def transition(
+    model: Coconet,
+    opening: np.ndarray,
+    closing: np.ndarray,
+    measures: int = 2,
+    sampler: SamplerConfig | None = None,
+    seed: int = 0,
+    callback: Callback | None = None,
+) -> TaskResult:
+    """Write ``measures`` bars that lead from ``opening`` into ``closing``."""
+    bridge = _measures_to_steps(measures)
+    opening, closing = np.asarray(opening, dtype=np.int64), np.asarray(closing, dtype=np.int64)
+    gap = np.full((bridge, NUM_VOICES), SILENCE, dtype=np.int64)
+    piece = np.concatenate([opening, gap, closing])
+    known = masks.infill_mask(len(piece), len(opening), len(opening) + bridge)
+    return fill(model, piece, known, sampler, seed, callback)
+
+
+def continue_piece(
+    model: Coconet,
+    piece: np.ndarray,
+    measures: int = 2,
+    sampler: SamplerConfig | None = None,
+    seed: int = 0,
+    callback: Callback | None = None,
+) -> TaskResult:
+    """Extend ``piece`` by ``measures`` bars."""
+    extra = _measures_to_steps(measures)
+    piece = np.asarray(piece, dtype=np.int64)
+    longer = np.concatenate([piece, np.full((extra, NUM_VOICES), SILENCE, dtype=np.int64)])
+    known = masks.infill_mask(len(longer), len(piece), len(longer))
+    return fill(model, longer, known, sampler, seed, callback)

@@ -1,0 +1,359 @@
+"""Training: orderless NADE on random crops of chorales, resumable and observable.
+
+Each step draws a batch of random crops (randomly transposed), erases a random subset of
+notes per example (:mod:`counterpoint.masks`), and minimizes the cross-entropy of the erased
+notes. Per example the loss is the summed NLL of the erased notes times (notes in the crop) /
+(notes erased), as in the Coconet paper, divided by the notes in the crop so that it reads
+as nats per note: i.e. the mean NLL over the erased notes. Every mask size weighs the same.
+
+Everything random at step ``s`` is drawn from generators seeded by ``(seed, rank, s)``, so a
+resumed run continues exactly as an uninterrupted one, and the data for the next step can be
+prepared in a background thread while the current one trains. Under ``torchrun`` the model
+is wrapped in DistributedDataParallel (gloo on CPU, nccl on GPU); rank 0 evaluates, logs and
+writes checkpoints.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from counterpoint import masks
+from counterpoint.data import Dataset, load_dataset, random_transposition
+from counterpoint.errors import CheckpointError, ConfigError
+from counterpoint.model import (
+    Coconet,
+    ModelConfig,
+    from_checkpoint,
+    make_input,
+    preset,
+    read_checkpoint,
+    save,
+)
+from counterpoint.representation import SILENCE, PitchRange
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run needs; saved in its checkpoints and ``config.json``."""
+
+    run_dir: str = "runs/default"
+    data: str = "music21"
+    model: ModelConfig = field(default_factory=lambda: preset("default"))
+    crop_steps: int = 64
+    batch_size: int = 20
+    learning_rate: float = 2e-3
+    min_learning_rate: float = 5e-5
+    warmup_steps: int = 200
+    max_steps: int = 20000
+    max_minutes: float = 0.0  # stop after this much wall time (0: no limit)
+    mask: str = "orderless"
+    augment: bool = True
+    seed: int = 0
+    eval_every: int = 500
+    eval_crops: int = 256  # validation windows, fixed by the seed
+    patience: int = 8  # evaluations without improvement before stopping (0: never)
+    checkpoint_minutes: float = 5.0
+    device: str = "cpu"
+    channels_last: bool = True
+    progress: bool = True
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["model"] = self.model.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        data = dict(data)
+        data["model"] = ModelConfig.from_dict(data["model"])
+        return cls(**data)
+
+
+# --------------------------------------------------------------------------- tensors
+
+
+def pianoroll_batch(chorales: np.ndarray | torch.Tensor, pitch_range: PitchRange) -> torch.Tensor:
+    """One-hot ``(B, 4, T, P)`` float32 from int chorales ``(B, T, 4)``; silence is zeros."""
+    pitches = torch.as_tensor(np.asarray(chorales), dtype=torch.long).transpose(1, 2)
+    silent = pitches == SILENCE
+    index = (pitches - pitch_range.low).clamp(0, pitch_range.size - 1)
+    roll = F.one_hot(index, pitch_range.size).float()
+    return roll.masked_fill(silent.unsqueeze(-1), 0.0)
+
+
+def masked_nll(logits: torch.Tensor, pianoroll: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """Per example, the mean NLL (nats) of the erased, sounding notes: ``(B,)``.
+
+    Equal to the paper's rescaled loss (sum over erased notes x notes / erased) divided by
+    the number of notes in the crop. Silent targets (all-zero rows) carry no loss."""
+    log_probs = F.log_softmax(logits.float(), dim=-1)
+    nll = -(log_probs * pianoroll).sum(-1)  # (B, 4, T); zero where silent
+    target = (~known) & (pianoroll.sum(-1) > 0)
+    count = target.flatten(1).sum(1).clamp(min=1)
+    return (nll * target).flatten(1).sum(1) / count
+
+
+def forward(
+    model: torch.nn.Module, pianoroll: torch.Tensor, known: torch.Tensor, channels_last: bool = False
+) -> torch.Tensor:
+    x = make_input(pianoroll, known)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return model(x)
+
+
+# --------------------------------------------------------------------------- data per step
+
+
+def _step_generators(seed: int, rank: int, step: int) -> tuple[np.random.Generator, torch.Generator]:
+    rng = np.random.default_rng([seed, rank, step])
+    generator = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
+    return rng, generator
+
+
+def make_batch(
+    chorales: list[np.ndarray], config: TrainConfig, rank: int, step: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Step ``step``'s pianorolls and known-masks, a pure function of (seed, rank, step)."""
+    rng, generator = _step_generators(config.seed, rank, step)
+    pitch_range = config.model.pitch_range
+    crops = []
+    for index in rng.integers(0, len(chorales), size=config.batch_size):
+        piece = chorales[index]
+        start = int(rng.integers(0, len(piece) - config.crop_steps + 1))
+        crop = piece[start : start + config.crop_steps]
+        crops.append(random_transposition(crop, rng, pitch_range) if config.augment else crop)
+    pianoroll = pianoroll_batch(np.stack(crops), pitch_range)
+    known = masks.family(config.mask)(config.batch_size, config.crop_steps, generator)
+    return pianoroll, known
+
+
+def validation_set(
+    chorales: list[np.ndarray], crop_steps: int, count: int, seed: int, pitch_range: PitchRange
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fixed validation windows (non-overlapping crops, evenly chosen) and orderless masks."""
+    windows = [
+        piece[start : start + crop_steps]
+        for piece in chorales
+        for start in range(0, len(piece) - crop_steps + 1, crop_steps)
+    ]
+    if not windows:
+        raise ConfigError(f"no validation piece is {crop_steps} steps long")
+    chosen = np.linspace(0, len(windows) - 1, min(count, len(windows))).round().astype(int)
+    pianoroll = pianoroll_batch(np.stack([windows[i] for i in chosen]), pitch_range)
+    known = masks.orderless(len(chosen), crop_steps, torch.Generator().manual_seed(seed))
+    return pianoroll, known
+
+
+@torch.no_grad()
+def evaluate_loss(model: Coconet, pianoroll: torch.Tensor, known: torch.Tensor, batch: int = 64) -> float:
+    """Mean masked NLL per note over a fixed set (the training objective), in eval mode."""
+    was_training = model.training
+    model.eval()
+    losses = [
+        masked_nll(
+            model(make_input(pianoroll[i : i + batch], known[i : i + batch])),
+            pianoroll[i : i + batch],
+            known[i : i + batch],
+        )
+        for i in range(0, len(pianoroll), batch)
+    ]
+    model.train(was_training)
+    return float(torch.cat(losses).mean())
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """Linear warmup, then cosine decay to ``min_learning_rate`` at ``max_steps``."""
+    if step < config.warmup_steps:
+        return config.learning_rate * (step + 1) / config.warmup_steps
+    progress = min(1.0, (step - config.warmup_steps) / max(1, config.max_steps - config.warmup_steps))
+    cosine = 0.5 * (1 + math.cos(math.pi * progress))
+    return config.min_learning_rate + (config.learning_rate - config.min_learning_rate) * cosine
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def _distributed() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def _check_crop(chorales: list[np.ndarray], crop_steps: int) -> list[np.ndarray]:
+    usable = [piece for piece in chorales if len(piece) >= crop_steps]
+    if not usable:
+        longest = max((len(piece) for piece in chorales), default=0)
+        raise ConfigError(f"crop of {crop_steps} steps is longer than every piece (longest: {longest})")
+    return usable
+
+
+def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = None) -> dict:
+    """Train until ``max_steps``, ``max_minutes``, early stopping or Ctrl-C. Returns a summary
+    (steps, best validation loss, paths, the trained model). Checkpoints: ``last.pt`` and ``best.pt`` in
+    ``run_dir``."""
+    rank, world = _distributed()
+    device = torch.device(config.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was asked for but no GPU is available")
+    dataset = dataset or load_dataset(config.data, progress=config.progress and rank == 0)
+    train_set = _check_crop(dataset.train, config.crop_steps)
+    run_dir = Path(config.run_dir)
+    last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
+
+    torch.manual_seed(config.seed)
+    model = Coconet(config.model).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    step, best, elapsed, stale = 0, math.inf, 0.0, 0
+    if resume:
+        if not last_path.exists():
+            raise CheckpointError(f"{last_path}: nothing to resume")
+        payload = read_checkpoint(last_path)
+        model.load_state_dict(from_checkpoint(payload, str(last_path)).state_dict())
+        optimizer.load_state_dict(payload["optimizer"])
+        step, best, elapsed, stale = payload["step"], payload["best"], payload["elapsed"], payload["stale"]
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    network = model
+    if world > 1:
+        network = torch.nn.parallel.DistributedDataParallel(model)
+    model.train()
+
+    valid = validation_set(
+        dataset.valid or dataset.train,
+        config.crop_steps,
+        config.eval_crops,
+        config.seed,
+        config.model.pitch_range,
+    )
+    if rank == 0:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+        log_path = run_dir / "log.csv"
+        new_log = not log_path.exists() or not resume
+        log_file = log_path.open("w" if new_log else "a", newline="")
+        log = csv.writer(log_file)
+        if new_log:
+            log.writerow(["step", "elapsed_s", "train_loss", "valid_loss", "learning_rate", "examples_per_s"])
+
+    def checkpoint(path: Path) -> None:
+        extra = {
+            "optimizer": optimizer.state_dict(),
+            "step": step,
+            "best": best,
+            "elapsed": elapsed,
+            "stale": stale,
+            "train_config": json.dumps(config.to_dict()),
+        }
+        save(path, model, extra)
+
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=config.max_steps,
+        initial=step,
+        disable=not (config.progress and rank == 0),
+        unit="step",
+        dynamic_ncols=True,
+    )
+    pool = ThreadPoolExecutor(max_workers=1)
+    upcoming = pool.submit(make_batch, train_set, config, rank, step)
+    started = time.perf_counter() - elapsed
+    last_saved = time.perf_counter()
+    running, window_start, window_examples = None, time.perf_counter(), 0
+    stop_reason = "max_steps"
+    try:
+        while step < config.max_steps:
+            pianoroll, known = upcoming.result()
+            upcoming = pool.submit(make_batch, train_set, config, rank, step + 1)
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(config, step)
+            logits = forward(network, pianoroll.to(device), known.to(device), config.channels_last)
+            loss = masked_nll(logits, pianoroll.to(device), known.to(device)).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            value = float(loss.detach())
+            running = value if running is None else 0.98 * running + 0.02 * value
+            window_examples += config.batch_size * world
+            elapsed = time.perf_counter() - started
+            rate = window_examples / max(1e-9, time.perf_counter() - window_start)
+            bar.update(1)
+            bar.set_postfix(loss=f"{running:.3f}", best=f"{best:.3f}", ex_s=f"{rate:.1f}")
+
+            stop = False
+            if step % config.eval_every == 0 or step == config.max_steps:
+                if rank == 0:
+                    valid_loss = evaluate_loss(model, valid[0].to(device), valid[1].to(device))
+                    if valid_loss < best:
+                        best, stale = valid_loss, 0
+                        checkpoint(best_path)
+                    else:
+                        stale += 1
+                    log.writerow(
+                        [
+                            step,
+                            round(elapsed, 1),
+                            round(running, 5),
+                            round(valid_loss, 5),
+                            learning_rate(config, step),
+                            round(rate, 2),
+                        ]
+                    )
+                    log_file.flush()
+                    checkpoint(last_path)
+                    last_saved = time.perf_counter()
+                    stop = config.patience > 0 and stale >= config.patience
+                    window_start, window_examples = time.perf_counter(), 0
+                if stop:
+                    stop_reason = "early_stopping"
+            if config.max_minutes and elapsed > 60 * config.max_minutes:
+                stop, stop_reason = True, "time_limit"
+            if world > 1:
+                flag = torch.tensor([1.0 if stop else 0.0], device=device)
+                dist.broadcast(flag, 0)
+                stop = bool(flag.item())
+            if stop:
+                break
+            if rank == 0 and time.perf_counter() - last_saved > 60 * config.checkpoint_minutes:
+                checkpoint(last_path)
+                last_saved = time.perf_counter()
+    except KeyboardInterrupt:
+        stop_reason = "interrupted"
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        bar.close()
+        if world > 1:
+            # DDP copies rank 0's batch-norm statistics at each forward; do it once more so
+            # every rank ends with the same model
+            for buffer in model.buffers():
+                dist.broadcast(buffer, 0)
+        if rank == 0:
+            checkpoint(last_path)
+            if not best_path.exists():
+                checkpoint(best_path)
+            log_file.close()
+    return {
+        "steps": step,
+        "best_valid_loss": best,
+        "elapsed_s": elapsed,
+        "stopped": stop_reason,
+        "last": str(last_path),
+        "best": str(best_path),
+        "rank": rank,
+        "model": model,
+    }

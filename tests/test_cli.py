@@ -1,0 +1,112 @@
+"""The command line end to end: real files in, real files out, one-line errors."""
+
+import subprocess
+import sys
+
+import mido
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from counterpoint.cli import app
+from counterpoint.io import read_chorale, write_chorale, write_midi
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_help_on_every_command():
+    for command in ["data", "convert", "train", "compose", "harmonize", "infill", "transition", "continue"]:
+        result = run(command, "--help")
+        assert result.exit_code == 0, command
+        assert "Usage" in result.output
+
+
+def test_convert_between_formats(chorale, tmp_path):
+    write_chorale(chorale, tmp_path / "c.npy")
+    assert run("convert", tmp_path / "c.npy", tmp_path / "c.mid").exit_code == 0
+    assert run("convert", tmp_path / "c.mid", tmp_path / "c.musicxml").exit_code == 0
+    assert run("convert", tmp_path / "c.musicxml", tmp_path / "c.json").exit_code == 0
+    np.testing.assert_array_equal(read_chorale(tmp_path / "c.json"), chorale)
+
+
+def test_data_on_the_jsb_file(jsb_path):
+    result = run("data", jsb_path)
+    assert result.exit_code == 0
+    assert "jsb: 382 chorales" in result.output
+
+
+def test_tasks_end_to_end(tiny_checkpoint, chorale, tmp_path):
+    from music21 import converter
+
+    melody = tmp_path / "melody.mid"
+    only_soprano = np.full((32, 4), -1)
+    only_soprano[:, 0] = chorale[:32, 0]
+    write_midi(only_soprano, melody)  # empty tracks for the other voices: a melody file
+    common = ["--checkpoint", tiny_checkpoint, "--steps", "4"]
+    result = run("harmonize", melody, "-o", tmp_path / "out.mid", *common)
+    assert result.exit_code == 0, result.output
+    out = read_chorale(tmp_path / "out.mid")
+    np.testing.assert_array_equal(out[:, 0], chorale[:32, 0])
+    assert len(mido.MidiFile(tmp_path / "out.mid").tracks) == 5
+    assert len(converter.parse(str(tmp_path / "out.mid")).parts) == 4
+
+    result = run("compose", "--measures", 2, "-o", tmp_path / "piece.musicxml", *common)
+    assert result.exit_code == 0, result.output
+    assert len(converter.parse(str(tmp_path / "piece.musicxml")).parts) == 4
+
+    bach = tmp_path / "bach.mid"
+    write_midi(chorale[:64], bach)
+    result = run(
+        "infill",
+        bach,
+        "--from-step",
+        16,
+        "--to-step",
+        48,
+        "--voices",
+        "alto,tenor",
+        "-o",
+        tmp_path / "filled.mid",
+        *common,
+    )
+    assert result.exit_code == 0, result.output
+    filled = read_chorale(tmp_path / "filled.mid")
+    np.testing.assert_array_equal(filled[:, [0, 3]], chorale[:64, [0, 3]])
+    np.testing.assert_array_equal(filled[:16], chorale[:16])
+
+    result = run("transition", bach, bach, "--measures", 1, "-o", tmp_path / "t.npy", *common)
+    assert result.exit_code == 0 and len(np.load(tmp_path / "t.npy")) == 64 + 16 + 64
+    result = run("continue", bach, "--measures", 1, "-o", tmp_path / "c.json", *common)
+    assert result.exit_code == 0 and len(read_chorale(tmp_path / "c.json")) == 80
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["convert", "missing.mid", "out.mid"], "missing.mid: no such file"),
+        (["convert", "{tmp}/bad.mid", "out.mid"], "not a readable MIDI file"),
+        (["convert", "{tmp}/bad.mid", "out.txt"], "unknown file type '.txt'"),
+        (["harmonize", "{tmp}/bad.mid", "-o", "{tmp}/o.mid", "--voices", "viola"], "unknown voice 'viola'"),
+        (["compose", "-o", "{tmp}/o.mid", "--checkpoint", "{tmp}/bad.mid"], "not a counterpoint checkpoint"),
+        (["train", "--data", "{tmp}/nothing.npz", "--preset", "tiny"], "no such file"),
+        (["train", "--preset", "giant"], "unknown preset 'giant'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
+    (tmp_path / "bad.mid").write_bytes(b"MThd garbage")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    result = subprocess.run(
+        [sys.executable, "-m", "counterpoint", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,68 @@
+import pytest
+import torch
+
+from counterpoint.errors import CheckpointError, ConfigError, MissingFileError
+from counterpoint.model import PRESETS, Coconet, load, make_input, preset, save
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_maps_input_to_logits(name):
+    model = Coconet(preset(name)).eval()
+    for steps in (8, 17, 32):
+        x = torch.zeros(2, 8, steps, 46)
+        with torch.no_grad():
+            assert model(x).shape == (2, 4, steps, 46)
+
+
+def test_make_input_zeroes_unknown_notes():
+    roll = torch.ones(1, 4, 3, 46)
+    known = torch.tensor([[[1, 0, 1]] * 4], dtype=torch.bool)
+    x = make_input(roll, known)
+    assert x.shape == (1, 8, 3, 46)
+    assert x[0, :4, :, :].sum(-1).tolist() == [[46, 0, 46]] * 4
+    assert x[0, 4:, 1].sum() == 0 and x[0, 4:, 0].sum() == 4 * 46
+
+
+def test_checkpoint_round_trip_rebuilds_the_network(tmp_path):
+    config = preset("tiny")
+    config.dilations = [(1, 1), (2, 2)]
+    model = Coconet(config).eval()
+    save(tmp_path / "m.pt", model)
+    again = load(tmp_path / "m.pt")
+    assert again.config == model.config
+    x = torch.randn(1, 8, 16, 46)
+    with torch.no_grad():
+        torch.testing.assert_close(again(x), model(x))
+
+
+def test_half_precision_checkpoint_loads(tmp_path):
+    model = Coconet(preset("tiny")).eval()
+    save(tmp_path / "h.pt", model, half=True)
+    save(tmp_path / "f.pt", model)
+    assert (tmp_path / "h.pt").stat().st_size < 0.75 * (tmp_path / "f.pt").stat().st_size
+    again = load(tmp_path / "h.pt")
+    x = torch.randn(1, 8, 16, 46)
+    with torch.no_grad():
+        torch.testing.assert_close(again(x), model(x), atol=0.05, rtol=0.05)
+
+
+def test_bad_checkpoints(tmp_path):
+    with pytest.raises(MissingFileError):
+        load(tmp_path / "missing.pt")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"definitely not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a counterpoint checkpoint"):
+        load(junk)
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(3)}, other)
+    with pytest.raises(CheckpointError, match="not a counterpoint checkpoint"):
+        load(other)
+    model = Coconet(preset("tiny"))
+    save(tmp_path / "old.pt", model, extra={"format": 999})
+    with pytest.raises(CheckpointError, match="format 999 is not supported"):
+        load(tmp_path / "old.pt")
+
+
+def test_unknown_preset():
+    with pytest.raises(ConfigError, match="unknown preset 'huge'"):
+        preset("huge")

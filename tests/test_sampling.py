@@ -1,0 +1,143 @@
+import numpy as np
+import pytest
+import torch
+
+from counterpoint import masks
+from counterpoint.errors import ConfigError, MaskError, PitchOutOfRangeError
+from counterpoint.representation import SILENCE, VOICE_RANGES, to_pianoroll
+from counterpoint.sampling import METHODS, SamplerConfig, gibbs_schedule, sample
+from counterpoint.tasks import (
+    compose,
+    continue_piece,
+    fill_many,
+    harmonize,
+    infill,
+    transition,
+)
+
+FAST = {
+    "gibbs": SamplerConfig(steps=6),
+    "independent": SamplerConfig(method="independent"),
+    "ancestral": SamplerConfig(method="ancestral"),
+    "confidence": SamplerConfig(method="confidence", steps=4),
+}
+
+
+def _in_voice_ranges(chorale, written):
+    for voice, (low, high) in enumerate(VOICE_RANGES):
+        line = chorale[:, voice][written[voice]]
+        assert ((line >= low) & (line <= high)).all(), (voice, line.min(), line.max())
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_task_keeps_given_notes_and_ranges(tiny_model, chorale, method):
+    piece = chorale[:32]
+    sampler = FAST[method]
+    result = harmonize(tiny_model, piece[:, 0], sampler=sampler, seed=1).chorale
+    np.testing.assert_array_equal(result[:, 0], piece[:, 0])
+    _in_voice_ranges(result, masks.harmonize_mask(32, [0]) == 0)
+    result = infill(tiny_model, piece, 8, 24, [1, 2], sampler=sampler).chorale
+    keep = masks.infill_mask(32, 8, 24, [1, 2])
+    np.testing.assert_array_equal(result[keep.T], piece[keep.T])
+    _in_voice_ranges(result, ~keep)
+    result = transition(tiny_model, piece[:8], piece[24:], 1, sampler=sampler).chorale
+    assert len(result) == 8 + 16 + 8
+    np.testing.assert_array_equal(result[:8], piece[:8])
+    np.testing.assert_array_equal(result[24:], piece[24:])
+    result = continue_piece(tiny_model, piece[:16], 1, sampler=sampler).chorale
+    np.testing.assert_array_equal(result[:16], piece[:16])
+    assert (result[16:] != SILENCE).all()
+    result = compose(tiny_model, 1, sampler=sampler).chorale
+    assert result.shape == (16, 4) and (result != SILENCE).all()
+    _in_voice_ranges(result, np.ones((4, 16), dtype=bool))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_same_seed_same_piece(tiny_model, chorale, method):
+    a = harmonize(tiny_model, chorale[:16, 0], sampler=FAST[method], seed=7).chorale
+    b = harmonize(tiny_model, chorale[:16, 0], sampler=FAST[method], seed=7).chorale
+    c = harmonize(tiny_model, chorale[:16, 0], sampler=FAST[method], seed=8).chorale
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_schedule_values():
+    assert gibbs_schedule(0, 100) == pytest.approx(0.9)
+    assert gibbs_schedule(70, 100) == pytest.approx(0.1)  # n = alpha N reaches p_min
+    assert gibbs_schedule(35, 100) == pytest.approx(0.5)
+    assert gibbs_schedule(100, 100) == pytest.approx(0.1)
+
+
+def test_ancestral_writes_one_note_per_step(tiny_model, chorale):
+    piece = chorale[:8]
+    known = torch.from_numpy(masks.harmonize_mask(8, [0, 1]))[None]
+    roll = torch.from_numpy(to_pianoroll(piece))[None]
+    seen = []
+    sample(
+        tiny_model,
+        roll,
+        known,
+        SamplerConfig(method="ancestral"),
+        callback=lambda n, p, rewritten: seen.append(int(rewritten.sum())),
+    )
+    assert seen == [1] * 16  # 2 voices x 8 steps, one at a time
+
+
+def test_gibbs_callback_and_steps(tiny_model, chorale):
+    calls = []
+    harmonize(
+        tiny_model,
+        chorale[:16, 0],
+        sampler=SamplerConfig(steps=5),
+        callback=lambda n, p, rewritten: calls.append((n, int(rewritten.sum()))),
+    )
+    assert [n for n, _ in calls] == list(range(6))  # initial pass + 5 Gibbs steps
+    assert calls[0][1] == 48 and calls[1][1] == round(0.9 * 48)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_batched_equals_one_by_one(tiny_model, chorale, method):
+    pieces = [chorale[:16], chorale[16:32], chorale[32:48]]
+    knowns = [masks.harmonize_mask(16, [0]), masks.infill_mask(16, 4, 12), masks.harmonize_mask(16, [3])]
+    together = fill_many(tiny_model, pieces, knowns, FAST[method], seeds=[3, 4, 5])
+    for piece, known, seed, result in zip(pieces, knowns, [3, 4, 5], together, strict=True):
+        alone = fill_many(tiny_model, [piece], [known], FAST[method], seeds=[seed])[0]
+        np.testing.assert_array_equal(result.chorale, alone.chorale)
+
+
+def test_temperature_zero_is_deterministic_argmax(tiny_model, chorale):
+    a = harmonize(
+        tiny_model, chorale[:16, 0], sampler=SamplerConfig(method="independent", temperature=0), seed=1
+    )
+    b = harmonize(
+        tiny_model, chorale[:16, 0], sampler=SamplerConfig(method="independent", temperature=0), seed=2
+    )
+    np.testing.assert_array_equal(a.chorale, b.chorale)
+
+
+def test_melody_out_of_range_is_moved_by_octaves(tiny_model, chorale):
+    melody = chorale[:16, 0] + 24
+    result = harmonize(tiny_model, melody, sampler=FAST["independent"])
+    np.testing.assert_array_equal(result.chorale[:, 0], melody)
+    assert result.notices and "2 octave(s) down" in result.notices[0]
+    with pytest.raises(PitchOutOfRangeError, match="no octave shift fits"):
+        harmonize(tiny_model, np.array([40, 50, 60, 70, 80, 90]), sampler=FAST["independent"])
+
+
+def test_any_length_works(tiny_model, chorale):
+    for steps in (1, 5, 37):
+        result = harmonize(tiny_model, chorale[:steps, 0], sampler=FAST["gibbs"])
+        assert result.chorale.shape == (steps, 4)
+
+
+def test_bad_requests(tiny_model, chorale):
+    with pytest.raises(MaskError, match="nothing to write"):
+        infill(tiny_model, chorale[:16], 0, 16, [])
+    with pytest.raises(MaskError, match="nothing to write"):
+        harmonize(tiny_model, chorale[:16], [0, 1, 2, 3])
+    with pytest.raises(MaskError, match="longer than"):
+        compose(tiny_model, 100)
+    with pytest.raises(ConfigError, match="unknown sampler"):
+        SamplerConfig(method="magic")
+    with pytest.raises(MaskError, match="window"):
+        infill(tiny_model, chorale[:16], 10, 40)

@@ -1,0 +1,145 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from counterpoint.data import Dataset
+from counterpoint.model import Coconet, load, preset
+from counterpoint.training import (
+    TrainConfig,
+    evaluate_loss,
+    make_batch,
+    masked_nll,
+    pianoroll_batch,
+    train,
+    validation_set,
+)
+
+
+def test_loss_counts_only_erased_notes():
+    torch.manual_seed(0)
+    roll = pianoroll_batch(np.full((1, 4, 4), 60), preset("tiny").pitch_range)
+    logits = torch.randn(1, 4, 4, 46)
+    known = torch.zeros(1, 4, 4, dtype=torch.bool)
+    known[0, :, :2] = True
+    base = masked_nll(logits, roll, known)
+    # changing the logits of known notes changes nothing
+    changed = logits.clone()
+    changed[0, :, :2] += torch.randn(4, 2, 46) * 5
+    torch.testing.assert_close(masked_nll(changed, roll, known), base)
+    # changing an erased note's logits does
+    changed[0, 0, 3, 60 - 36] += 3  # the target pitch of an erased note
+    assert not torch.allclose(masked_nll(changed, roll, known), base)
+
+
+def test_loss_is_rescaled_mean_over_erased_notes():
+    roll = pianoroll_batch(np.full((2, 8, 4), 60), preset("tiny").pitch_range)
+    logits = torch.zeros(2, 4, 8, 46)  # uniform: every note costs log(46)
+    known = torch.ones(2, 4, 8, dtype=torch.bool)
+    known[0, 0, 0] = False  # 1 erased note
+    known[1] = False  # all 32 erased
+    loss = masked_nll(logits, roll, known)
+    # sum over erased x (notes / erased) / notes == log 46 for both mask sizes
+    torch.testing.assert_close(loss, torch.full((2,), float(np.log(46))))
+    # silent targets carry no loss
+    roll[1, :, 4:] = 0
+    torch.testing.assert_close(masked_nll(logits, roll, known), torch.full((2,), float(np.log(46))))
+
+
+def _one_piece(chorale):
+    piece = chorale[:32]
+    return Dataset("one", train=[piece], valid=[piece], test=[piece])
+
+
+def test_tiny_model_overfits_one_chorale(chorale, tmp_path):
+    dataset = _one_piece(chorale)
+    config = TrainConfig(
+        run_dir=str(tmp_path),
+        model=preset("tiny"),
+        crop_steps=32,
+        batch_size=8,
+        learning_rate=1e-2,
+        warmup_steps=10,
+        max_steps=300,
+        eval_every=100,
+        augment=False,
+        patience=0,
+        progress=False,
+        channels_last=False,
+    )
+    summary = train(config, dataset=dataset)
+    # uniform guessing costs log(46) = 3.83 nats per note
+    assert summary["best_valid_loss"] < 0.7
+
+
+def test_resume_continues_exactly(chorale, tmp_path):
+    dataset = _one_piece(chorale)
+    common = dict(
+        model=preset("tiny"),
+        crop_steps=16,
+        batch_size=4,
+        max_steps=20,
+        eval_every=10,
+        progress=False,
+        patience=0,
+    )
+    straight = TrainConfig(run_dir=str(tmp_path / "a"), **common)
+    train(straight, dataset=dataset)
+    split = TrainConfig(run_dir=str(tmp_path / "b"), **{**common, "max_steps": 10})
+    train(split, dataset=dataset)
+    split.max_steps = 20
+    train(split, resume=True, dataset=dataset)
+    a = torch.load(tmp_path / "a" / "last.pt", weights_only=True)["state"]
+    b = torch.load(tmp_path / "b" / "last.pt", weights_only=True)["state"]
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+
+
+def test_batches_are_a_function_of_the_step(chorale):
+    config = TrainConfig(model=preset("tiny"), crop_steps=16, batch_size=3)
+    first = make_batch([chorale], config, rank=0, step=5)
+    again = make_batch([chorale], config, rank=0, step=5)
+    other = make_batch([chorale], config, rank=1, step=5)
+    assert torch.equal(first[0], again[0]) and torch.equal(first[1], again[1])
+    assert not torch.equal(first[1], other[1])
+
+
+def test_validation_set_is_fixed(jsb):
+    a = validation_set(jsb.valid, 64, 32, 0, preset("tiny").pitch_range)
+    b = validation_set(jsb.valid, 64, 32, 0, preset("tiny").pitch_range)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    model = Coconet(preset("tiny"))
+    assert np.isfinite(evaluate_loss(model, *a))
+
+
+def test_torchrun_two_processes_end_with_identical_weights(jsb_path, tmp_path):
+    worker = Path(__file__).parent / "ddp_worker.py"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc-per-node",
+            "2",
+            "--master-port",
+            "29531",
+            str(worker),
+            str(jsb_path),
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    weights = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    for key in weights[0]:
+        torch.testing.assert_close(weights[0][key], weights[1][key], rtol=0, atol=0, msg=key)
+    # and training moved them: rank 0's checkpoint is the trained model
+    model = load(tmp_path / "run" / "last.pt")
+    assert model.config == preset("tiny")
