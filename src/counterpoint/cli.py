@@ -340,3 +340,72 @@ def continue_(
         load_model(checkpoint), read_chorale(piece), measures, _sampler(sampler, steps, temperature), seed
     )
     _finish(result, output, tempo)
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+@app.command()
+@user_errors
+def evaluate(
+    data: Annotated[str, typer.Option("--data", help="JSB .npz/.json path, or 'music21'")],
+    checkpoint: Checkpoint = None,
+    split: Annotated[str, typer.Option(help="train, valid or test")] = "test",
+    max_pieces: Annotated[
+        int | None, typer.Option("--max-pieces", help="evaluate the first N pieces only")
+    ] = None,
+    orderings: Annotated[int, typer.Option(help="random orderings for the likelihood ensemble")] = 5,
+    harmonize_pieces: Annotated[
+        int | None,
+        typer.Option("--harmonize-pieces", help="sopranos to harmonize (default: as --max-pieces)"),
+    ] = None,
+    sampler: Sampler = "gibbs",
+    steps: Steps = None,
+    temperature: Temperature = 0.99,
+    seed: Seed = 0,
+    skip_likelihood: Annotated[bool, typer.Option("--skip-likelihood", help="only musical quality")] = False,
+    skip_quality: Annotated[bool, typer.Option("--skip-quality", help="only likelihood")] = False,
+    report: Annotated[Path, typer.Option("--report", "-o", help="Markdown report; JSON beside it")] = Path(
+        "evaluation.md"
+    ),
+) -> None:
+    """Likelihood (the paper's protocol, exact) and musical quality, in one report."""
+    import time
+
+    from counterpoint import evaluation
+    from counterpoint.data import load_dataset
+    from counterpoint.io import write_atomically
+    from counterpoint.model import load_model
+
+    model = load_model(checkpoint)
+    dataset = load_dataset(data)
+    pieces = dataset.split(split)[: max_pieces or None]
+    results: dict = {
+        "checkpoint": checkpoint or "shipped jsb model",
+        "data": data,
+        "split": split,
+        "timing": {},
+    }
+    if not skip_likelihood:
+        start = time.perf_counter()
+        results["likelihood"] = evaluation.likelihood(model, pieces, orderings=orderings, seed=seed)
+        results["masked_loss"] = evaluation.masked_loss(model, pieces, seed=seed)
+        results["timing"]["likelihood"] = time.perf_counter() - start
+    if not skip_quality:
+        start = time.perf_counter()
+        count = harmonize_pieces if harmonize_pieces is not None else len(pieces)
+        chosen = dataset.split(split)[:count]
+        harmonized = evaluation.harmonize_sopranos(
+            model, chosen, _sampler(sampler, steps, temperature), seed=seed
+        )
+        results["harmonization_accuracy"] = harmonized.accuracy
+        results["quality"] = evaluation.quality_table(
+            {"model (harmonizing Bach's sopranos)": harmonized.pieces, "Bach": chosen}, chosen
+        )
+        results["timing"]["quality"] = time.perf_counter() - start
+    markdown = evaluation.markdown_report(results)
+    write_atomically(report, lambda temporary: temporary.write_text(markdown))
+    json_path = report.with_suffix(".json")
+    write_atomically(json_path, lambda temporary: temporary.write_text(evaluation.to_json(results)))
+    typer.echo(markdown)
+    typer.echo(f"wrote {report} and {json_path}")

@@ -1,0 +1,107 @@
+"""Architecture search: validation loss reached in a fixed CPU budget, and sampling latency.
+
+Each candidate trains on the JSB train split for the same wall-clock budget (one process, all
+cores, nothing else running), at a constant learning rate after warmup, then reports the
+masked-prediction loss on fixed validation windows (nats per note; lower is better), the
+receptive field in time (which sets the cost of exact likelihood evaluation) and the latency
+of a 2-measure harmonization (Gibbs, 32 steps). Rerun:
+
+    python benchmarks/arch_search.py --minutes 4 --out docs/arch_search.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from counterpoint.data import load_jsb
+from counterpoint.model import Coconet, ModelConfig, count_parameters, preset
+from counterpoint.sampling import SamplerConfig
+from counterpoint.tasks import harmonize
+from counterpoint.training import TrainConfig, train
+
+JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
+PITCH_DILATIONS = [(1, 1), (1, 2), (1, 4), (1, 8)]
+
+CANDIDATES = {
+    "paper 64x128": preset("paper"),
+    "doodle 33x128 sep dilated": preset("doodle"),
+    "24x64 dilated (t,p) 1-8": ModelConfig(24, 64, dilations=[(1, 1), (2, 2), (4, 4), (8, 8)]),
+    "16x64 plain": ModelConfig(16, 64),
+    "16x64 pitch-dilated": ModelConfig(16, 64, dilations=PITCH_DILATIONS),
+    "24x64 pitch-dilated": ModelConfig(24, 64, dilations=PITCH_DILATIONS),
+    "16x96 pitch-dilated": ModelConfig(16, 96, dilations=PITCH_DILATIONS),
+    "12x128 pitch-dilated": ModelConfig(12, 128, dilations=PITCH_DILATIONS),
+}
+
+
+def latency(model: Coconet, melody: np.ndarray, repeats: int = 5) -> float:
+    times = []
+    for seed in range(repeats):
+        start = time.perf_counter()
+        harmonize(model, melody, sampler=SamplerConfig(steps=32), seed=seed)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--minutes", type=float, default=4.0)
+    parser.add_argument("--only", nargs="*", default=None)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    dataset = load_jsb(JSB)
+    melody = dataset.valid[0][:32, 0]
+    rows = []
+    for name, config in CANDIDATES.items():
+        if args.only and not any(o in name for o in args.only):
+            continue
+        torch.manual_seed(0)
+        run = TrainConfig(
+            run_dir=f"runs/search/{name.replace(' ', '_')}",
+            data=str(JSB),
+            model=config,
+            max_steps=10**9,
+            max_minutes=args.minutes,
+            eval_every=10**9,
+            patience=0,
+            progress=False,
+        )
+        summary = train(run, dataset=dataset)
+        from counterpoint.training import evaluate_loss, validation_set
+
+        model = summary["model"].eval().to(memory_format=torch.contiguous_format)
+        valid = validation_set(dataset.valid, 64, 256, 0, config.pitch_range)
+        loss = evaluate_loss(model, *valid)
+        row = {
+            "candidate": name,
+            "parameters": count_parameters(model),
+            "time_reach": model.receptive_field(),
+            "steps": summary["steps"],
+            "examples_per_s": round(summary["steps"] * run.batch_size / summary["elapsed_s"], 1),
+            "valid_loss": round(loss, 4),
+            "harmonize_2_measures_s": round(latency(model, melody), 3),
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    print(
+        f"\n| candidate | params | time reach | ex/s | steps in {args.minutes:g} min | valid loss | 2-bar s |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['candidate']} | {r['parameters']:,} | {r['time_reach']} | {r['examples_per_s']} | "
+            f"{r['steps']} | {r['valid_loss']} | {r['harmonize_2_measures_s']} |"
+        )
+    if args.out:
+        Path(args.out).write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from counterpoint.evaluation import (
+    conditional_log_probs,
+    draw_ordering,
+    histogram_distances,
+    likelihood,
+    voice_leading_faults,
+)
+from counterpoint.model import Coconet, ModelConfig
+from counterpoint.representation import SILENCE
+
+
+def _piece(rows):
+    """A chorale from rows of (s, a, t, b), each row held for one step."""
+    return np.array(rows, dtype=np.int64)
+
+
+def test_windowed_likelihood_equals_full_piece(chorale):
+    torch.manual_seed(0)
+    model = Coconet(ModelConfig(6, 8, dilations=[(1, 1), (2, 2)])).eval()
+    assert model.receptive_field() == 2 + 1 + 2 + 1 + 2  # input, 4 hidden (dilations 1,2,1,2), output
+    piece = chorale[:48]
+    for kind in ("random", "chronological"):
+        order = draw_ordering(piece, kind, np.random.default_rng(1))
+        windowed = conditional_log_probs(model, piece, order, window=True, batch_size=13)
+        full = conditional_log_probs(model, piece, order, window=False)
+        np.testing.assert_allclose(windowed, full, atol=1e-5)
+
+
+def test_uniform_model_costs_log_pitches_per_note(chorale):
+    model = Coconet(ModelConfig(4, 8)).eval()
+    torch.nn.init.zeros_(model.output.weight)
+    torch.nn.init.zeros_(model.output.bias)
+    result = likelihood(model, [chorale[:32], chorale[32:64]], orderings=2, progress=False)
+    assert result["random"]["notewise"] == pytest.approx(np.log(46), rel=1e-5)
+    assert result["chronological"]["framewise"] == pytest.approx(4 * np.log(46), rel=1e-5)
+    assert result["ensemble"]["notewise"] == pytest.approx(np.log(46), rel=1e-5)
+
+
+def test_orderings_cover_every_sounding_note_once():
+    piece = _piece([[60, 55, SILENCE, 48], [62, 55, 50, 48]])
+    order = draw_ordering(piece, "random", np.random.default_rng(0))
+    assert sorted(map(tuple, order.tolist())) == [(0, 0), (0, 1), (1, 0), (1, 1), (2, 1), (3, 0), (3, 1)]
+    assert draw_ordering(piece, "chronological").tolist()[:3] == [[0, 0], [1, 0], [3, 0]]
+
+
+# Each rule on a small hand-made example that has the fault, and one that does not.
+CASES = {
+    "parallel_fifths": ([[67, 64, 60, 48], [69, 65, 62, 50]], [[67, 64, 60, 48], [69, 65, 60, 53]]),
+    "parallel_octaves": ([[72, 64, 55, 48], [74, 65, 55, 50]], [[72, 64, 55, 48], [71, 67, 55, 50]]),
+    "hidden_fifths_octaves": (
+        [[64, 60, 55, 48], [69, 62, 57, 45 + 12]],
+        [[64, 60, 55, 48], [65, 60, 57, 53]],
+    ),
+    "voice_crossing": ([[60, 64, 55, 48]], [[64, 60, 55, 48]]),
+    "spacing": ([[79, 64, 55, 48]], [[72, 64, 55, 48]]),
+    "out_of_range": ([[84 - 1, 64, 55, 48]], [[79, 64, 55, 48]]),
+    "leaps_over_octave": ([[60, 64, 55, 48], [60, 64, 55, 48 + 14]], [[60, 64, 55, 48], [60, 64, 55, 60]]),
+}
+
+
+@pytest.mark.parametrize("fault", list(CASES))
+def test_each_rule_finds_its_fault_and_only_there(fault):
+    with_fault, without = CASES[fault]
+    assert voice_leading_faults(_piece(with_fault))[fault] >= 1
+    assert voice_leading_faults(_piece(without))[fault] == 0
+
+
+def test_contrary_motion_is_not_parallel():
+    # soprano up, bass down, octave to octave: contrary octaves are not parallel octaves
+    assert voice_leading_faults(_piece([[72, 64, 55, 48], [74, 65, 55, 38]]))["parallel_octaves"] == 0
+
+
+def test_bach_is_close_to_bach(jsb):
+    near = histogram_distances(jsb.test[:20], jsb.test[20:40])
+    assert all(value < 0.15 for value in near.values())
+    noise = [np.random.default_rng(0).integers(48, 72, size=(64, 4)) for _ in range(5)]
+    far = histogram_distances(noise, jsb.test[:20])
+    assert far["melodic_interval"] > 0.3
+
+
+def test_report_for_a_tiny_model_on_two_pieces(tiny_checkpoint, jsb_path, tmp_path):
+    from typer.testing import CliRunner
+
+    from counterpoint.cli import app
+
+    report = tmp_path / "report.md"
+    result = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            "--data",
+            str(jsb_path),
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--max-pieces",
+            "2",
+            "--orderings",
+            "2",
+            "--steps",
+            "4",
+            "--report",
+            str(report),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    text = report.read_text()
+    assert "framewise NLL" in text and "parallel fifths" in text and "Bach" in text
+    data = json.loads(report.with_suffix(".json").read_text())
+    assert data["likelihood"]["pieces"] == 2
+    assert 0 <= data["harmonization_accuracy"] <= 1
