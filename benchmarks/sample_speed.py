@@ -1,0 +1,145 @@
+"""Sampling speed and quality together.
+
+Part 1, latency: harmonizing 2 measures (32 steps, the Doodle's length) and 8 measures (128
+steps), p50 and p90 over repeats, and pieces/s when 8 pieces are sampled in one batch, for
+each sampler setting, for the given checkpoint and for the `paper` preset (untrained: speed
+does not depend on the weights). Also the sampler's overhead: its time over the time of the
+same number of bare forward passes.
+
+Part 2, quality (needs a trained checkpoint): harmonize Bach's sopranos (2-measure windows of
+the JSB test split) with each setting, and report the NLL of the result under the model
+(one random ordering; lower = more typical), parallel fifths and octaves per 100 steps, and
+the distance of the result's statistics to Bach's (mean total variation over the
+histograms of the evaluation module). Run with nothing else busy:
+
+    python benchmarks/sample_speed.py --checkpoint jsb [--repeats 10] [--pieces 24]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from counterpoint import masks
+from counterpoint.data import load_jsb
+from counterpoint.evaluation import conditional_log_probs, draw_ordering, fault_rates, histogram_distances
+from counterpoint.model import Coconet, load_model, make_input, preset
+from counterpoint.sampling import SamplerConfig
+from counterpoint.tasks import fill_many, harmonize
+
+JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
+
+SETTINGS = {
+    "gibbs N=96 (paper: 3 x 32)": SamplerConfig(steps=96),
+    "gibbs N=32": SamplerConfig(steps=32),
+    "gibbs N=16": SamplerConfig(steps=16),
+    "gibbs N=8": SamplerConfig(steps=8),
+    "confidence 8 passes": SamplerConfig(method="confidence", steps=8),
+    "confidence 4 passes": SamplerConfig(method="confidence", steps=4),
+    "independent (1 pass)": SamplerConfig(method="independent"),
+}
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def latency(model: Coconet, melody: np.ndarray, sampler: SamplerConfig, repeats: int) -> list[float]:
+    times = []
+    for seed in range(repeats + 1):
+        start = time.perf_counter()
+        harmonize(model, melody, sampler=sampler, seed=seed)
+        times.append(time.perf_counter() - start)
+    return times[1:]  # the first call warms up
+
+
+def throughput(model: Coconet, melodies: list[np.ndarray], sampler: SamplerConfig) -> float:
+    steps = len(melodies[0])
+    chorales = [np.stack([m] + [np.full(steps, -1)] * 3, axis=1) for m in melodies]
+    knowns = [masks.harmonize_mask(steps, [0])] * len(melodies)
+    fill_many(model, chorales, knowns, sampler)
+    start = time.perf_counter()
+    fill_many(model, chorales, knowns, sampler, seeds=list(range(10, 10 + len(melodies))))
+    return len(melodies) / (time.perf_counter() - start)
+
+
+@torch.no_grad()
+def bare_forward_seconds(model: Coconet, steps: int, passes: int) -> float:
+    x = make_input(torch.zeros(1, 4, steps, 46), torch.ones(1, 4, steps, dtype=torch.bool))
+    model(x)
+    start = time.perf_counter()
+    for _ in range(passes):
+        model(x)
+    return time.perf_counter() - start
+
+
+def speed_table(name: str, model: Coconet, test: list[np.ndarray], repeats: int) -> None:
+    print(f"\n## {name}: latency in seconds (p50 / p90 over {repeats}), pieces/s for 8 together")
+    print("| sampler | 2 bars p50 | 2 bars p90 | 8 bars p50 | 8 bars p90 | 8 x 2 bars pieces/s |")
+    print("|---|---|---|---|---|---|")
+    for label, sampler in SETTINGS.items():
+        two = latency(model, test[0][:32, 0], sampler, repeats)
+        eight = latency(model, test[1][:128, 0], sampler, max(3, repeats // 3))
+        rate = throughput(model, [piece[:32, 0] for piece in test[:8]], sampler)
+        print(
+            f"| {label} | {percentile(two, 50):.3f} | {percentile(two, 90):.3f} | "
+            f"{percentile(eight, 50):.3f} | {percentile(eight, 90):.3f} | {rate:.1f} |",
+            flush=True,
+        )
+    passes = 97
+    bare = bare_forward_seconds(model, 32, passes)
+    sampled = statistics.median(latency(model, test[0][:32, 0], SamplerConfig(steps=96), 5))
+    print(
+        f"\nsampler overhead ({name}, gibbs N=96 at 32 steps): {passes} bare forward passes "
+        f"{bare:.3f} s, full sampler {sampled:.3f} s: +{100 * (sampled / bare - 1):.0f}%"
+    )
+
+
+def quality_table(model: Coconet, test: list[np.ndarray], pieces: int) -> None:
+    windows = [piece[start : start + 32] for piece in test for start in (0, 64)][:pieces]
+    print(f"\n## Quality: harmonizing {len(windows)} Bach sopranos of 2 measures")
+    print("| sampler | NLL of result (nats/frame) | parallel 5ths+8ves /100 steps | distance to Bach |")
+    print("|---|---|---|---|")
+    rng = np.random.default_rng(0)
+    for label, sampler in {**SETTINGS, "Bach himself": None}.items():
+        if sampler is None:
+            results = windows
+        else:
+            results = [
+                harmonize(model, w, [0], sampler=sampler, seed=i).chorale for i, w in enumerate(windows)
+            ]
+        nll = -np.mean(
+            [conditional_log_probs(model, r, draw_ordering(r, "random", rng)).sum() / len(r) for r in results]
+        )
+        faults = fault_rates(results)
+        parallels = faults["parallel_fifths"] + faults["parallel_octaves"]
+        distance = np.mean(list(histogram_distances(results, windows).values()))
+        print(f"| {label} | {nll:.3f} | {parallels:.2f} | {distance:.3f} |", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--checkpoint", default=None, help="path or shipped name (default: shipped jsb)")
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--pieces", type=int, default=24)
+    parser.add_argument("--skip-paper", action="store_true")
+    args = parser.parse_args()
+    test = load_jsb(JSB).test
+    model = load_model(args.checkpoint)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    speed_table(f"project model ({args.checkpoint or 'shipped jsb'})", model, test, args.repeats)
+    if not args.skip_paper:
+        torch.manual_seed(0)
+        speed_table(
+            "paper preset (64 x 128)", Coconet(preset("paper")).eval(), test, max(3, args.repeats // 3)
+        )
+    quality_table(model, test, args.pieces)
+
+
+if __name__ == "__main__":
+    main()
