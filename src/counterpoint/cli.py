@@ -409,3 +409,45 @@ def evaluate(
     write_atomically(json_path, lambda temporary: temporary.write_text(evaluation.to_json(results)))
     typer.echo(markdown)
     typer.echo(f"wrote {report} and {json_path}")
+
+
+# --------------------------------------------------------------------------- serve
+
+
+@app.command()
+@user_errors
+def serve(
+    host: Annotated[
+        str, typer.Option(help="address to bind; 0.0.0.0 exposes it to the network")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(help="worker processes, each with its own model")] = 1,
+    checkpoint: Checkpoint = None,
+    batch_window_ms: Annotated[
+        float, typer.Option(help="wait this long to batch requests (0: no batching)")
+    ] = 10,
+    time_limit: Annotated[float, typer.Option(help="seconds a request may take")] = 60,
+) -> None:
+    """Serve the web app and the JSON API (http://127.0.0.1:8000, API docs at /docs)."""
+    import os
+
+    import uvicorn
+
+    from counterpoint.model import load_model
+
+    load_model(checkpoint)  # fail now, with one line, if the model cannot be loaded
+    os.environ["COUNTERPOINT_CHECKPOINT"] = checkpoint or ""
+    os.environ["COUNTERPOINT_BATCH_WINDOW_MS"] = str(batch_window_ms)
+    os.environ["COUNTERPOINT_BATCHING"] = "1" if batch_window_ms > 0 else "0"
+    os.environ["COUNTERPOINT_TIME_LIMIT_S"] = str(time_limit)
+    typer.echo(f"counterpoint: http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(
+        "counterpoint.server:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        limit_concurrency=256,
+        timeout_keep_alive=5,
+        log_level="warning",
+    )

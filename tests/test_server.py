@@ -1,0 +1,151 @@
+"""The JSON API through FastAPI's TestClient: every endpoint and every class of bad input."""
+
+import io
+
+import mido
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from counterpoint.io import write_midi
+from counterpoint.server import MAX_BODY_BYTES, ServerSettings, create_app
+
+
+@pytest.fixture()
+def client(tiny_model):
+    app = create_app(ServerSettings(batch_window_s=0.005), model=tiny_model)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def _melody_rows(chorale, steps=32):
+    return [[int(p), -1, -1, -1] for p in chorale[:steps, 0]]
+
+
+def test_health(client):
+    data = client.get("/api/health").json()
+    assert data["status"] == "ok" and data["pitch_range"] == [36, 81]
+
+
+def test_harmonize_keeps_the_melody_and_fills_the_rest(client, chorale):
+    rows = _melody_rows(chorale)
+    response = client.post("/api/harmonize", json={"chorale": rows, "steps": 4, "seed": 3, "count": 3})
+    assert response.status_code == 200, response.text
+    data = response.json()
+    assert len(data["chorales"]) == 3
+    for piece in data["chorales"]:
+        piece = np.array(piece)
+        assert piece.shape == (32, 4)
+        np.testing.assert_array_equal(piece[:, 0], chorale[:32, 0])
+        assert (piece[:, 1:] >= 36).all()
+    again = client.post("/api/harmonize", json={"chorale": rows, "steps": 4, "seed": 3}).json()
+    assert again["chorales"][0] == data["chorales"][0]  # the seed decides, not the batch
+
+
+def test_melody_in_any_octave(client, chorale):
+    rows = [[int(p) + 24, -1, -1, -1] for p in chorale[:16, 0]]
+    data = client.post("/api/harmonize", json={"chorale": rows, "steps": 2}).json()
+    assert data["notices"] and np.array(data["chorales"][0])[:, 0].tolist() == [r[0] for r in rows]
+
+
+def test_infill_by_region_and_by_mask(client, chorale):
+    rows = chorale[:32].tolist()
+    data = client.post(
+        "/api/infill", json={"chorale": rows, "start": 8, "end": 24, "voices": ["alto"], "steps": 3}
+    ).json()
+    piece = np.array(data["chorales"][0])
+    np.testing.assert_array_equal(piece[:, [0, 2, 3]], chorale[:32, [0, 2, 3]])
+    np.testing.assert_array_equal(piece[:8], chorale[:8])
+    mask = np.ones((4, 32), dtype=bool)
+    mask[3, 20:] = False
+    data = client.post("/api/infill", json={"chorale": rows, "mask": mask.tolist(), "steps": 3}).json()
+    np.testing.assert_array_equal(np.array(data["chorales"][0])[:20], chorale[:20])
+
+
+def test_compose_and_stream(client):
+    data = client.post("/api/compose", json={"measures": 1, "steps": 3}).json()
+    assert np.array(data["chorales"][0]).shape == (16, 4)
+    with client.stream("POST", "/api/compose", json={"measures": 1, "steps": 30, "stream": True}) as response:
+        lines = [line for line in response.iter_lines() if line]
+    import json
+
+    events = [json.loads(line) for line in lines]
+    assert events[-1]["done"] and np.array(events[-1]["chorales"][0]).shape == (16, 4)
+
+
+def test_export_and_import(client, chorale, tmp_path):
+    rows = chorale[:32].tolist()
+    midi = client.post("/api/export/midi", json={"chorale": rows, "tempo": 90})
+    assert midi.status_code == 200
+    parsed = mido.MidiFile(file=io.BytesIO(midi.content))
+    assert len(parsed.tracks) == 5
+    xml = client.post("/api/export/musicxml", json={"chorale": rows})
+    assert xml.status_code == 200 and b"<score-partwise" in xml.content
+    path = tmp_path / "up.mid"
+    write_midi(chorale[:32], path)
+    back = client.post("/api/import", files={"file": ("up.mid", path.read_bytes(), "audio/midi")}).json()
+    assert back["chorale"] == rows
+
+
+@pytest.mark.parametrize(
+    "endpoint, body, status, message",
+    [
+        ("/api/harmonize", {"chorale": [[60, -1, -1]]}, 422, "chorale"),
+        ("/api/harmonize", {"chorale": [[200, -1, -1, -1]]}, 422, "not a MIDI pitch"),
+        ("/api/harmonize", {"chorale": [[-1, -1, -1, -1]]}, 422, "no voice has a note"),
+        ("/api/harmonize", {"chorale": [[60, 55, 50, 40]]}, 422, "nothing to write"),
+        ("/api/harmonize", {"chorale": [[60, -1, -1, -1]], "voices": ["viola"]}, 422, "unknown voice"),
+        ("/api/harmonize", {"chorale": [[60, -1, -1, -1]] * 5000}, 422, "chorale"),
+        ("/api/harmonize", {"chorale": [[30, -1, -1, -1], [90, -1, -1, -1]]}, 422, "no octave shift fits"),
+        ("/api/harmonize", {"chorale": [[60, -1, -1, -1]], "temperature": -1}, 422, "temperature"),
+        ("/api/infill", {"chorale": [[60, 55, 50, 40]], "mask": [[True]]}, 422, "mask must have shape"),
+        ("/api/infill", {"chorale": [[60, 55, 50, 40]], "start": 3, "end": 9}, 422, "window"),
+        ("/api/compose", {"measures": 0}, 422, "measures"),
+        ("/api/compose", {"sampler": "magic"}, 422, "sampler"),
+        ("/api/export/pdf", {"chorale": [[60, 55, 50, 40]]}, 422, "kind"),
+    ],
+)
+def test_bad_requests_get_a_json_error(client, endpoint, body, status, message):
+    response = client.post(endpoint, json=body)
+    assert response.status_code == status, response.text
+    assert message in response.json()["error"]
+    assert client.get("/api/health").status_code == 200  # still serving
+
+
+def test_malformed_json_and_oversized_bodies(client):
+    response = client.post(
+        "/api/harmonize", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422 and "error" in response.json()
+    big = b"[" + b"1," * MAX_BODY_BYTES + b"1]"
+    response = client.post("/api/harmonize", content=big, headers={"content-type": "application/json"})
+    assert response.status_code == 413
+
+
+def test_bad_uploads(client):
+    response = client.post("/api/import", files={"file": ("x.txt", b"hello", "text/plain")})
+    assert response.status_code == 415
+    response = client.post("/api/import", files={"file": ("x.mid", b"MThd nonsense", "audio/midi")})
+    assert response.status_code == 422 and "not a readable MIDI file" in response.json()["error"]
+
+
+def test_static_files_stay_inside_their_folder(client):
+    assert client.get("/").status_code == 200
+    for path in ["/static/../server.py", "/static/%2e%2e/server.py", "/static/../../pyproject.toml"]:
+        response = client.get(path)
+        assert response.status_code == 404 or b"def create_app" not in response.content
+
+
+def test_concurrent_requests_are_batched(tiny_model, chorale):
+    import concurrent.futures
+
+    app = create_app(ServerSettings(batch_window_s=0.2), model=tiny_model)
+    with TestClient(app) as client:
+        rows = _melody_rows(chorale, 16)
+        bodies = [{"chorale": rows, "steps": 2, "seed": s} for s in range(4)]
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda b: client.post("/api/harmonize", json=b).json(), bodies))
+        health = client.get("/api/health").json()
+        assert health["jobs"] == 4 and health["batches"] < 4
+        alone = client.post("/api/harmonize", json=bodies[2]).json()
+        assert alone["chorales"] == results[2]["chorales"]
