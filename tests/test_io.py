@@ -172,3 +172,17 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
         write_midi(np.full((4, 4), 60), target)
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.mid"]
+
+
+def test_repeated_notes_stay_apart_with_onsets(tmp_path):
+    from counterpoint.io import midi_file, to_score
+
+    # Twinkle: C C G G as quarters; without onsets the two Cs would be one half note
+    melody = np.repeat([60, 60, 67, 67], 4)
+    chorale = np.stack([melody + 12, melody, melody - 12, melody - 24], axis=1)
+    starts = np.zeros_like(chorale, dtype=bool)
+    starts[::4] = True
+    ons = [m for m in midi_file(chorale, starts=starts).tracks[1] if m.type == "note_on"]
+    assert len(ons) == 4
+    assert len([m for m in midi_file(chorale).tracks[1] if m.type == "note_on"]) == 2
+    assert len(list(to_score(chorale, starts=starts).parts[0].recurse().notes)) == 4

@@ -242,7 +242,9 @@ def write_midi(chorale: np.ndarray, path: str | os.PathLike, tempo_bpm: float = 
     write_atomically(path, lambda temporary: midi.save(temporary))
 
 
-def midi_file(chorale: np.ndarray, tempo_bpm: float = DEFAULT_TEMPO_BPM) -> mido.MidiFile:
+def midi_file(
+    chorale: np.ndarray, tempo_bpm: float = DEFAULT_TEMPO_BPM, starts: np.ndarray | None = None
+) -> mido.MidiFile:
     """The :class:`mido.MidiFile` of a chorale (see :func:`write_midi`)."""
     chorale = np.asarray(chorale)
     ticks_per_step = TICKS_PER_BEAT // STEPS_PER_QUARTER
@@ -258,7 +260,7 @@ def midi_file(chorale: np.ndarray, tempo_bpm: float = DEFAULT_TEMPO_BPM) -> mido
         track.append(mido.MetaMessage("track_name", name=VOICES[voice].capitalize(), time=0))
         track.append(mido.Message("program_change", program=MIDI_PROGRAM, channel=voice, time=0))
         now = 0
-        for start, length, pitch in notes(chorale[:, voice]):
+        for start, length, pitch in notes(chorale[:, voice], None if starts is None else starts[:, voice]):
             begin, end = start * ticks_per_step, (start + length) * ticks_per_step
             track.append(mido.Message("note_on", note=pitch, velocity=80, channel=voice, time=begin - now))
             track.append(mido.Message("note_off", note=pitch, velocity=0, channel=voice, time=end - begin))
@@ -335,8 +337,9 @@ def _spell(midi: int, key) -> object:
     return candidate
 
 
-def to_score(chorale: np.ndarray, tempo_bpm: float = DEFAULT_TEMPO_BPM):
-    """A music21 score of a chorale: four parts with clefs, 4/4, estimated key signature."""
+def to_score(chorale: np.ndarray, tempo_bpm: float = DEFAULT_TEMPO_BPM, starts: np.ndarray | None = None):
+    """A music21 score of a chorale: four parts with clefs, 4/4, estimated key signature.
+    ``starts`` (optional bool ``(steps, 4)``) marks repeated notes to strike again."""
     from music21 import clef, key, meter, note, stream, tempo
 
     chorale = np.asarray(chorale)
@@ -355,9 +358,10 @@ def to_score(chorale: np.ndarray, tempo_bpm: float = DEFAULT_TEMPO_BPM):
         if voice == 0:
             part.append(tempo.MetronomeMark(number=tempo_bpm))
         line = chorale[:, voice]
+        strikes = None if starts is None else starts[:, voice]
         start = 0
         for step in range(1, len(line) + 1):
-            if step == len(line) or line[step] != line[start]:
+            if step == len(line) or line[step] != line[start] or (strikes is not None and strikes[step]):
                 length = (step - start) / STEPS_PER_QUARTER
                 if line[start] == SILENCE:
                     element = note.Rest(quarterLength=length)

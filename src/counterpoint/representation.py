@@ -136,13 +136,20 @@ def onsets(chorale: np.ndarray) -> np.ndarray:
     return starts & (array != SILENCE)
 
 
-def notes(line: np.ndarray) -> list[tuple[int, int, int]]:
-    """The notes of one voice as ``(start_step, length_in_steps, pitch)``, held notes merged."""
+def notes(line: np.ndarray, starts: np.ndarray | None = None) -> list[tuple[int, int, int]]:
+    """The notes of one voice as ``(start_step, length_in_steps, pitch)``, held notes merged.
+
+    ``starts`` (bool per step), if given, also begins a new note where it is True, so a
+    repeated note (same pitch struck again) stays two notes."""
     result: list[tuple[int, int, int]] = []
     start = 0
     values = np.asarray(line)
     for step in range(1, len(values) + 1):
-        if step == len(values) or values[step] != values[start]:
+        if (
+            step == len(values)
+            or values[step] != values[start]
+            or (starts is not None and bool(starts[step]))
+        ):
             if values[start] != SILENCE:
                 result.append((start, step - start, int(values[start])))
             start = step

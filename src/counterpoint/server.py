@@ -127,6 +127,9 @@ class ComposeRequest(SamplerOptions):
 class ExportRequest(BaseModel):
     chorale: Chorale
     tempo: float = Field(80, ge=20, le=300)
+    onsets: list[list[bool]] | None = Field(
+        None, description="(steps, 4): true where a note is struck (keeps repeated notes apart)"
+    )
 
     _pitches = field_validator("chorale")(_check_pitches)
 
@@ -387,9 +390,14 @@ def create_app(settings: ServerSettings | None = None, model: Coconet | None = N
         from counterpoint.io import midi_file, to_score
 
         chorale = _chorale_array(request.chorale)
+        starts = None
+        if request.onsets is not None:
+            starts = np.asarray(request.onsets, dtype=bool)
+            if starts.shape != chorale.shape:
+                return _error(422, f"onsets must have shape {list(chorale.shape)}, got {list(starts.shape)}")
         if kind == "midi":
             buffer = io.BytesIO()
-            midi_file(chorale, request.tempo).save(file=buffer)
+            midi_file(chorale, request.tempo, starts).save(file=buffer)
             return Response(
                 buffer.getvalue(),
                 media_type="audio/midi",
@@ -397,7 +405,7 @@ def create_app(settings: ServerSettings | None = None, model: Coconet | None = N
             )
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "piece.musicxml"
-            to_score(chorale, request.tempo).write("musicxml", fp=str(path))
+            to_score(chorale, request.tempo, starts).write("musicxml", fp=str(path))
             data = path.read_bytes()
         return Response(
             data,
