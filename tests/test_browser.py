@@ -105,7 +105,7 @@ def test_write_harmonize_refill_download(server, page, tmp_path):
 
     page.click("#harmonize")
     page.wait_for_function(
-        "!document.querySelector('#harmonize').disabled && document.querySelector('#again').disabled === false",
+        "!document.querySelector('#harmonize').disabled && !document.querySelector('#again').disabled",
         timeout=60_000,
     )
     for voice in (1, 2, 3):
