@@ -114,3 +114,18 @@ def test_report_for_a_tiny_model_on_two_pieces(tiny_checkpoint, jsb_path, tmp_pa
     data = json.loads(report.with_suffix(".json").read_text())
     assert data["likelihood"]["pieces"] == 2
     assert 0 <= data["harmonization_accuracy"] <= 1
+
+
+def test_forward_center_equals_forward_inside_the_piece():
+    torch.manual_seed(0)
+    for config in (ModelConfig(6, 8, dilations=[(1, 1), (2, 2)]), ModelConfig(5, 8, separable=True)):
+        model = Coconet(config).eval()
+        width = 2 * model.receptive_field() + 1
+        x = torch.randn(3, 8, width + 10, 46)
+        with torch.no_grad():
+            full = model(x)
+            for start in (0, 5, 10):
+                middle = model.forward_center(x[:, :, start : start + width])
+                torch.testing.assert_close(
+                    middle[:, :, 0], full[:, :, start + width // 2], atol=1e-5, rtol=1e-4
+                )

@@ -84,15 +84,27 @@ def conditional_log_probs(
     rank[voices, times] = torch.arange(len(order))
     targets = roll[voices, times].argmax(-1)
     result = torch.empty(len(order))
+    # a window wholly inside the piece is computed the cheap way (model.forward_center)
+    interior = (times - reach >= 0) & (times + reach < steps)
+    if not window or width < 2 * model.receptive_field() + 1:
+        interior[:] = False
     for first in range(0, len(order), batch_size):
         index = torch.arange(first, min(first + batch_size, len(order)))
-        starts = (times[index] - reach).clamp(0, steps - width)
-        window_steps = starts[:, None] + torch.arange(width)  # (B, W)
-        rolls = roll[:, window_steps].permute(1, 0, 2, 3)  # (B, 4, W, P)
-        known = rank[:, window_steps].permute(1, 0, 2) < index[:, None, None]  # (B, 4, W)
-        logits = model(make_input(rolls, known))
-        picked = logits[torch.arange(len(index)), voices[index], times[index] - starts]
-        result[index] = F.log_softmax(picked.float(), dim=-1)[torch.arange(len(index)), targets[index]]
+        for chosen in (index[interior[index]], index[~interior[index]]):
+            if len(chosen) == 0:
+                continue
+            starts = (times[chosen] - reach).clamp(0, steps - width)
+            window_steps = starts[:, None] + torch.arange(width)  # (B, W)
+            rolls = roll[:, window_steps].permute(1, 0, 2, 3)  # (B, 4, W, P)
+            known = rank[:, window_steps].permute(1, 0, 2) < chosen[:, None, None]  # (B, 4, W)
+            x = make_input(rolls, known)
+            if bool(interior[chosen[0]]):
+                picked = model.forward_center(x)[torch.arange(len(chosen)), voices[chosen], 0]
+            else:
+                logits = model(x)
+                picked = logits[torch.arange(len(chosen)), voices[chosen], times[chosen] - starts]
+            log_probs = F.log_softmax(picked.float(), dim=-1)
+            result[chosen] = log_probs[torch.arange(len(chosen)), targets[chosen]]
         if progress is not None:
             progress.update(len(index))
     return result.numpy()
