@@ -110,3 +110,22 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_export_strips_and_halves_a_training_checkpoint(chorale, tmp_path):
+    import torch
+
+    from counterpoint.data import Dataset
+    from counterpoint.model import load, preset
+    from counterpoint.training import TrainConfig, train
+
+    piece = chorale[:32]
+    config = TrainConfig(run_dir=str(tmp_path / "run"), model=preset("tiny"), crop_steps=16, batch_size=4,
+                         max_steps=4, eval_every=2, progress=False)
+    train(config, dataset=Dataset("one", [piece], [piece], [piece]))
+    result = run("export", tmp_path / "run" / "best.pt", tmp_path / "ship.pt")
+    assert result.exit_code == 0, result.output
+    shipped = torch.load(tmp_path / "ship.pt", weights_only=True)
+    assert "optimizer" not in shipped and shipped["step"] > 0
+    assert all(v.dtype == torch.float16 for v in shipped["state"].values() if v.is_floating_point())
+    assert load(tmp_path / "ship.pt").config == preset("tiny")

@@ -108,8 +108,12 @@ def train(
     ),
     data: Annotated[str, typer.Option("--data", help="'music21' or a JSB .npz/.json path")] = "music21",
     preset: Annotated[str, typer.Option(help="architecture: paper, doodle, default, tiny")] = "default",
-    steps: Annotated[int, typer.Option(help="training steps (the LR schedule spans them)")] = 20000,
-    minutes: Annotated[float, typer.Option(help="stop after this many minutes (0: no limit)")] = 0,
+    steps: Annotated[
+        int | None, typer.Option(help="training steps (the LR schedule spans them) [default: 20000]")
+    ] = None,
+    minutes: Annotated[
+        float | None, typer.Option(help="total training time budget in minutes; the LR schedule ends there")
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="examples per step")] = 20,
     crop: Annotated[int, typer.Option(help="crop length in 16th steps")] = 64,
     lr: Annotated[float, typer.Option(help="peak learning rate (Adam)")] = 2e-3,
@@ -156,6 +160,25 @@ def train(
             f"{summary['elapsed_s'] / 60:.1f} min; best validation loss "
             f"{summary['best_valid_loss']:.4f} nats/note; best checkpoint {summary['best']}"
         )
+
+
+@app.command()
+@user_errors
+def export(
+    checkpoint: Annotated[Path, typer.Argument(help="a training checkpoint (e.g. runs/x/best.pt)")],
+    output: Annotated[Path, typer.Argument(help="where to write the weights-only checkpoint")],
+    half: Annotated[bool, typer.Option(help="store weights in half precision")] = True,
+) -> None:
+    """Strip a training checkpoint to its config and weights (what ships in the package)."""
+    from counterpoint.model import load, read_checkpoint, save
+
+    payload = read_checkpoint(checkpoint)
+    extra = {"train_config": payload["train_config"]} if "train_config" in payload else {}
+    for key in ("step", "best", "elapsed"):
+        if key in payload:
+            extra[key] = payload[key]
+    save(output, load(checkpoint), extra, half=half)
+    typer.echo(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB)")
 
 
 # --------------------------------------------------------------------------- tasks

@@ -174,11 +174,14 @@ def evaluate_loss(model: Coconet, pianoroll: torch.Tensor, known: torch.Tensor, 
     return float(torch.cat(losses).mean())
 
 
-def learning_rate(config: TrainConfig, step: int) -> float:
-    """Linear warmup, then cosine decay to ``min_learning_rate`` at ``max_steps``."""
+def learning_rate(config: TrainConfig, step: int, elapsed_s: float = 0.0) -> float:
+    """Linear warmup, then cosine decay to ``min_learning_rate`` at ``max_steps``, or at
+    ``max_minutes`` of training if that comes first (so a time budget is used well)."""
     if step < config.warmup_steps:
         return config.learning_rate * (step + 1) / config.warmup_steps
     progress = min(1.0, (step - config.warmup_steps) / max(1, config.max_steps - config.warmup_steps))
+    if config.max_minutes:
+        progress = max(progress, min(1.0, elapsed_s / (60 * config.max_minutes)))
     cosine = 0.5 * (1 + math.cos(math.pi * progress))
     return config.min_learning_rate + (config.learning_rate - config.min_learning_rate) * cosine
 
@@ -280,7 +283,7 @@ def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = N
             pianoroll, known = upcoming.result()
             upcoming = pool.submit(make_batch, train_set, config, rank, step + 1)
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate(config, step)
+                group["lr"] = learning_rate(config, step, elapsed)
             logits = forward(network, pianoroll.to(device), known.to(device), config.channels_last)
             loss = masked_nll(logits, pianoroll.to(device), known.to(device)).mean()
             optimizer.zero_grad(set_to_none=True)
@@ -310,7 +313,7 @@ def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = N
                             round(elapsed, 1),
                             round(running, 5),
                             round(valid_loss, 5),
-                            learning_rate(config, step),
+                            learning_rate(config, step, elapsed),
                             round(rate, 2),
                         ]
                     )
