@@ -186,3 +186,12 @@ def test_repeated_notes_stay_apart_with_onsets(tmp_path):
     assert len(ons) == 4
     assert len([m for m in midi_file(chorale).tracks[1] if m.type == "note_on"]) == 2
     assert len(list(to_score(chorale, starts=starts).parts[0].recurse().notes)) == 4
+
+
+def test_written_files_have_ordinary_permissions(chorale, tmp_path):
+    import os
+
+    write_chorale(chorale, tmp_path / "c.mid")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "c.mid").stat().st_mode & 0o777 == 0o666 & ~umask
