@@ -120,8 +120,15 @@ def test_export_strips_and_halves_a_training_checkpoint(chorale, tmp_path):
     from counterpoint.training import TrainConfig, train
 
     piece = chorale[:32]
-    config = TrainConfig(run_dir=str(tmp_path / "run"), model=preset("tiny"), crop_steps=16, batch_size=4,
-                         max_steps=4, eval_every=2, progress=False)
+    config = TrainConfig(
+        run_dir=str(tmp_path / "run"),
+        model=preset("tiny"),
+        crop_steps=16,
+        batch_size=4,
+        max_steps=4,
+        eval_every=2,
+        progress=False,
+    )
     train(config, dataset=Dataset("one", [piece], [piece], [piece]))
     result = run("export", tmp_path / "run" / "best.pt", tmp_path / "ship.pt")
     assert result.exit_code == 0, result.output

@@ -149,3 +149,10 @@ def test_concurrent_requests_are_batched(tiny_model, chorale):
         assert health["jobs"] == 4 and health["batches"] < 4
         alone = client.post("/api/harmonize", json=bodies[2]).json()
         assert alone["chorales"] == results[2]["chorales"]
+
+
+def test_api_docs_are_served_without_a_cdn(client):
+    page = client.get("/docs").text
+    assert "/docs-assets/swagger-ui-bundle.js" in page and "cdn" not in page.lower()
+    assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+    assert "/api/harmonize" in client.get("/openapi.json").json()["paths"]

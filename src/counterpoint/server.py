@@ -242,6 +242,8 @@ def create_app(settings: ServerSettings | None = None, model: Coconet | None = N
         title="counterpoint",
         description="Coconet for four-voice Bach chorales: harmonize, infill, compose.",
         version="0.1.0",
+        docs_url=None,  # served below from the swagger-ui-bundle package: no CDN
+        redoc_url=None,
     )
     app.state.batcher = batcher
 
@@ -434,6 +436,21 @@ def create_app(settings: ServerSettings | None = None, model: Coconet | None = N
     async def index() -> FileResponse:
         return FileResponse(STATIC / "index.html")
 
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="counterpoint API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
+
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 
