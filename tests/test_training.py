@@ -143,3 +143,43 @@ def test_torchrun_two_processes_end_with_identical_weights(jsb_path, tmp_path):
     # and training moved them: rank 0's checkpoint is the trained model
     model = load(tmp_path / "run" / "last.pt")
     assert model.config == preset("tiny")
+
+
+def test_sigterm_stops_cleanly_and_keeps_the_checkpoint(jsb_path, tmp_path):
+    import signal
+    import time
+
+    run_dir = tmp_path / "run"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "counterpoint",
+            "train",
+            "--data",
+            str(jsb_path),
+            "--preset",
+            "tiny",
+            "--run-dir",
+            str(run_dir),
+            "--steps",
+            "100000",
+            "--eval-every",
+            "50",
+            "--patience",
+            "0",
+            "--no-bf16",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.time() + 120
+    while not (run_dir / "best.pt").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output[-2000:]
+    assert "stopped (interrupted)" in output
+    step = torch.load(run_dir / "last.pt", weights_only=True)["step"]
+    assert step >= 50

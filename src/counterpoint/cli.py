@@ -123,19 +123,22 @@ def train(
     eval_every: Annotated[int, typer.Option(help="validate every N steps")] = 500,
     patience: Annotated[int, typer.Option(help="early stop after N evaluations without gain (0: never)")] = 8,
     device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+    bf16: Annotated[
+        bool | None, typer.Option(help="bf16 autocast (default: on where the CPU has native bf16)")
+    ] = None,
     resume: Annotated[bool, typer.Option(help="continue the run in --run-dir from last.pt")] = False,
 ) -> None:
     """Train a model with orderless NADE (works unchanged under torchrun)."""
     from counterpoint.model import preset as get_preset
-    from counterpoint.training import TrainConfig
+    from counterpoint.training import TrainConfig, bf16_is_fast
     from counterpoint.training import train as run_training
 
     config_path = run_dir / "config.json"
     if resume and config_path.exists():
         config = TrainConfig.from_dict(json.loads(config_path.read_text()))
-        config.max_steps = max(config.max_steps, steps) if steps != 20000 else config.max_steps
-        if minutes:
-            config.max_minutes = minutes
+        config.max_steps = steps if steps is not None else config.max_steps
+        config.max_minutes = minutes if minutes is not None else config.max_minutes
+        config.bf16 = bf16 if bf16 is not None else config.bf16
     else:
         config = TrainConfig(
             run_dir=str(run_dir),
@@ -144,14 +147,15 @@ def train(
             crop_steps=crop,
             batch_size=batch_size,
             learning_rate=lr,
-            max_steps=steps,
-            max_minutes=minutes,
+            max_steps=steps or 20000,
+            max_minutes=minutes or 0,
             mask=mask,
             augment=augment,
             seed=seed,
             eval_every=eval_every,
             patience=patience,
             device=device,
+            bf16=bf16_is_fast() if bf16 is None else bf16,
         )
     summary = run_training(config, resume=resume)
     if summary["rank"] == 0:
