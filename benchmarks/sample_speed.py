@@ -78,22 +78,24 @@ def bare_forward_seconds(model: Coconet, steps: int, passes: int) -> float:
     return time.perf_counter() - start
 
 
-def speed_table(name: str, model: Coconet, test: list[np.ndarray], repeats: int) -> None:
+def speed_table(
+    name: str, model: Coconet, test: list[np.ndarray], repeats: int, settings: dict, batched: bool = True
+) -> None:
     print(f"\n## {name}: latency in seconds (p50 / p90 over {repeats}), pieces/s for 8 together")
     print("| sampler | 2 bars p50 | 2 bars p90 | 8 bars p50 | 8 bars p90 | 8 x 2 bars pieces/s |")
     print("|---|---|---|---|---|---|")
-    for label, sampler in SETTINGS.items():
+    for label, sampler in settings.items():
         two = latency(model, test[0][:32, 0], sampler, repeats)
-        eight = latency(model, test[1][:128, 0], sampler, max(3, repeats // 3))
-        rate = throughput(model, [piece[:32, 0] for piece in test[:8]], sampler)
+        eight = latency(model, test[1][:128, 0], sampler, max(1, repeats // 3))
+        rate = f"{throughput(model, [p[:32, 0] for p in test[:8]], sampler):.1f}" if batched else "-"
         print(
             f"| {label} | {percentile(two, 50):.3f} | {percentile(two, 90):.3f} | "
-            f"{percentile(eight, 50):.3f} | {percentile(eight, 90):.3f} | {rate:.1f} |",
+            f"{percentile(eight, 50):.3f} | {percentile(eight, 90):.3f} | {rate} |",
             flush=True,
         )
     passes = 97
     bare = bare_forward_seconds(model, 32, passes)
-    sampled = statistics.median(latency(model, test[0][:32, 0], SamplerConfig(steps=96), 5))
+    sampled = statistics.median(latency(model, test[0][:32, 0], SamplerConfig(steps=96), 3))
     print(
         f"\nsampler overhead ({name}, gibbs N=96 at 32 steps): {passes} bare forward passes "
         f"{bare:.3f} s, full sampler {sampled:.3f} s: +{100 * (sampled / bare - 1):.0f}%"
@@ -127,18 +129,22 @@ def main() -> None:
     parser.add_argument("--checkpoint", default=None, help="path or shipped name (default: shipped jsb)")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--pieces", type=int, default=24)
-    parser.add_argument("--skip-paper", action="store_true")
+    parser.add_argument("--part", choices=["speed", "quality", "all"], default="all")
     args = parser.parse_args()
     test = load_jsb(JSB).test
     model = load_model(args.checkpoint)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    speed_table(f"project model ({args.checkpoint or 'shipped jsb'})", model, test, args.repeats)
-    if not args.skip_paper:
-        torch.manual_seed(0)
+    if args.part in ("speed", "all"):
         speed_table(
-            "paper preset (64 x 128)", Coconet(preset("paper")).eval(), test, max(3, args.repeats // 3)
+            f"project model ({args.checkpoint or 'shipped jsb'})", model, test, args.repeats, SETTINGS
         )
-    quality_table(model, test, args.pieces)
+        torch.manual_seed(0)
+        # the paper's network is slow: its own schedule and the fastest Gibbs setting only
+        paper_settings = {k: v for k, v in SETTINGS.items() if k.startswith(("gibbs N=96", "gibbs N=16"))}
+        paper = Coconet(preset("paper")).eval()
+        speed_table("paper preset (64 x 128, untrained: speed only)", paper, test, 3, paper_settings, False)
+    if args.part in ("quality", "all"):
+        quality_table(model, test, args.pieces)
 
 
 if __name__ == "__main__":

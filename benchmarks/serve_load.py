@@ -2,7 +2,7 @@
 harmonization requests back to back for a bounded time; prints requests/s and p50/p99
 latency, with dynamic batching on and off, in one run. Run with nothing else busy:
 
-    python benchmarks/serve_load.py [--checkpoint jsb] [--clients 1 8 32] [--seconds 20]
+    python benchmarks/serve_load.py [--checkpoint jsb] [--clients 1 8 32] [--workers 1 2] [--seconds 20]
 """
 
 from __future__ import annotations
@@ -60,7 +60,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(checkpoint: str | None, batch_window_ms: float) -> tuple[subprocess.Popen, str]:
+def start_server(
+    checkpoint: str | None, batch_window_ms: float, workers: int
+) -> tuple[subprocess.Popen, str]:
     port = free_port()
     command = [
         sys.executable,
@@ -71,6 +73,8 @@ def start_server(checkpoint: str | None, batch_window_ms: float) -> tuple[subpro
         str(port),
         "--batch-window-ms",
         str(batch_window_ms),
+        "--workers",
+        str(workers),
     ]
     if checkpoint:
         command += ["--checkpoint", checkpoint]
@@ -133,23 +137,25 @@ def main() -> None:
     parser.add_argument("--checkpoint", default=None)
     parser.add_argument("--clients", type=int, nargs="*", default=[1, 8, 32])
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     args = parser.parse_args()
-    print("| batching | clients | requests/s | p50 s | p99 s | errors |")
-    print("|---|---|---|---|---|---|")
-    for window in (10.0, 0.0):
-        process, url = start_server(args.checkpoint, window)
-        try:
-            for clients in args.clients:
-                r = measure(url, clients, args.seconds)
-                label = f"on ({window:g} ms window)" if window else "off"
-                print(
-                    f"| {label} | {clients} | {r['requests_per_s']:.2f} | {r['p50_s']:.3f} | "
-                    f"{r['p99_s']:.3f} | {r['errors']} |",
-                    flush=True,
-                )
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
+    print("| workers | batching | clients | requests/s | p50 s | p99 s | errors |")
+    print("|---|---|---|---|---|---|---|")
+    for workers in args.workers:
+        for window in (10.0, 0.0):
+            process, url = start_server(args.checkpoint, window, workers)
+            try:
+                for clients in args.clients:
+                    r = measure(url, clients, args.seconds)
+                    label = f"on ({window:g} ms window)" if window else "off"
+                    print(
+                        f"| {workers} | {label} | {clients} | {r['requests_per_s']:.2f} | {r['p50_s']:.3f} | "
+                        f"{r['p99_s']:.3f} | {r['errors']} |",
+                        flush=True,
+                    )
+            finally:
+                process.terminate()
+                process.wait(timeout=10)
 
 
 if __name__ == "__main__":

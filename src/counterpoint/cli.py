@@ -448,7 +448,10 @@ def serve(
         str, typer.Option(help="address to bind; 0.0.0.0 exposes it to the network")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
-    workers: Annotated[int, typer.Option(help="worker processes, each with its own model")] = 1,
+    workers: Annotated[
+        int, typer.Option(help="worker processes, each with its own model (use one per core)")
+    ] = 1,
+    threads: Annotated[int, typer.Option(help="torch threads per worker")] = 1,
     checkpoint: Checkpoint = None,
     batch_window_ms: Annotated[
         float, typer.Option(help="wait this long to batch requests (0: no batching)")
@@ -467,6 +470,7 @@ def serve(
     os.environ["COUNTERPOINT_BATCH_WINDOW_MS"] = str(batch_window_ms)
     os.environ["COUNTERPOINT_BATCHING"] = "1" if batch_window_ms > 0 else "0"
     os.environ["COUNTERPOINT_TIME_LIMIT_S"] = str(time_limit)
+    os.environ["COUNTERPOINT_THREADS"] = str(threads)
     typer.echo(f"counterpoint: http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     uvicorn.run(
         "counterpoint.server:app_factory",
