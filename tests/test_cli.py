@@ -136,3 +136,30 @@ def test_export_strips_and_halves_a_training_checkpoint(chorale, tmp_path):
     assert "optimizer" not in shipped and shipped["step"] > 0
     assert all(v.dtype == torch.float16 for v in shipped["state"].values() if v.is_floating_point())
     assert load(tmp_path / "ship.pt").config == preset("tiny")
+
+
+def test_readme_examples_with_the_shipped_model(tmp_path):
+    """The quick start's commands, as a user types them, with the model inside the package."""
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    result = run("harmonize", examples / "melody.mid", "-o", tmp_path / "out.mid")
+    assert result.exit_code == 0, result.output
+    out = read_chorale(tmp_path / "out.mid")
+    np.testing.assert_array_equal(out[:, 0], read_chorale(examples / "melody.mid")[:, 0])
+    assert (out[:, 1:] != -1).all()
+    result = run(
+        "infill",
+        examples / "bach.mid",
+        "--from-step",
+        16,
+        "--to-step",
+        48,
+        "--voices",
+        "alto,tenor",
+        "-o",
+        tmp_path / "filled.mid",
+        "--steps",
+        16,
+    )
+    assert result.exit_code == 0, result.output

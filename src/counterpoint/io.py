@@ -239,9 +239,15 @@ def read_midi_chorale(path: str | os.PathLike) -> np.ndarray:
     return _lines_to_chorale(lines, str(path))
 
 
-def write_midi(chorale: np.ndarray, path: str | os.PathLike, tempo_bpm: float = DEFAULT_TEMPO_BPM) -> None:
-    """Write a type-1 MIDI file: a tempo track and one named track per voice."""
-    midi = midi_file(chorale, tempo_bpm)
+def write_midi(
+    chorale: np.ndarray,
+    path: str | os.PathLike,
+    tempo_bpm: float = DEFAULT_TEMPO_BPM,
+    starts: np.ndarray | None = None,
+) -> None:
+    """Write a type-1 MIDI file: a tempo track and one named track per voice. ``starts``
+    (optional bool ``(steps, 4)``) marks repeated notes to strike again."""
+    midi = midi_file(chorale, tempo_bpm, starts)
     write_atomically(path, lambda temporary: midi.save(temporary))
 
 
