@@ -32,7 +32,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from counterpoint import masks
-from counterpoint.data import Dataset, load_dataset, random_transposition
+from counterpoint.data import Dataset, load_dataset, random_crop, random_transposition
 from counterpoint.errors import CheckpointError, ConfigError
 from counterpoint.model import (
     Coconet,
@@ -134,9 +134,7 @@ def make_batch(
     pitch_range = config.model.pitch_range
     crops = []
     for index in rng.integers(0, len(chorales), size=config.batch_size):
-        piece = chorales[index]
-        start = int(rng.integers(0, len(piece) - config.crop_steps + 1))
-        crop = piece[start : start + config.crop_steps]
+        crop = random_crop(chorales[index], config.crop_steps, rng)
         crops.append(random_transposition(crop, rng, pitch_range) if config.augment else crop)
     pianoroll = pianoroll_batch(np.stack(crops), pitch_range)
     known = masks.family(config.mask)(config.batch_size, config.crop_steps, generator)
