@@ -18,6 +18,11 @@ def run(*args):
     return runner.invoke(app, [str(a) for a in args])
 
 
+def _readme_infill(piece, output):
+    """The README's infill example: rewrite alto and tenor in steps 16..48."""
+    return ["infill", piece, "--from-step", 16, "--to-step", 48, "--voices", "alto,tenor", "-o", output]
+
+
 def test_help_on_every_command():
     for command in ["data", "convert", "train", "compose", "harmonize", "infill", "transition", "continue"]:
         result = run(command, "--help")
@@ -60,19 +65,7 @@ def test_tasks_end_to_end(tiny_checkpoint, chorale, tmp_path):
 
     bach = tmp_path / "bach.mid"
     write_midi(chorale[:64], bach)
-    result = run(
-        "infill",
-        bach,
-        "--from-step",
-        16,
-        "--to-step",
-        48,
-        "--voices",
-        "alto,tenor",
-        "-o",
-        tmp_path / "filled.mid",
-        *common,
-    )
+    result = run(*_readme_infill(bach, tmp_path / "filled.mid"), *common)
     assert result.exit_code == 0, result.output
     filled = read_chorale(tmp_path / "filled.mid")
     np.testing.assert_array_equal(filled[:, [0, 3]], chorale[:64, [0, 3]])
@@ -148,18 +141,5 @@ def test_readme_examples_with_the_shipped_model(tmp_path):
     out = read_chorale(tmp_path / "out.mid")
     np.testing.assert_array_equal(out[:, 0], read_chorale(examples / "melody.mid")[:, 0])
     assert (out[:, 1:] != -1).all()
-    result = run(
-        "infill",
-        examples / "bach.mid",
-        "--from-step",
-        16,
-        "--to-step",
-        48,
-        "--voices",
-        "alto,tenor",
-        "-o",
-        tmp_path / "filled.mid",
-        "--steps",
-        16,
-    )
+    result = run(*_readme_infill(examples / "bach.mid", tmp_path / "filled.mid"), "--steps", 16)
     assert result.exit_code == 0, result.output

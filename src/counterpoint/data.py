@@ -270,6 +270,15 @@ def random_transposition(
     return transpose(chorale, int(rng.integers(low, high + 1)))
 
 
+def pieces_at_least(chorales: list[np.ndarray], crop_steps: int) -> list[np.ndarray]:
+    """The pieces a crop of ``crop_steps`` fits in; raises if there are none."""
+    usable = [piece for piece in chorales if len(piece) >= crop_steps]
+    if not usable:
+        longest = max((len(piece) for piece in chorales), default=0)
+        raise ConfigError(f"crop of {crop_steps} steps is longer than every piece (longest: {longest})")
+    return usable
+
+
 def training_batches(
     chorales: list[np.ndarray],
     batch_size: int,
@@ -280,10 +289,7 @@ def training_batches(
 ) -> Iterator[np.ndarray]:
     """Endless ``(batch, crop_steps, 4)`` int arrays: pieces drawn uniformly from those at least
     ``crop_steps`` long, randomly cropped and (with ``augment``) randomly transposed."""
-    usable = [piece for piece in chorales if len(piece) >= crop_steps]
-    if not usable:
-        longest = max((len(piece) for piece in chorales), default=0)
-        raise ConfigError(f"crop of {crop_steps} steps is longer than every piece (longest: {longest})")
+    usable = pieces_at_least(chorales, crop_steps)
     while True:
         batch = []
         for index in rng.integers(0, len(usable), size=batch_size):

@@ -32,7 +32,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from counterpoint import masks
-from counterpoint.data import Dataset, load_dataset, random_crop, random_transposition
+from counterpoint.data import Dataset, load_dataset, pieces_at_least, random_crop, random_transposition
 from counterpoint.errors import CheckpointError, ConfigError
 from counterpoint.model import (
     Coconet,
@@ -208,14 +208,6 @@ def _distributed() -> tuple[int, int]:
     return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
-def _check_crop(chorales: list[np.ndarray], crop_steps: int) -> list[np.ndarray]:
-    usable = [piece for piece in chorales if len(piece) >= crop_steps]
-    if not usable:
-        longest = max((len(piece) for piece in chorales), default=0)
-        raise ConfigError(f"crop of {crop_steps} steps is longer than every piece (longest: {longest})")
-    return usable
-
-
 def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = None) -> dict:
     """Train until ``max_steps``, ``max_minutes``, early stopping or Ctrl-C. Returns a summary
     (steps, best validation loss, paths, the trained model). Checkpoints: ``last.pt`` and ``best.pt`` in
@@ -225,7 +217,7 @@ def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = N
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("--device cuda was asked for but no GPU is available")
     dataset = dataset or load_dataset(config.data, progress=config.progress and rank == 0)
-    train_set = _check_crop(dataset.train, config.crop_steps)
+    train_set = pieces_at_least(dataset.train, config.crop_steps)
     run_dir = Path(config.run_dir)
     last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
 
