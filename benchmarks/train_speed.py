@@ -33,8 +33,8 @@ def conv_flops(model: Coconet, steps: int, pitches: int) -> float:
     return total
 
 
-def matmul_gflops(seconds: float = 3.0) -> float:
-    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+def matmul_gflops(seconds: float = 3.0, dtype: torch.dtype = torch.float32) -> float:
+    a, b = torch.randn(2048, 2048, dtype=dtype), torch.randn(2048, 2048, dtype=dtype)
     a @ b
     count, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
@@ -57,6 +57,7 @@ VARIANTS = (
     "training step (channels-last)",
     "training step (NCHW)",
     "training step (bf16 autocast)",
+    "training step (bf16 autocast + torch.compile)",
     "bare conv stack",
 )
 
@@ -69,6 +70,7 @@ def measure(name: str, variant: str, train_set: list, batch: int, steps: int, se
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    network = torch.compile(model) if "compile" in variant else model  # compiles on the warm-up step
     config = TrainConfig(model=preset(name), batch_size=batch, crop_steps=steps)
     counter = iter(range(10**9))
     fixed = torch.randn(batch, 8, steps, 46)
@@ -81,7 +83,7 @@ def measure(name: str, variant: str, train_set: list, batch: int, steps: int, se
         else:
             pianoroll, known = make_batch(train_set, config, 0, next(counter))
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled="bf16" in variant):
-                logits = forward(model, pianoroll, known, channels_last)
+                logits = forward(network, pianoroll, known, channels_last)
             loss = masked_nll(logits, pianoroll, known).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -99,7 +101,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=64)
     args = parser.parse_args()
     ceiling = matmul_gflops()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; fp32 matmul: {ceiling:.0f} GFLOP/s")
+    bf16_ceiling = matmul_gflops(dtype=torch.bfloat16)
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; matmul: "
+        f"{ceiling:.0f} GFLOP/s fp32, {bf16_ceiling:.0f} GFLOP/s bf16 (percentages below are of fp32)"
+    )
     train_set = load_jsb(JSB).train
     print("| preset | variant | examples/s | GFLOP/s | % of matmul |")
     print("|---|---|---|---|---|")

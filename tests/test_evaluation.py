@@ -47,6 +47,15 @@ def test_orderings_cover_every_sounding_note_once():
     order = draw_ordering(piece, "random", np.random.default_rng(0))
     assert sorted(map(tuple, order.tolist())) == [(0, 0), (0, 1), (1, 0), (1, 1), (2, 1), (3, 0), (3, 1)]
     assert draw_ordering(piece, "chronological").tolist()[:3] == [[0, 0], [1, 0], [3, 0]]
+    # random orderings are frame-major, as in the paper: a step's notes come one after another
+    steps = draw_ordering(chorale_of(12), "random", np.random.default_rng(3))[:, 1]
+    assert (np.diff(steps) != 0).sum() == 11
+    assert sorted(np.unique(steps).tolist()) == list(range(12))
+    assert steps[np.r_[True, np.diff(steps) != 0]].tolist() != list(range(12))
+
+
+def chorale_of(steps: int) -> np.ndarray:
+    return _piece([[60 + (t % 5), 55, 50, 43] for t in range(steps)])
 
 
 # Each rule on a small hand-made example that has the fault, and one that does not.

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from counterpoint.errors import CheckpointError, ConfigError, MissingFileError
-from counterpoint.model import PRESETS, Coconet, load, make_input, preset, save
+from counterpoint.model import PRESETS, Coconet, fuse_batch_norm, load, make_input, preset, save
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
@@ -66,3 +66,30 @@ def test_bad_checkpoints(tmp_path):
 def test_unknown_preset():
     with pytest.raises(ConfigError, match="unknown preset 'huge'"):
         preset("huge")
+
+
+@pytest.mark.parametrize("name", ["tiny", "doodle"])
+def test_fused_batch_norm_computes_the_same_function(name, tmp_path):
+    torch.manual_seed(0)
+    config = preset(name)
+    config.layers = 6
+    model = Coconet(config)
+    with torch.no_grad():  # non-trivial batch-norm statistics, as after training
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-1, 1)
+                module.running_var.uniform_(0.5, 2)
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.5, 0.5)
+    model.eval()
+    fused = fuse_batch_norm(model)
+    assert fused.fused and not model.fused
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    width = 2 * model.receptive_field() + 1
+    x = make_input(torch.rand(2, 4, width, 46).round(), torch.rand(2, 4, width) > 0.5)
+    with torch.no_grad():
+        torch.testing.assert_close(fused(x), model(x), atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(fused.forward_center(x), model.forward_center(x), atol=1e-4, rtol=1e-4)
+    assert fuse_batch_norm(fused) is fused
+    with pytest.raises(ConfigError):
+        save(tmp_path / "fused.pt", fused)

@@ -139,5 +139,17 @@ def test_bad_requests(tiny_model, chorale):
         compose(tiny_model, 100)
     with pytest.raises(ConfigError, match="unknown sampler"):
         SamplerConfig(method="magic")
+    with pytest.raises(ConfigError, match="unknown precision"):
+        SamplerConfig(precision="fp8")
     with pytest.raises(MaskError, match="window"):
         infill(tiny_model, chorale[:16], 10, 40)
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_both_precisions_keep_given_notes_and_repeat(tiny_model, chorale, precision):
+    config = SamplerConfig(steps=4, precision=precision)
+    melody = chorale[:16, 0]
+    result = harmonize(tiny_model, melody, sampler=config, seed=0).chorale
+    np.testing.assert_array_equal(result[:, 0], melody)
+    assert (result[:, 1:] != SILENCE).all()
+    np.testing.assert_array_equal(result, harmonize(tiny_model, melody, sampler=config, seed=0).chorale)

@@ -129,8 +129,9 @@ def train(
     resume: Annotated[bool, typer.Option(help="continue the run in --run-dir from last.pt")] = False,
 ) -> None:
     """Train a model with orderless NADE (works unchanged under torchrun)."""
+    from counterpoint.model import bf16_is_fast
     from counterpoint.model import preset as get_preset
-    from counterpoint.training import TrainConfig, bf16_is_fast
+    from counterpoint.training import TrainConfig
     from counterpoint.training import train as run_training
 
     config_path = run_dir / "config.json"

@@ -13,7 +13,8 @@ Reported (all in nats):
 
 - framewise NLL: ``-log p(x)`` per 16th step (all four voices); notewise: per sounding note;
 - for the chronological ordering, and for ``K`` random orderings (mean +- standard error
-  over orderings);
+  over orderings), frame-major as in the paper (steps in random order, a step's voices in
+  random order);
 - the ensemble of the ``K`` random orderings averaged in probability space, per piece:
   ``log mean_k p(x | o_k)``. This is an exact likelihood (of the mixture of the K orderings'
   models). Magenta's script instead averages per frame, and conditions later notes of a
@@ -33,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from counterpoint.model import Coconet, make_input
+from counterpoint.model import Coconet, fuse_batch_norm, make_input
 from counterpoint.representation import (
     NUM_VOICES,
     SILENCE,
@@ -49,11 +50,15 @@ from counterpoint.representation import (
 
 def draw_ordering(chorale: np.ndarray, kind: str, rng: np.random.Generator | None = None) -> np.ndarray:
     """The sounding notes of a chorale as ``(n, 2)`` rows ``(voice, step)``, in the order they
-    are predicted: ``chronological`` (step by step, soprano to bass) or ``random``."""
+    are predicted: ``chronological`` (step by step, soprano to bass) or ``random`` (the
+    paper's and Magenta's protocol: the steps in random order, and within each step its
+    voices in random order, so a frame's notes are predicted one after another)."""
     steps, voices = np.nonzero(np.asarray(chorale) != SILENCE)  # row-major: step, then voice
     order = np.stack([voices, steps], axis=1)
     if kind == "random":
-        order = order[(rng or np.random.default_rng()).permutation(len(order))]
+        rng = rng or np.random.default_rng()
+        step_rank = rng.permutation(len(chorale))[steps]
+        order = order[np.lexsort((rng.random(len(order)), step_rank))]
     elif kind != "chronological":
         raise ValueError(f"unknown ordering {kind!r}")
     return order
@@ -131,6 +136,7 @@ def likelihood(
     """Framewise and notewise NLL of ``chorales`` (see the module docstring for each figure)."""
     from tqdm import tqdm
 
+    model = fuse_batch_norm(model.eval())
     rng = np.random.default_rng(seed)
     total_notes = sum(int((c != SILENCE).sum()) for c in chorales)
     bar = tqdm(total=total_notes * (orderings + 1), desc="likelihood", unit="note", disable=not progress)
@@ -337,8 +343,10 @@ def harmonize_sopranos(
     """Give the model Bach's soprano of each chorale; it writes alto, tenor and bass."""
     from tqdm import tqdm
 
+    from counterpoint.sampling import SamplerConfig
     from counterpoint.tasks import harmonize
 
+    model = fuse_batch_norm(model.eval(), (sampler or SamplerConfig()).dtype())
     outputs, equal, total = [], 0, 0
     for index, chorale in enumerate(tqdm(chorales, desc="harmonizing", disable=not progress)):
         result = harmonize(model, chorale, [0], sampler=sampler, seed=seed + index).chorale

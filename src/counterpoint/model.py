@@ -11,6 +11,7 @@ config travels inside every checkpoint so :func:`load` rebuilds the right networ
 
 from __future__ import annotations
 
+import copy
 import io as _io
 import os
 from dataclasses import asdict, dataclass, field, fields
@@ -19,6 +20,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from counterpoint.errors import CheckpointError, ConfigError, MissingFileError
 from counterpoint.representation import NUM_VOICES, PitchRange
@@ -128,6 +130,7 @@ class Coconet(nn.Module):
             ConvLayer(config, config.dilations[i % len(config.dilations)]) for i in range(hidden)
         )
         self.output = nn.Conv2d(config.filters, NUM_VOICES, config.kernel, padding=(kt // 2, kp // 2))
+        self.fused = False  # True once batch norm is folded in (fuse_batch_norm): inference only
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = F.relu(self.input_norm(self.input(x)))
@@ -188,6 +191,38 @@ class Coconet(nn.Module):
         return reach
 
 
+def bf16_is_fast() -> bool:
+    """Whether this CPU has native bf16 arithmetic (AVX512-BF16 or AMX), where bf16 roughly
+    doubles the speed of training (benchmarks/train_speed.py) and of sampling
+    (benchmarks/sample_speed.py)."""
+    check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    return bool(check and check())
+
+
+def dtype_of(model: nn.Module) -> torch.dtype:
+    return next(model.parameters()).dtype
+
+
+def fuse_batch_norm(model: Coconet, dtype: torch.dtype = torch.float32) -> Coconet:
+    """A copy of an eval-mode model with every batch norm folded into the convolution before
+    it, in channels-last layout and in ``dtype``: the same function in fewer, faster ops, for
+    sampling and evaluation (never for training). bfloat16 weights run about 1.7x faster
+    than float32 on CPUs with native bf16."""
+    if model.fused:
+        return model if dtype_of(model) == dtype else copy.deepcopy(model).to(dtype)
+    fused = copy.deepcopy(model).eval()
+    fused.input = fuse_conv_bn_eval(fused.input, fused.input_norm)
+    fused.input_norm = nn.Identity()
+    for layer in fused.hidden:
+        if isinstance(layer.conv, nn.Sequential):  # separable: fold into the pointwise conv
+            layer.conv[1] = fuse_conv_bn_eval(layer.conv[1], layer.norm)
+        else:
+            layer.conv = fuse_conv_bn_eval(layer.conv, layer.norm)
+        layer.norm = nn.Identity()
+    fused.fused = True
+    return fused.to(dtype=dtype, memory_format=torch.channels_last)
+
+
 def make_input(pianoroll: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     """Network input ``(B, 8, T, P)`` from pianorolls ``(B, 4, T, P)`` and the known-note mask
     ``(B, 4, T)`` (1 where known): unknown notes are zeroed, masks broadcast over pitch."""
@@ -204,6 +239,8 @@ def count_parameters(model: nn.Module) -> int:
 
 def save(path: str | os.PathLike, model: Coconet, extra: dict | None = None, half: bool = False) -> None:
     """Write a checkpoint atomically: ``{"format", "config", "state", **extra}``."""
+    if model.fused:
+        raise ConfigError("a model with fused batch norm is for inference only and cannot be saved")
     from counterpoint.io import write_atomically
 
     state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
