@@ -5,7 +5,7 @@ import torch
 from counterpoint import masks
 from counterpoint.errors import ConfigError, MaskError, PitchOutOfRangeError
 from counterpoint.representation import SILENCE, VOICE_RANGES, to_pianoroll
-from counterpoint.sampling import METHODS, SamplerConfig, gibbs_schedule, sample
+from counterpoint.sampling import METHODS, SamplerConfig, gibbs_schedule, inference_model, sample
 from counterpoint.tasks import (
     compose,
     continue_piece,
@@ -153,3 +153,18 @@ def test_both_precisions_keep_given_notes_and_repeat(tiny_model, chorale, precis
     np.testing.assert_array_equal(result[:, 0], melody)
     assert (result[:, 1:] != SILENCE).all()
     np.testing.assert_array_equal(result, harmonize(tiny_model, melody, sampler=config, seed=0).chorale)
+
+
+def test_inference_model_is_made_once_until_the_weights_change(tiny_model):
+    fused = inference_model(tiny_model, torch.float32)
+    assert fused.fused and inference_model(tiny_model, torch.float32) is fused
+    assert inference_model(tiny_model, torch.bfloat16).output.weight.dtype == torch.bfloat16
+    with torch.no_grad():
+        tiny_model.output.bias.add_(1.0)  # as an optimizer step would
+    try:
+        refused = inference_model(tiny_model, torch.float32)
+        assert refused is not fused
+        torch.testing.assert_close(refused.output.bias, tiny_model.output.bias)
+    finally:
+        with torch.no_grad():
+            tiny_model.output.bias.sub_(1.0)

@@ -75,6 +75,25 @@ def test_tiny_model_overfits_one_chorale(chorale, tmp_path):
     assert summary["best_valid_loss"] < 0.7
 
 
+def test_time_limit_validates_the_last_weights(chorale, tmp_path):
+    config = TrainConfig(
+        run_dir=str(tmp_path),
+        model=preset("tiny"),
+        crop_steps=16,
+        batch_size=4,
+        max_steps=10**6,
+        max_minutes=0.02,
+        eval_every=10**6,  # never by the step count: only the time limit triggers it
+        progress=False,
+        patience=0,
+    )
+    summary = train(config, dataset=_one_piece(chorale))
+    assert summary["stopped"] == "time_limit"
+    rows = (tmp_path / "log.csv").read_text().splitlines()
+    assert len(rows) == 2 and rows[1].split(",")[0] == str(summary["steps"])
+    assert (tmp_path / "best.pt").exists()
+
+
 def test_resume_continues_exactly(chorale, tmp_path):
     dataset = _one_piece(chorale)
     common = dict(

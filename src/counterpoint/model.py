@@ -133,16 +133,17 @@ class Coconet(nn.Module):
         self.fused = False  # True once batch norm is folded in (fuse_batch_norm): inference only
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = F.relu(self.input_norm(self.input(x)))
+        # in-place add and ReLU: each acts on a fresh conv or batch-norm output that nothing
+        # else needs (autograd would refuse otherwise), and saves a copy per layer
+        h = F.relu(self.input_norm(self.input(x)), inplace=True)
         skip = h
         for index, layer in enumerate(self.hidden):
             h = layer(h)
             if index % 2 == 1:  # close a residual pair
-                h = h + skip
-                h = F.relu(h)
+                h = F.relu(h.add_(skip), inplace=True)
                 skip = h
             else:
-                h = F.relu(h)
+                h = F.relu(h, inplace=True)
         return self.output(h)
 
     def forward_center(self, x: torch.Tensor) -> torch.Tensor:
@@ -168,9 +169,10 @@ class Coconet(nn.Module):
         h = F.relu(self.input_norm(conv(self.input, x)))
         skip = h
         for index, layer in enumerate(self.hidden):
-            inner = layer.conv
+            inner = layer if self.fused else layer.conv
             h = conv(inner[1], conv(inner[0], h)) if isinstance(inner, nn.Sequential) else conv(inner, h)
-            h = layer.norm(h)
+            if not self.fused:
+                h = layer.norm(h)
             if index % 2 == 1:
                 h = F.relu(h + center(skip, h.shape[2]))
                 skip = h
@@ -213,12 +215,14 @@ def fuse_batch_norm(model: Coconet, dtype: torch.dtype = torch.float32) -> Cocon
     fused = copy.deepcopy(model).eval()
     fused.input = fuse_conv_bn_eval(fused.input, fused.input_norm)
     fused.input_norm = nn.Identity()
-    for layer in fused.hidden:
+    hidden = []
+    for layer in fused.hidden:  # each ConvLayer becomes its bare convolution(s): fewer calls
         if isinstance(layer.conv, nn.Sequential):  # separable: fold into the pointwise conv
             layer.conv[1] = fuse_conv_bn_eval(layer.conv[1], layer.norm)
+            hidden.append(layer.conv)
         else:
-            layer.conv = fuse_conv_bn_eval(layer.conv, layer.norm)
-        layer.norm = nn.Identity()
+            hidden.append(fuse_conv_bn_eval(layer.conv, layer.norm))
+    fused.hidden = nn.ModuleList(hidden)
     fused.fused = True
     return fused.to(dtype=dtype, memory_format=torch.channels_last)
 

@@ -23,7 +23,9 @@ Methods:
 
 from __future__ import annotations
 
+import itertools
 import math
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -94,36 +96,51 @@ def voice_range_mask(pitch_range: PitchRange) -> torch.Tensor:
     return allowed
 
 
+_INFERENCE_MODELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def inference_model(model: Coconet, dtype: torch.dtype) -> Coconet:
+    """The network the sampler runs for ``model``: batch norm folded in, in ``dtype``. Made
+    once per model and dtype, and made again whenever the weights change (training updates
+    them in place, which bumps their version counters)."""
+    if model.fused:
+        return fuse_batch_norm(model, dtype)
+    versions = tuple(t._version for t in itertools.chain(model.parameters(), model.buffers()))
+    cached = _INFERENCE_MODELS.get(model, {}).get(dtype)
+    if cached is not None and cached[0] == versions:
+        return cached[1]
+    fused = fuse_batch_norm(model.eval(), dtype)
+    _INFERENCE_MODELS.setdefault(model, {})[dtype] = (versions, fused)
+    return fused
+
+
 class _Sampler:
     """The state shared by the methods: model, allowed pitches, per-element generators."""
 
     def __init__(self, model: Coconet, config: SamplerConfig, seeds: list[int], callback: Callback | None):
         self.dtype = config.dtype()
-        self.model = fuse_batch_norm(model.eval(), self.dtype)
+        self.model = inference_model(model, self.dtype)
         self.config = config
         self.generators = [torch.Generator().manual_seed(int(seed)) for seed in seeds]
-        self.allowed = voice_range_mask(model.pitch_range)
+        self.forbidden = ~voice_range_mask(model.pitch_range)[None, :, None, :]
         self.callback = callback
         self.forward_passes = 0
 
-    @torch.no_grad()
-    def distribution(self, pianoroll: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
-        """Log-probabilities ``(B, 4, T, P)`` over the allowed pitches (others -inf)."""
+    def logits(self, pianoroll: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, 4, T, P)`` in float32, -inf at the pitches a voice may not sing. (The
+        draw needs no softmax: Gumbel-max is invariant to a constant per distribution.)"""
         self.forward_passes += 1
         x = make_input(pianoroll, known).to(self.dtype).contiguous(memory_format=torch.channels_last)
-        logits = self.model(x).float()
-        logits = logits.masked_fill(~self.allowed[None, :, None, :], -math.inf)
-        return F.log_softmax(logits, dim=-1)
+        return self.model(x).float().masked_fill_(self.forbidden, -math.inf)
 
-    def draw(self, log_probs: torch.Tensor) -> torch.Tensor:
+    def draw(self, logits: torch.Tensor) -> torch.Tensor:
         """A pitch index per (B, 4, T) from temperature-scaled probabilities (Gumbel-max)."""
         if self.config.temperature == 0:
-            return log_probs.argmax(-1)
-        noise = torch.stack(
-            [torch.rand(log_probs.shape[1:], generator=g).clamp_(1e-20, 1.0) for g in self.generators]
-        )
-        gumbel = -torch.log(-torch.log(noise))
-        return (log_probs / self.config.temperature + gumbel).argmax(-1)
+            return logits.argmax(-1)
+        uniform = torch.stack([torch.rand(logits.shape[1:], generator=g) for g in self.generators])
+        # Gumbel noise is -log(-log U); torch's exponential_ would skip a log but runs 10x slower
+        log_exponential = uniform.clamp_(min=1e-20).log_().neg_().log_()
+        return (logits / self.config.temperature).sub_(log_exponential).argmax(-1)
 
     def uniform(self, shape: tuple[int, ...]) -> torch.Tensor:
         return torch.stack([torch.rand(shape, generator=g) for g in self.generators])
@@ -140,7 +157,7 @@ class _Sampler:
 
 def _gibbs(s: _Sampler, pianoroll: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     to_write = ~known
-    pianoroll = s.write(pianoroll, to_write, s.draw(s.distribution(pianoroll, known)))
+    pianoroll = s.write(pianoroll, to_write, s.draw(s.logits(pianoroll, known)))
     s.report(0, pianoroll, to_write)
     counts = to_write.flatten(1).sum(1)
     total = s.config.steps if s.config.steps is not None else int(counts.max())
@@ -148,18 +165,17 @@ def _gibbs(s: _Sampler, pianoroll: torch.Tensor, known: torch.Tensor) -> torch.T
     for n in range(total):
         p = gibbs_schedule(n, total, c.p_min, c.p_max, c.alpha)
         # erase exactly round(p * notes to write) notes per element, at least one
-        scores = s.uniform(to_write.shape[1:]).masked_fill(~to_write, 2.0)
-        ranks = scores.flatten(1).argsort(1).argsort(1).view_as(scores)
-        erase_count = (counts.float() * p).round().clamp(min=1).view(-1, 1, 1)
-        erased = to_write & (ranks < erase_count)
-        log_probs = s.distribution(pianoroll, ~erased)
-        pianoroll = s.write(pianoroll, erased, s.draw(log_probs))
+        scores = s.uniform(to_write.shape[1:]).masked_fill_(~to_write, 2.0)
+        erase_count = (counts.float() * p).round().long().clamp(min=1)
+        threshold = scores.flatten(1).sort(1).values.gather(1, erase_count.view(-1, 1) - 1)
+        erased = scores <= threshold.view(-1, 1, 1)  # the erase_count lowest scores
+        pianoroll = s.write(pianoroll, erased, s.draw(s.logits(pianoroll, ~erased)))
         s.report(n + 1, pianoroll, erased)
     return pianoroll
 
 
 def _independent(s: _Sampler, pianoroll: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
-    pianoroll = s.write(pianoroll, ~known, s.draw(s.distribution(pianoroll, known)))
+    pianoroll = s.write(pianoroll, ~known, s.draw(s.logits(pianoroll, known)))
     s.report(0, pianoroll, ~known)
     return pianoroll
 
@@ -181,7 +197,7 @@ def _ancestral(s: _Sampler, pianoroll: torch.Tensor, known: torch.Tensor) -> tor
         where = torch.zeros(batch, voices * steps, dtype=torch.bool)
         where[torch.arange(batch)[active], index[active]] = True
         where = where.view(batch, voices, steps)
-        pianoroll = s.write(pianoroll, where, s.draw(s.distribution(pianoroll, known)))
+        pianoroll = s.write(pianoroll, where, s.draw(s.logits(pianoroll, known)))
         known |= where
         s.report(n, pianoroll, where)
     return pianoroll
@@ -192,7 +208,7 @@ def _confidence(s: _Sampler, pianoroll: torch.Tensor, known: torch.Tensor) -> to
     passes = s.config.steps or 8
     known = known.clone()
     for n in range(passes):
-        log_probs = s.distribution(pianoroll, known)
+        log_probs = F.log_softmax(s.logits(pianoroll, known), dim=-1)
         pitches = s.draw(log_probs)
         confidence = log_probs.gather(-1, pitches.unsqueeze(-1)).squeeze(-1)
         confidence = confidence.masked_fill(known, -math.inf).flatten(1)
@@ -247,5 +263,6 @@ def sample(
         raise ConfigError(f"{len(seeds)} seeds for a batch of {batch}")
     sampler = _Sampler(model, config, seeds, callback)
     given = pianoroll.clone()
-    result = _METHODS[config.method](sampler, pianoroll * known.unsqueeze(-1), known)
-    return torch.where(known.unsqueeze(-1), given, result)
+    with torch.inference_mode():
+        result = _METHODS[config.method](sampler, pianoroll * known.unsqueeze(-1), known)
+    return torch.where(known.unsqueeze(-1), given, result)  # a normal tensor again

@@ -301,7 +301,9 @@ def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = N
             bar.set_postfix(loss=f"{running:.3f}", best=f"{best:.3f}", ex_s=f"{rate:.1f}")
 
             stop = False
-            if step % config.eval_every == 0 or step == config.max_steps:
+            # the run's last weights are always validated, so best.pt can be the final ones
+            time_up = bool(config.max_minutes) and elapsed > 60 * config.max_minutes
+            if step % config.eval_every == 0 or step == config.max_steps or time_up:
                 if rank == 0:
                     valid_loss = evaluate_loss(model, valid[0].to(device), valid[1].to(device))
                     if valid_loss < best:
@@ -326,7 +328,7 @@ def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = N
                     window_start, window_examples = time.perf_counter(), 0
                 if stop:
                     stop_reason = "early_stopping"
-            if config.max_minutes and elapsed > 60 * config.max_minutes:
+            if time_up:
                 stop, stop_reason = True, "time_limit"
             if world > 1:
                 flag = torch.tensor([1.0 if stop else 0.0], device=device)
