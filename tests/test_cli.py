@@ -143,3 +143,19 @@ def test_readme_examples_with_the_shipped_model(tmp_path):
     assert (out[:, 1:] != -1).all()
     result = run(*_readme_infill(examples / "bach.mid", tmp_path / "filled.mid"), "--steps", 16)
     assert result.exit_code == 0, result.output
+
+
+def test_train_then_resume_with_changed_settings(jsb_path, tmp_path):
+    import json
+
+    run_dir = tmp_path / "run"
+    first = ["train", "--data", jsb_path, "--preset", "tiny", "--run-dir", run_dir, "--steps", 4]
+    result = run(*first, "--eval-every", 2, "--batch-size", 2, "--crop", 16)
+    assert result.exit_code == 0, result.output
+    assert json.loads((run_dir / "config.json").read_text())["augment"] is True
+    result = run("train", "--run-dir", run_dir, "--resume", "--steps", 6, "--no-augment", "--lr", 1e-3)
+    assert result.exit_code == 0, result.output
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["augment"] is False and config["learning_rate"] == 1e-3
+    assert config["max_steps"] == 6 and config["eval_every"] == 2 and config["batch_size"] == 2
+    assert (run_dir / "log.csv").read_text().splitlines()[-1].startswith("6,")

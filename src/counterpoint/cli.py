@@ -116,17 +116,23 @@ def train(
     ] = None,
     batch_size: Annotated[int, typer.Option(help="examples per step")] = 20,
     crop: Annotated[int, typer.Option(help="crop length in 16th steps")] = 64,
-    lr: Annotated[float, typer.Option(help="peak learning rate (Adam)")] = 2e-3,
+    lr: Annotated[float | None, typer.Option(help="peak learning rate (Adam) [default: 0.002]")] = None,
     mask: Annotated[str, typer.Option(help="orderless, bernoulli, voices, time_block")] = "orderless",
-    augment: Annotated[bool, typer.Option(help="random transposition")] = True,
+    augment: Annotated[bool | None, typer.Option(help="random transposition [default: augment]")] = None,
     seed: Annotated[int, typer.Option(help="seed for data, masks and weights")] = 0,
-    eval_every: Annotated[int, typer.Option(help="validate every N steps")] = 500,
+    eval_every: Annotated[int | None, typer.Option(help="validate every N steps [default: 500]")] = None,
     patience: Annotated[int, typer.Option(help="early stop after N evaluations without gain (0: never)")] = 8,
     device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
     bf16: Annotated[
         bool | None, typer.Option(help="bf16 autocast (default: on where the CPU has native bf16)")
     ] = None,
-    resume: Annotated[bool, typer.Option(help="continue the run in --run-dir from last.pt")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="continue the run in --run-dir from last.pt, with its settings; --minutes, --steps, "
+            "--lr, --augment, --eval-every and --bf16 given here change them from now on"
+        ),
+    ] = False,
 ) -> None:
     """Train a model with orderless NADE (works unchanged under torchrun)."""
     from counterpoint.model import bf16_is_fast
@@ -137,9 +143,17 @@ def train(
     config_path = run_dir / "config.json"
     if resume and config_path.exists():
         config = TrainConfig.from_dict(json.loads(config_path.read_text()))
-        config.max_steps = steps if steps is not None else config.max_steps
-        config.max_minutes = minutes if minutes is not None else config.max_minutes
-        config.bf16 = bf16 if bf16 is not None else config.bf16
+        changes = {
+            "max_steps": steps,
+            "max_minutes": minutes,
+            "learning_rate": lr,
+            "augment": augment,
+            "eval_every": eval_every,
+            "bf16": bf16,
+        }
+        for name, value in changes.items():
+            if value is not None:
+                setattr(config, name, value)
     else:
         config = TrainConfig(
             run_dir=str(run_dir),
@@ -147,13 +161,13 @@ def train(
             model=get_preset(preset),
             crop_steps=crop,
             batch_size=batch_size,
-            learning_rate=lr,
+            learning_rate=2e-3 if lr is None else lr,
             max_steps=steps or 20000,
             max_minutes=minutes or 0,
             mask=mask,
-            augment=augment,
+            augment=True if augment is None else augment,
             seed=seed,
-            eval_every=eval_every,
+            eval_every=eval_every or 500,
             patience=patience,
             device=device,
             bf16=bf16_is_fast() if bf16 is None else bf16,
