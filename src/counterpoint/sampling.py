@@ -130,19 +130,22 @@ class _Sampler:
         """Logits ``(B, 4, T, P)`` in float32, -inf at the pitches a voice may not sing. (The
         draw needs no softmax: Gumbel-max is invariant to a constant per distribution.)"""
         self.forward_passes += 1
-        x = make_input(pianoroll, known).to(self.dtype).contiguous(memory_format=torch.channels_last)
+        x = make_input(pianoroll, known).contiguous(memory_format=torch.channels_last)
         return self.model(x).float().masked_fill_(self.forbidden, -math.inf)
 
     def draw(self, logits: torch.Tensor) -> torch.Tensor:
         """A pitch index per (B, 4, T) from temperature-scaled probabilities (Gumbel-max)."""
         if self.config.temperature == 0:
             return logits.argmax(-1)
-        uniform = torch.stack([torch.rand(logits.shape[1:], generator=g) for g in self.generators])
+        uniform = self.uniform(logits.shape[1:])
         # Gumbel noise is -log(-log U); torch's exponential_ would skip a log but runs 10x slower
         log_exponential = uniform.clamp_(min=1e-20).log_().neg_().log_()
         return (logits / self.config.temperature).sub_(log_exponential).argmax(-1)
 
     def uniform(self, shape: tuple[int, ...]) -> torch.Tensor:
+        """``(B, *shape)`` uniform noise, element b from its own generator."""
+        if len(self.generators) == 1:
+            return torch.rand(shape, generator=self.generators[0]).unsqueeze(0)
         return torch.stack([torch.rand(shape, generator=g) for g in self.generators])
 
     def write(self, pianoroll: torch.Tensor, where: torch.Tensor, pitches: torch.Tensor) -> torch.Tensor:
@@ -152,7 +155,7 @@ class _Sampler:
 
     def report(self, iteration: int, pianoroll: torch.Tensor, rewritten: torch.Tensor) -> None:
         if self.callback is not None:
-            self.callback(iteration, pianoroll, rewritten)
+            self.callback(iteration, pianoroll.float(), rewritten)
 
 
 def _gibbs(s: _Sampler, pianoroll: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
@@ -162,13 +165,14 @@ def _gibbs(s: _Sampler, pianoroll: torch.Tensor, known: torch.Tensor) -> torch.T
     counts = to_write.flatten(1).sum(1)
     total = s.config.steps if s.config.steps is not None else int(counts.max())
     c = s.config
+    # pass n erases exactly round(p_n * notes to write) notes per element, at least one: the
+    # ones with the lowest random scores. Computed for every pass at once, off the loop.
+    fractions = torch.tensor([gibbs_schedule(n, total, c.p_min, c.p_max, c.alpha) for n in range(total)])
+    last_erased = (counts[None, :] * fractions[:, None]).round().long().clamp(min=1) - 1  # (N, B)
     for n in range(total):
-        p = gibbs_schedule(n, total, c.p_min, c.p_max, c.alpha)
-        # erase exactly round(p * notes to write) notes per element, at least one
-        scores = s.uniform(to_write.shape[1:]).masked_fill_(~to_write, 2.0)
-        erase_count = (counts.float() * p).round().long().clamp(min=1)
-        threshold = scores.flatten(1).sort(1).values.gather(1, erase_count.view(-1, 1) - 1)
-        erased = scores <= threshold.view(-1, 1, 1)  # the erase_count lowest scores
+        scores = s.uniform(to_write.shape[1:]).masked_fill_(known, 2.0)
+        threshold = scores.flatten(1).sort(1).values.gather(1, last_erased[n, :, None])
+        erased = scores <= threshold.view(-1, 1, 1)
         pianoroll = s.write(pianoroll, erased, s.draw(s.logits(pianoroll, ~erased)))
         s.report(n + 1, pianoroll, erased)
     return pianoroll
@@ -263,6 +267,7 @@ def sample(
         raise ConfigError(f"{len(seeds)} seeds for a batch of {batch}")
     sampler = _Sampler(model, config, seeds, callback)
     given = pianoroll.clone()
-    with torch.inference_mode():
-        result = _METHODS[config.method](sampler, pianoroll * known.unsqueeze(-1), known)
+    with torch.inference_mode():  # the pianoroll is kept in the network's dtype: one-hot is exact
+        start = (pianoroll * known.unsqueeze(-1)).to(sampler.dtype)
+        result = _METHODS[config.method](sampler, start, known)
     return torch.where(known.unsqueeze(-1), given, result)  # a normal tensor again
