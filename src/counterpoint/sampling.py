@@ -55,7 +55,7 @@ class SamplerConfig:
     temperature: float = 0.99
     order: str = "random"  # ancestral: "random" or "chronological"
     # network arithmetic: "auto" (bfloat16 where the CPU has native bf16, else float32),
-    # "float32" or "bfloat16"; bf16 samples about 1.5x faster at the same quality (sample_speed.py)
+    # "float32" or "bfloat16"; bf16 samples about 1.65x faster at the same quality (sample_speed.py)
     precision: str = "auto"
 
     def __post_init__(self) -> None:
