@@ -25,22 +25,20 @@ JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16th
 
 
 def command(run_dir: Path, augment: bool, minutes: float, resume: bool) -> list[str]:
-    base = [sys.executable, "-m", "counterpoint", "train", "--run-dir", str(run_dir)]
-    if resume:
-        return [*base, "--resume", "--minutes", str(minutes)]
     flag = "--augment" if augment else "--no-augment"
-    return [
-        *base,
-        "--data",
-        str(JSB),
+    base = [
+        sys.executable,
+        "-m",
+        "counterpoint",
+        "train",
+        "--run-dir",
+        str(run_dir),
         "--minutes",
         str(minutes),
-        "--eval-every",
-        "250",
-        "--patience",
-        "0",
-        flag,
     ]
+    if resume:
+        return [*base, "--resume", flag, "--eval-every", "250"]
+    return [*base, "--data", str(JSB), "--eval-every", "250", "--patience", "0", flag]
 
 
 def main() -> None:
@@ -57,10 +55,7 @@ def main() -> None:
         minutes = args.minutes
         if args.resume_from:
             shutil.copytree(args.resume_from, run_dir)
-            config = json.loads((run_dir / "config.json").read_text())
-            minutes += config["max_minutes"]
-            config.update(run_dir=str(run_dir), augment=augment, eval_every=250)
-            (run_dir / "config.json").write_text(json.dumps(config, indent=2))
+            minutes += json.loads((run_dir / "config.json").read_text())["max_minutes"]
         log = (args.out / f"{run_dir.name}.out").open("w")
         runs[augment] = (
             run_dir,

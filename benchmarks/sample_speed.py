@@ -28,9 +28,9 @@ import torch
 from counterpoint import masks
 from counterpoint.data import load_jsb
 from counterpoint.evaluation import conditional_log_probs, draw_ordering, fault_rates, histogram_distances
-from counterpoint.model import Coconet, fuse_batch_norm, load_model, make_input, preset
+from counterpoint.model import Coconet, load_model, make_input, preset
 from counterpoint.representation import to_pianoroll
-from counterpoint.sampling import SamplerConfig, sample
+from counterpoint.sampling import SamplerConfig, inference_model, sample
 from counterpoint.tasks import fill_many, harmonize
 
 JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
@@ -90,7 +90,7 @@ def bare_forward_seconds(model: Coconet, steps: int, passes: int, repeats: int) 
     """Median time of ``passes`` forward passes of the network the sampler runs (fused, in
     the sampler's default precision), over ``repeats`` runs, as the sampler's time is."""
     dtype = SamplerConfig().dtype()
-    model = fuse_batch_norm(model, dtype)
+    model = inference_model(model, dtype)
     x = make_input(torch.zeros(1, 4, steps, 46), torch.ones(1, 4, steps, dtype=torch.bool))
     x = x.to(dtype).contiguous(memory_format=torch.channels_last)
     model(x)

@@ -143,17 +143,7 @@ def train(
     config_path = run_dir / "config.json"
     if resume and config_path.exists():
         config = TrainConfig.from_dict(json.loads(config_path.read_text()))
-        changes = {
-            "max_steps": steps,
-            "max_minutes": minutes,
-            "learning_rate": lr,
-            "augment": augment,
-            "eval_every": eval_every,
-            "bf16": bf16,
-        }
-        for name, value in changes.items():
-            if value is not None:
-                setattr(config, name, value)
+        config.run_dir = str(run_dir)  # a copied run directory continues in its new place
     else:
         config = TrainConfig(
             run_dir=str(run_dir),
@@ -161,17 +151,24 @@ def train(
             model=get_preset(preset),
             crop_steps=crop,
             batch_size=batch_size,
-            learning_rate=2e-3 if lr is None else lr,
-            max_steps=steps or 20000,
-            max_minutes=minutes or 0,
             mask=mask,
-            augment=True if augment is None else augment,
             seed=seed,
-            eval_every=eval_every or 500,
             patience=patience,
             device=device,
-            bf16=bf16_is_fast() if bf16 is None else bf16,
+            bf16=bf16_is_fast(),
         )
+    # options given on the command line win, for a new run and a resumed one alike
+    given = {
+        "max_steps": steps,
+        "max_minutes": minutes,
+        "learning_rate": lr,
+        "augment": augment,
+        "eval_every": eval_every,
+        "bf16": bf16,
+    }
+    for name, value in given.items():
+        if value is not None:
+            setattr(config, name, value)
     summary = run_training(config, resume=resume)
     if summary["rank"] == 0:
         typer.echo(

@@ -343,10 +343,8 @@ def harmonize_sopranos(
     """Give the model Bach's soprano of each chorale; it writes alto, tenor and bass."""
     from tqdm import tqdm
 
-    from counterpoint.sampling import SamplerConfig
     from counterpoint.tasks import harmonize
 
-    model = fuse_batch_norm(model.eval(), (sampler or SamplerConfig()).dtype())
     outputs, equal, total = [], 0, 0
     for index, chorale in enumerate(tqdm(chorales, desc="harmonizing", disable=not progress)):
         result = harmonize(model, chorale, [0], sampler=sampler, seed=seed + index).chorale

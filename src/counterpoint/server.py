@@ -39,7 +39,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from counterpoint import masks
 from counterpoint.errors import CounterpointError
-from counterpoint.model import Coconet, fuse_batch_norm, load_model
+from counterpoint.model import Coconet, load_model
 from counterpoint.representation import (
     NUM_VOICES,
     SILENCE,
@@ -249,8 +249,7 @@ def _chorale_array(rows: list[list[int]]) -> np.ndarray:
 def create_app(settings: ServerSettings | None = None, model: Coconet | None = None) -> FastAPI:
     """The FastAPI app; the model is loaded now, once for this worker."""
     settings = settings or ServerSettings.from_env()
-    # fused once here, in the precision the sampler runs in, rather than on every request
-    model = fuse_batch_norm(model or load_model(settings.checkpoint), SamplerConfig().dtype())
+    model = model or load_model(settings.checkpoint)
     batcher = Batcher(model, settings)
     app = FastAPI(
         title="counterpoint",
