@@ -48,6 +48,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/augmentation"))
     args = parser.parse_args()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    args.out.mkdir(parents=True, exist_ok=True)
     runs = {}
     for augment in (True, False):
         run_dir = args.out / ("augment" if augment else "no-augment")
