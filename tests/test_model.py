@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from counterpoint.errors import CheckpointError, ConfigError, MissingFileError
-from counterpoint.model import PRESETS, Coconet, fuse_batch_norm, load, make_input, preset, save
+from counterpoint.model import PRESETS, Coconet, deepen, fuse_batch_norm, load, make_input, preset, save
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
@@ -93,3 +93,26 @@ def test_fused_batch_norm_computes_the_same_function(name, tmp_path):
     assert fuse_batch_norm(fused) is fused
     with pytest.raises(ConfigError):
         save(tmp_path / "fused.pt", fused)
+
+
+def test_deepen_computes_the_same_function_then_learns():
+    torch.manual_seed(0)
+    model = Coconet(preset("tiny"))
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-1, 1)
+                module.weight.uniform_(0.5, 1.5)
+    model.eval()
+    deeper = deepen(model, 8).eval()
+    assert deeper.config.layers == 8 and len(deeper.hidden) == 6
+    x = make_input(torch.rand(2, 4, 24, 46).round(), torch.rand(2, 4, 24) > 0.5)
+    with torch.no_grad():
+        torch.testing.assert_close(deeper(x), model(x), rtol=0, atol=0)
+    # the new pairs are not dead: their weights receive gradient
+    deeper.train()
+    deeper(x).logsumexp(-1).sum().backward()
+    assert deeper.hidden[5].norm.weight.grad.abs().sum() > 0
+    for layers in (4, 7, 2):
+        with pytest.raises(ConfigError, match="cannot grow"):
+            deepen(model, layers)

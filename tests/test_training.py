@@ -4,9 +4,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from counterpoint.data import Dataset
+from counterpoint.errors import ConfigError
 from counterpoint.model import Coconet, load, preset
 from counterpoint.training import (
     TrainConfig,
@@ -115,6 +117,37 @@ def test_resume_continues_exactly(chorale, tmp_path):
     b = torch.load(tmp_path / "b" / "last.pt", weights_only=True)["state"]
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+
+
+def test_a_new_run_can_grow_from_a_checkpoint(chorale, tmp_path):
+    dataset = _one_piece(chorale)
+    common = dict(crop_steps=16, batch_size=4, eval_every=10, progress=False, patience=0)
+    train(
+        TrainConfig(run_dir=str(tmp_path / "small"), model=preset("tiny"), max_steps=10, **common),
+        dataset=dataset,
+    )
+    small = load(tmp_path / "small" / "last.pt")
+    deeper = preset("tiny")
+    deeper.layers = 6
+    config = TrainConfig(
+        run_dir=str(tmp_path / "grown"),
+        model=deeper,
+        max_steps=1,
+        learning_rate=0.0,  # one step that changes nothing: the start is the small network
+        init_from=str(tmp_path / "small" / "last.pt"),
+        **common,
+    )
+    train(config, dataset=dataset)
+    grown = load(tmp_path / "grown" / "last.pt")
+    assert grown.config.layers == 6
+    torch.testing.assert_close(grown.hidden[1].conv.weight, small.hidden[1].conv.weight, rtol=0, atol=0)
+    wider = preset("tiny")
+    wider.filters = 32
+    with pytest.raises(ConfigError, match="more than depth"):
+        train(
+            TrainConfig(run_dir=str(tmp_path / "x"), model=wider, init_from=config.init_from, **common),
+            dataset=dataset,
+        )
 
 
 def test_batches_are_a_function_of_the_step(chorale):

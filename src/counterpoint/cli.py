@@ -114,6 +114,17 @@ def train(
     minutes: Annotated[
         float | None, typer.Option(help="total training time budget in minutes; the LR schedule ends there")
     ] = None,
+    layers: Annotated[
+        int | None, typer.Option(help="network depth, overriding the preset's (new runs)")
+    ] = None,
+    init_from: Annotated[
+        Path | None,
+        typer.Option(
+            "--init-from",
+            help="start a new run from this checkpoint's weights; with a larger --layers, the "
+            "network grows by residual pairs that start as the identity",
+        ),
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="examples per step")] = 20,
     crop: Annotated[int, typer.Option(help="crop length in 16th steps")] = 64,
     lr: Annotated[float | None, typer.Option(help="peak learning rate (Adam) [default: 0.002]")] = None,
@@ -135,7 +146,7 @@ def train(
     ] = False,
 ) -> None:
     """Train a model with orderless NADE (works unchanged under torchrun)."""
-    from counterpoint.model import bf16_is_fast
+    from counterpoint.model import ModelConfig, bf16_is_fast, load
     from counterpoint.model import preset as get_preset
     from counterpoint.training import TrainConfig
     from counterpoint.training import train as run_training
@@ -156,7 +167,12 @@ def train(
             patience=patience,
             device=device,
             bf16=bf16_is_fast(),
+            init_from=str(init_from or ""),
         )
+        if init_from is not None:  # the checkpoint's architecture, deepened by --layers
+            config.model = load(init_from).config
+        if layers is not None:
+            config.model = ModelConfig.from_dict({**config.model.to_dict(), "layers": layers})
     # options given on the command line win, for a new run and a resumed one alike
     given = {
         "max_steps": steps,

@@ -227,6 +227,32 @@ def fuse_batch_norm(model: Coconet, dtype: torch.dtype = torch.float32) -> Cocon
     return fused.to(dtype=dtype, memory_format=torch.channels_last)
 
 
+def deepen(model: Coconet, layers: int) -> Coconet:
+    """A deeper copy of ``model`` that computes the same function, to train further: its
+    layers, then new residual pairs before the output layer. The closing batch norm of each new
+    pair starts with zero scale and shift, so the pair adds nothing to its skip input (and the
+    ReLU after it leaves that nonnegative input as it is) until training moves it. Grows a
+    trained network's capacity without starting over."""
+    if model.fused:
+        raise ConfigError("cannot deepen a model with fused batch norm")
+    added = layers - model.config.layers
+    if added <= 0 or added % 2 or (model.config.layers - 2) % 2:
+        raise ConfigError(
+            f"cannot grow {model.config.layers} layers to {layers}: add a positive, even number "
+            "of layers to a network whose hidden layers form whole residual pairs"
+        )
+    config = ModelConfig.from_dict({**model.config.to_dict(), "layers": layers})
+    deeper = Coconet(config)
+    state = deeper.state_dict()
+    state.update(model.state_dict())  # hidden layers keep their indices: new ones come after
+    deeper.load_state_dict(state)
+    for index in range(model.config.layers - 2, layers - 2):
+        if index % 2 == 1:  # closes a new pair
+            nn.init.zeros_(deeper.hidden[index].norm.weight)
+            nn.init.zeros_(deeper.hidden[index].norm.bias)
+    return deeper.train(model.training)
+
+
 def make_input(pianoroll: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     """Network input ``(B, 8, T, P)`` from pianorolls ``(B, 4, T, P)`` and the known-note mask
     ``(B, 4, T)`` (1 where known): unknown notes are zeroed, masks broadcast over pitch."""

@@ -37,6 +37,7 @@ from counterpoint.errors import CheckpointError, ConfigError
 from counterpoint.model import (
     Coconet,
     ModelConfig,
+    deepen,
     from_checkpoint,
     make_input,
     preset,
@@ -67,6 +68,9 @@ class TrainConfig:
     eval_crops: int = 256  # validation windows, fixed by the seed
     patience: int = 8  # evaluations without improvement before stopping (0: never)
     checkpoint_minutes: float = 5.0
+    # start from this checkpoint's weights (a new run only); a deeper ``model`` grows it with
+    # new residual pairs that start as the identity (model.deepen)
+    init_from: str = ""
     device: str = "cpu"
     channels_last: bool = True
     bf16: bool = False  # bf16 autocast for the forward pass (2x faster on CPUs with AVX512-BF16)
@@ -201,6 +205,21 @@ def _distributed() -> tuple[int, int]:
     return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
+def initial_weights(config: TrainConfig) -> Coconet:
+    """The network a new run starts from when ``config.init_from`` names a checkpoint: its
+    weights, deepened to ``config.model`` if that has more layers; any other difference in
+    architecture is an error."""
+    source = from_checkpoint(read_checkpoint(config.init_from), config.init_from)
+    if ModelConfig.from_dict({**source.config.to_dict(), "layers": config.model.layers}) != config.model:
+        raise ConfigError(
+            f"{config.init_from}: its network ({source.config}) differs from this run's "
+            f"({config.model}) in more than depth"
+        )
+    if source.config.layers == config.model.layers:
+        return source.train()
+    return deepen(source, config.model.layers).train()
+
+
 def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = None) -> dict:
     """Train until ``max_steps``, ``max_minutes``, early stopping or Ctrl-C. Returns a summary
     (steps, best validation loss, paths, the trained model). Checkpoints: ``last.pt`` and ``best.pt`` in
@@ -218,6 +237,9 @@ def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = N
     model = Coconet(config.model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     step, best, elapsed, stale = 0, math.inf, 0.0, 0
+    if config.init_from and not resume:
+        model = initial_weights(config).to(device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     if resume:
         if not last_path.exists():
             raise CheckpointError(f"{last_path}: nothing to resume")
