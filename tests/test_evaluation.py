@@ -122,7 +122,9 @@ def test_report_for_a_tiny_model_on_two_pieces(tiny_checkpoint, jsb_path, tmp_pa
     assert "framewise NLL" in text and "parallel fifths" in text and "Bach" in text
     data = json.loads(report.with_suffix(".json").read_text())
     assert data["likelihood"]["pieces"] == 2
-    assert 0 <= data["harmonization_accuracy"] <= 1
+    accuracies = data["harmonization_accuracy"]
+    assert len(accuracies) == 2 and all(0 <= a <= 1 for a in accuracies.values())
+    assert "network alone" in text
 
 
 def test_forward_center_equals_forward_inside_the_piece():

@@ -4,8 +4,16 @@ import torch
 
 from counterpoint import masks
 from counterpoint.errors import ConfigError, MaskError, PitchOutOfRangeError
+from counterpoint.evaluation import voice_leading_faults
 from counterpoint.representation import SILENCE, VOICE_RANGES, to_pianoroll
-from counterpoint.sampling import METHODS, SamplerConfig, gibbs_schedule, inference_model, sample
+from counterpoint.sampling import (
+    METHODS,
+    SamplerConfig,
+    gibbs_schedule,
+    inference_model,
+    parallel_pitches,
+    sample,
+)
 from counterpoint.tasks import (
     compose,
     continue_piece,
@@ -168,3 +176,41 @@ def test_inference_model_is_made_once_until_the_weights_change(tiny_model):
     finally:
         with torch.no_grad():
             tiny_model.output.bias.sub_(1.0)
+
+
+def test_parallel_pitches_follow_the_evaluation_rule():
+    """Every flagged candidate, and only those, makes parallel fifths or octaves by the rule
+    `counterpoint evaluate` counts (checked pair by pair on three-step excerpts)."""
+    rng = np.random.default_rng(0)
+    hits = 0
+    for _ in range(30):
+        chorale = rng.integers(0, 20, size=(6, 4)) + 40
+        chorale[rng.random((6, 4)) < 0.1] = SILENCE
+        sounding = torch.from_numpy(chorale.T != SILENCE)[None]
+        flagged = parallel_pitches(torch.from_numpy(np.maximum(chorale.T, 0))[None], sounding, 128)[0]
+        for voice in range(4):
+            for step in range(6):
+                for pitch in range(36, 70):
+                    expected = False
+                    for other in set(range(4)) - {voice}:
+                        excerpt = np.full((3, 4), SILENCE)
+                        lo, hi = max(0, step - 1), min(6, step + 2)
+                        excerpt[: hi - lo, [voice, other]] = chorale[lo:hi, [voice, other]]
+                        excerpt[step - lo, voice] = pitch
+                        faults = voice_leading_faults(excerpt)
+                        expected |= faults["parallel_fifths"] + faults["parallel_octaves"] > 0
+                    assert bool(flagged[voice, step, pitch]) == expected, (chorale, voice, step, pitch)
+                    hits += expected
+    assert hits > 100  # the rule was exercised
+
+
+def test_avoiding_parallels_writes_fewer(chorale, tiny_model):
+    from counterpoint.evaluation import fault_rates
+
+    def parallels(avoid: bool) -> float:
+        config = SamplerConfig(steps=16, avoid_parallels=avoid)
+        pieces = [harmonize(tiny_model, chorale[:48], sampler=config, seed=seed).chorale for seed in range(4)]
+        rates = fault_rates(pieces)
+        return rates["parallel_fifths"] + rates["parallel_octaves"]
+
+    assert parallels(True) < parallels(False)

@@ -227,14 +227,21 @@ Output = Annotated[Path, typer.Option("--output", "-o", help="output .mid/.music
 Sampler = Annotated[str, typer.Option(help="gibbs, independent, ancestral, confidence")]
 Steps = Annotated[int | None, typer.Option("--steps", help="sampler iterations (default: the sampler's own)")]
 Temperature = Annotated[float, typer.Option(help="0 = most likely notes; 1 = the model's distribution")]
+AvoidParallels = Annotated[
+    bool,
+    typer.Option(
+        "--avoid-parallels/--allow-parallels",
+        help="steer the sampler away from parallel fifths and octaves (--allow-parallels: the network alone)",
+    ),
+]
 Seed = Annotated[int, typer.Option(help="the same seed gives the same piece")]
 Tempo = Annotated[float, typer.Option(help="tempo of the written file, quarter notes per minute")]
 
 
-def _sampler(method: str, steps: int | None, temperature: float):
+def _sampler(method: str, steps: int | None, temperature: float, avoid_parallels: bool):
     from counterpoint.sampling import SamplerConfig
 
-    return SamplerConfig(method=method, steps=steps, temperature=temperature)
+    return SamplerConfig(method=method, steps=steps, temperature=temperature, avoid_parallels=avoid_parallels)
 
 
 def _finish(result, output: Path, tempo: float) -> None:
@@ -261,6 +268,7 @@ def compose(
     sampler: Sampler = "gibbs",
     steps: Steps = None,
     temperature: Temperature = 0.99,
+    avoid_parallels: AvoidParallels = True,
     seed: Seed = 0,
     tempo: Tempo = 80,
 ) -> None:
@@ -269,7 +277,11 @@ def compose(
     from counterpoint.tasks import compose as run
 
     _check_output(output)
-    _finish(run(load_model(checkpoint), measures, _sampler(sampler, steps, temperature), seed), output, tempo)
+    _finish(
+        run(load_model(checkpoint), measures, _sampler(sampler, steps, temperature, avoid_parallels), seed),
+        output,
+        tempo,
+    )
 
 
 @app.command()
@@ -284,6 +296,7 @@ def harmonize(
     sampler: Sampler = "gibbs",
     steps: Steps = None,
     temperature: Temperature = 0.99,
+    avoid_parallels: AvoidParallels = True,
     seed: Seed = 0,
     tempo: Tempo = 80,
 ) -> None:
@@ -301,7 +314,9 @@ def harmonize(
     except MultipleVoicesError:  # a multi-voice file: keep its named voices
         piece = read_chorale(melody)
     model = load_model(checkpoint)
-    _finish(run(model, piece, given, _sampler(sampler, steps, temperature), seed), output, tempo)
+    _finish(
+        run(model, piece, given, _sampler(sampler, steps, temperature, avoid_parallels), seed), output, tempo
+    )
 
 
 @app.command()
@@ -318,6 +333,7 @@ def infill(
     sampler: Sampler = "gibbs",
     steps: Steps = None,
     temperature: Temperature = 0.99,
+    avoid_parallels: AvoidParallels = True,
     seed: Seed = 0,
     tempo: Tempo = 80,
 ) -> None:
@@ -335,7 +351,7 @@ def infill(
         from_step,
         to_step,
         parse_voices(voices),
-        _sampler(sampler, steps, temperature),
+        _sampler(sampler, steps, temperature, avoid_parallels),
         seed,
     )
     _finish(result, output, tempo)
@@ -352,6 +368,7 @@ def transition(
     sampler: Sampler = "gibbs",
     steps: Steps = None,
     temperature: Temperature = 0.99,
+    avoid_parallels: AvoidParallels = True,
     seed: Seed = 0,
     tempo: Tempo = 80,
 ) -> None:
@@ -366,7 +383,7 @@ def transition(
         read_chorale(opening),
         read_chorale(closing),
         measures,
-        _sampler(sampler, steps, temperature),
+        _sampler(sampler, steps, temperature, avoid_parallels),
         seed,
     )
     _finish(result, output, tempo)
@@ -382,6 +399,7 @@ def continue_(
     sampler: Sampler = "gibbs",
     steps: Steps = None,
     temperature: Temperature = 0.99,
+    avoid_parallels: AvoidParallels = True,
     seed: Seed = 0,
     tempo: Tempo = 80,
 ) -> None:
@@ -392,7 +410,11 @@ def continue_(
 
     _check_output(output)
     result = continue_piece(
-        load_model(checkpoint), read_chorale(piece), measures, _sampler(sampler, steps, temperature), seed
+        load_model(checkpoint),
+        read_chorale(piece),
+        measures,
+        _sampler(sampler, steps, temperature, avoid_parallels),
+        seed,
     )
     _finish(result, output, tempo)
 
@@ -417,6 +439,7 @@ def evaluate(
     sampler: Sampler = "gibbs",
     steps: Steps = None,
     temperature: Temperature = 0.99,
+    avoid_parallels: AvoidParallels = True,
     seed: Seed = 0,
     skip_likelihood: Annotated[bool, typer.Option("--skip-likelihood", help="only musical quality")] = False,
     skip_quality: Annotated[bool, typer.Option("--skip-quality", help="only likelihood")] = False,
@@ -450,12 +473,19 @@ def evaluate(
         start = time.perf_counter()
         count = harmonize_pieces if harmonize_pieces is not None else len(pieces)
         chosen = dataset.split(split)[:count]
-        harmonized = evaluation.harmonize_sopranos(
-            model, chosen, _sampler(sampler, steps, temperature), seed=seed
-        )
-        results["harmonization_accuracy"] = harmonized.accuracy
+        # with the parallel-avoiding sampler, also the network alone: what the model learned
+        variants = {"model (harmonizing Bach's sopranos)": avoid_parallels}
+        if avoid_parallels:
+            variants["network alone (--allow-parallels)"] = False
+        harmonized = {
+            name: evaluation.harmonize_sopranos(
+                model, chosen, _sampler(sampler, steps, temperature, avoid), seed=seed
+            )
+            for name, avoid in variants.items()
+        }
+        results["harmonization_accuracy"] = {name: h.accuracy for name, h in harmonized.items()}
         results["quality"] = evaluation.quality_table(
-            {"model (harmonizing Bach's sopranos)": harmonized.pieces, "Bach": chosen}, chosen
+            {**{name: h.pieces for name, h in harmonized.items()}, "Bach": chosen}, chosen
         )
         results["timing"]["quality"] = time.perf_counter() - start
     markdown = evaluation.markdown_report(results)

@@ -409,9 +409,9 @@ def markdown_report(results: dict) -> str:
         quality = results["quality"]
         names = list(quality)
         lines += ["## Musical quality", ""]
-        if "harmonization_accuracy" in results:
+        for name, accuracy in results.get("harmonization_accuracy", {}).items():
             lines += [
-                f"Harmonization of Bach's sopranos: {results['harmonization_accuracy'] * 100:.1f}% "
+                f"Harmonization accuracy, {name}: {accuracy * 100:.1f}% "
                 "of alto/tenor/bass notes equal Bach's.",
                 "",
             ]

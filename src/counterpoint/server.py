@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -87,12 +87,18 @@ class SamplerOptions(BaseModel):
     sampler: Literal["gibbs", "independent", "ancestral", "confidence"] = "gibbs"
     steps: int | None = Field(None, ge=0, le=2000, description="sampler passes (default: the sampler's own)")
     temperature: float = Field(0.99, ge=0.0, le=5.0)
+    avoid_parallels: bool = Field(True, description="steer away from parallel fifths and octaves")
     seed: int = Field(0, ge=0, le=2**31 - 1)
     count: int = Field(1, ge=1, le=MAX_ALTERNATIVES, description="alternatives from one batched call")
     stream: bool = Field(False, description="stream progress as newline-delimited JSON")
 
     def sampler_config(self) -> SamplerConfig:
-        return SamplerConfig(method=self.sampler, steps=self.steps, temperature=self.temperature)
+        return SamplerConfig(
+            method=self.sampler,
+            steps=self.steps,
+            temperature=self.temperature,
+            avoid_parallels=self.avoid_parallels,
+        )
 
 
 Chorale = Annotated[
@@ -153,8 +159,7 @@ class _Job:
 
     @property
     def key(self) -> tuple:
-        s = self.sampler
-        return (len(self.chorales[0]), s.method, s.steps, s.temperature, s.p_min, s.p_max, s.alpha)
+        return (len(self.chorales[0]), *astuple(self.sampler))
 
 
 class Batcher:
