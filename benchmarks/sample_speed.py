@@ -39,6 +39,7 @@ JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16th
 SETTINGS = {
     "gibbs N=96 (paper: 3 x 32), float32": SamplerConfig(steps=96, precision="float32"),
     "gibbs N=96 (paper: 3 x 32)": SamplerConfig(steps=96),
+    "gibbs N=96, network alone (--allow-parallels)": SamplerConfig(steps=96, avoid_parallels=False),
     "gibbs N=96, temperature 0.5": SamplerConfig(steps=96, temperature=0.5),
     "gibbs N=64": SamplerConfig(steps=64),
     "gibbs N=32": SamplerConfig(steps=32),

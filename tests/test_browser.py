@@ -124,7 +124,10 @@ def test_write_harmonize_refill_download(server, page, tmp_path):
     assert page.locator("#selection").count() == 1
     assert not page.locator("#refill").is_disabled()
     before = page.evaluate("JSON.stringify(state.piece.pitch)")
-    page.click("#refill")
+    page.uncheck("#avoid-parallels")  # the network alone, as the toggle asks
+    with page.expect_request(lambda request: request.method == "POST") as sent:
+        page.click("#refill")
+    assert sent.value.post_data_json["avoid_parallels"] is False
     page.wait_for_function("!document.querySelector('#harmonize').disabled", timeout=60_000)
     after = page.evaluate("state.piece.pitch")
     import json

@@ -392,7 +392,7 @@ function setProgress(fraction, text) {
 }
 
 async function sample(base, known, seed, count = 1) {
-  const body = { ...request(base, known), seed, count, temperature: Number($("temperature").value), stream: count === 1 };
+  const body = { ...request(base, known), seed, count, temperature: Number($("temperature").value), avoid_parallels: $("avoid-parallels").checked, stream: count === 1 };
   if (known.every((row) => row.every(Boolean))) { hint("Everything is given: nothing to write. Select a region to refill, or clear some notes.", true); return null; }
   state.busy = true; render();
   const toWrite = known.flat().filter((k) => !k).length;
