@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from counterpoint.data import load_jsb, load_music21, split_of, training_batches
+from counterpoint.data import load_dataset, load_jsb, load_music21, split_of, training_batches
 from counterpoint.errors import ConfigError, FileFormatError, MissingFileError
 from counterpoint.representation import DEFAULT_RANGE, SILENCE
 
@@ -46,6 +46,8 @@ def test_music21_corpus_loads_and_caches(tmp_path, monkeypatch):
     assert cached.names == dataset.names
     for split in ("train", "valid", "test"):
         assert all(split_of(name) == split for name in dataset.names[split])
+    everything = load_dataset("music21-all", progress=False)  # from the cache
+    assert len(everything.train) == MUSIC21_CHORALES and len(everything.valid) == len(dataset.valid)
 
 
 def test_training_batches_crop_and_transpose(jsb):

@@ -106,7 +106,12 @@ def train(
     run_dir: Annotated[Path, typer.Option("--run-dir", help="where checkpoints and the log go")] = Path(
         "runs/default"
     ),
-    data: Annotated[str, typer.Option("--data", help="'music21' or a JSB .npz/.json path")] = "music21",
+    data: Annotated[
+        str,
+        typer.Option(
+            "--data", help="'music21', 'music21-all' (every piece in train) or a JSB .npz/.json path"
+        ),
+    ] = "music21",
     preset: Annotated[str, typer.Option(help="architecture: paper, doodle, default, tiny")] = "default",
     steps: Annotated[
         int | None, typer.Option(help="training steps (the LR schedule spans them) [default: 20000]")

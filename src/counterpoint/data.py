@@ -246,9 +246,16 @@ def _read_cache(path: Path) -> Dataset:
 
 
 def load_dataset(source: str = "music21", progress: bool = True) -> Dataset:
-    """``"music21"`` for the shipped corpus, or a path to a JSB ``.npz``/``.json`` file."""
+    """``"music21"`` for the shipped corpus, ``"music21-all"`` for the same with every piece in
+    train (valid then only monitors training, it holds nothing out), or a path to a JSB
+    ``.npz``/``.json`` file."""
     if source == "music21":
         return load_music21(progress=progress)
+    if source == "music21-all":
+        corpus = load_music21(progress=progress)
+        return Dataset(
+            "music21-all", train=corpus.train + corpus.valid + corpus.test, valid=corpus.valid, test=[]
+        )
     return load_jsb(source)
 
 
