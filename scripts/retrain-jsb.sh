@@ -4,6 +4,8 @@
 #   2. 13 more minutes without transposition, at the end of that run's learning-rate schedule
 #      (the JSB test pieces are in their original keys: docs/model.md, "Transposition");
 #   3. a second cosine cycle without transposition, peak 1e-3, up to 160 minutes in all;
+#   4. grown from 16 to 20 layers (two residual pairs that start as the identity, model.deepen)
+#      and trained 110 more minutes without transposition, peak 4e-4, in a second run dir;
 # then ship the best validation checkpoint. Wall-clock budgets: times are for 2 CPU cores.
 #
 #   bash scripts/retrain-jsb.sh path/to/Jsb16thSeparated.npz [run-dir]
@@ -14,4 +16,6 @@ counterpoint train --data "$data" --preset default --run-dir "$run" --minutes 72
     --eval-every 500 --patience 0
 counterpoint train --run-dir "$run" --resume --minutes 85 --no-augment --eval-every 250
 counterpoint train --run-dir "$run" --resume --minutes 160 --lr 1e-3 --eval-every 500
-counterpoint export "$run/best.pt" src/counterpoint/weights/jsb.pt
+counterpoint train --data "$data" --run-dir "$run-20" --init-from "$run/best.pt" --layers 20 \
+    --no-augment --lr 4e-4 --minutes 110 --eval-every 500 --patience 0
+counterpoint export "$run-20/best.pt" src/counterpoint/weights/jsb.pt
