@@ -12,6 +12,7 @@ same pieces with the same seeds, one after another, in one process.
 from __future__ import annotations
 
 import argparse
+import ast
 import time
 from dataclasses import fields
 
@@ -27,15 +28,16 @@ JSB = "../shared/data/jsb/Jsb16thSeparated.npz"
 
 def parse_variant(text: str) -> tuple[str, SamplerConfig]:
     name, _, settings = text.partition(":")
-    types = {f.name: f.type for f in fields(SamplerConfig)}
+    known = {f.name for f in fields(SamplerConfig)}
     values = {}
     for item in filter(None, settings.split(",")):
         key, _, value = item.partition("=")
-        if key not in types:
+        if key not in known:
             raise SystemExit(f"unknown sampler field {key!r}")
-        values[key] = None if value == "None" else (value if "str" in str(types[key]) else float(value))
-        if key == "steps" and values[key] is not None:
-            values[key] = int(values[key])
+        try:  # numbers, True/False, None; anything else is a string (method="gibbs")
+            values[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            values[key] = value
     return name, SamplerConfig(**values)
 
 

@@ -7,6 +7,7 @@ on stderr and exits with status 2; nothing is half-written.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from pathlib import Path
@@ -151,7 +152,7 @@ def train(
     ] = False,
 ) -> None:
     """Train a model with orderless NADE (works unchanged under torchrun)."""
-    from counterpoint.model import ModelConfig, bf16_is_fast, load
+    from counterpoint.model import bf16_is_fast, load
     from counterpoint.model import preset as get_preset
     from counterpoint.training import TrainConfig
     from counterpoint.training import train as run_training
@@ -177,7 +178,7 @@ def train(
         if init_from is not None:  # the checkpoint's architecture, deepened by --layers
             config.model = load(init_from).config
         if layers is not None:
-            config.model = ModelConfig.from_dict({**config.model.to_dict(), "layers": layers})
+            config.model = dataclasses.replace(config.model, layers=layers)
     # options given on the command line win, for a new run and a resumed one alike
     given = {
         "max_steps": steps,

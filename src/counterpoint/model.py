@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import io as _io
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
@@ -241,8 +241,7 @@ def deepen(model: Coconet, layers: int) -> Coconet:
             f"cannot grow {model.config.layers} layers to {layers}: add a positive, even number "
             "of layers to a network whose hidden layers form whole residual pairs"
         )
-    config = ModelConfig.from_dict({**model.config.to_dict(), "layers": layers})
-    deeper = Coconet(config)
+    deeper = Coconet(replace(model.config, layers=layers))
     state = deeper.state_dict()
     state.update(model.state_dict())  # hidden layers keep their indices: new ones come after
     deeper.load_state_dict(state)

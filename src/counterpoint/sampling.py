@@ -185,13 +185,12 @@ class _Sampler:
 
     def draw(self, logits: torch.Tensor) -> torch.Tensor:
         """A pitch index per (B, 4, T) from temperature-scaled probabilities (Gumbel-max)."""
-        temperature = self.config.temperature
-        if temperature == 0:
+        if self.config.temperature == 0:
             return logits.argmax(-1)
         uniform = self.uniform(logits.shape[1:])
         # Gumbel noise is -log(-log U); torch's exponential_ would skip a log but runs 10x slower
         log_exponential = uniform.clamp_(min=1e-20).log_().neg_().log_()
-        return (logits / temperature).sub_(log_exponential).argmax(-1)
+        return (logits / self.config.temperature).sub_(log_exponential).argmax(-1)
 
     def uniform(self, shape: tuple[int, ...]) -> torch.Tensor:
         """``(B, *shape)`` uniform noise, element b from its own generator."""

@@ -23,7 +23,7 @@ import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -210,7 +210,7 @@ def initial_weights(config: TrainConfig) -> Coconet:
     weights, deepened to ``config.model`` if that has more layers; any other difference in
     architecture is an error."""
     source = from_checkpoint(read_checkpoint(config.init_from), config.init_from)
-    if ModelConfig.from_dict({**source.config.to_dict(), "layers": config.model.layers}) != config.model:
+    if replace(source.config, layers=config.model.layers) != config.model:
         raise ConfigError(
             f"{config.init_from}: its network ({source.config}) differs from this run's "
             f"({config.model}) in more than depth"
@@ -234,12 +234,9 @@ def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = N
     last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
 
     torch.manual_seed(config.seed)
-    model = Coconet(config.model).to(device)
+    model = (initial_weights(config) if config.init_from and not resume else Coconet(config.model)).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     step, best, elapsed, stale = 0, math.inf, 0.0, 0
-    if config.init_from and not resume:
-        model = initial_weights(config).to(device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     if resume:
         if not last_path.exists():
             raise CheckpointError(f"{last_path}: nothing to resume")
