@@ -235,3 +235,33 @@ def test_sigterm_stops_cleanly_and_keeps_the_checkpoint(jsb_path, tmp_path):
     assert "stopped (interrupted)" in output
     step = torch.load(run_dir / "last.pt", weights_only=True)["step"]
     assert step >= 50
+
+
+def test_moving_average_is_validated_kept_as_best_and_resumed(chorale, tmp_path):
+    dataset = _one_piece(chorale)
+    common = dict(
+        model=preset("tiny"),
+        crop_steps=16,
+        batch_size=4,
+        max_steps=20,
+        eval_every=20,
+        ema_decay=0.9,
+        progress=False,
+        patience=0,
+    )
+    train(TrainConfig(run_dir=str(tmp_path / "a"), **common), dataset=dataset)
+    last = torch.load(tmp_path / "a" / "last.pt", weights_only=True)
+    best = torch.load(tmp_path / "a" / "best.pt", weights_only=True)
+    averaged = {key.removeprefix("module."): value for key, value in last["ema"].items()}
+    weight = "hidden.1.conv.weight"
+    # best.pt holds the average (validated at step 20), not the last step's weights
+    torch.testing.assert_close(best["state"][weight], averaged[weight], rtol=0, atol=0)
+    assert not torch.equal(best["state"][weight], last["state"][weight])
+    # and a resumed run continues the same average
+    split = TrainConfig(run_dir=str(tmp_path / "b"), **{**common, "max_steps": 10, "eval_every": 10})
+    train(split, dataset=dataset)
+    split.max_steps = 20
+    train(split, resume=True, dataset=dataset)
+    resumed = torch.load(tmp_path / "b" / "last.pt", weights_only=True)["ema"]
+    for key in last["ema"]:
+        torch.testing.assert_close(resumed[key], last["ema"][key], rtol=0, atol=0, msg=key)

@@ -139,6 +139,13 @@ def train(
     seed: Annotated[int, typer.Option(help="seed for data, masks and weights")] = 0,
     eval_every: Annotated[int | None, typer.Option(help="validate every N steps [default: 500]")] = None,
     patience: Annotated[int, typer.Option(help="early stop after N evaluations without gain (0: never)")] = 8,
+    ema: Annotated[
+        float,
+        typer.Option(
+            help="keep a moving average of the weights with this decay per step (e.g. 0.999), "
+            "validated and saved as best.pt; 0: off (new runs)"
+        ),
+    ] = 0.0,
     device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
     bf16: Annotated[
         bool | None, typer.Option(help="bf16 autocast (default: on where the CPU has native bf16)")
@@ -171,6 +178,7 @@ def train(
             mask=mask,
             seed=seed,
             patience=patience,
+            ema_decay=ema,
             device=device,
             bf16=bf16_is_fast(),
             init_from=str(init_from or ""),

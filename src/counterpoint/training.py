@@ -11,6 +11,10 @@ resumed run continues exactly as an uninterrupted one, and the data for the next
 prepared in a background thread while the current one trains. Under ``torchrun`` the model
 is wrapped in DistributedDataParallel (gloo on CPU, nccl on GPU); rank 0 evaluates, logs and
 writes checkpoints.
+
+With ``ema_decay`` the run also keeps an exponential moving average of the weights
+(``torch.optim.swa_utils.AveragedModel``): the average is smoother than the last step's
+weights, so it is the one validated and written to ``best.pt``.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from counterpoint import masks
 from counterpoint.data import Dataset, load_dataset, pieces_at_least, random_crop, random_transposition
@@ -68,6 +74,9 @@ class TrainConfig:
     eval_crops: int = 256  # validation windows, fixed by the seed
     patience: int = 8  # evaluations without improvement before stopping (0: never)
     checkpoint_minutes: float = 5.0
+    # keep an exponential moving average of the weights (and batch-norm statistics) with this
+    # decay per step; it is what gets validated and saved as best.pt (0: off)
+    ema_decay: float = 0.0
     # start from this checkpoint's weights (a new run only); a deeper ``model`` grows it with
     # new residual pairs that start as the identity (model.deepen)
     init_from: str = ""
@@ -246,6 +255,12 @@ def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = N
         step, best, elapsed, stale = payload["step"], payload["best"], payload["elapsed"], payload["stale"]
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    average = None
+    if config.ema_decay:
+        average = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+        if resume and "ema" in payload:
+            average.load_state_dict(payload["ema"])
+    judged = average.module if average is not None else model  # validated and kept as best.pt
     network = model
     if world > 1:
         network = torch.nn.parallel.DistributedDataParallel(model)
@@ -268,7 +283,7 @@ def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = N
         if new_log:
             log.writerow(["step", "elapsed_s", "train_loss", "valid_loss", "learning_rate", "examples_per_s"])
 
-    def checkpoint(path: Path) -> None:
+    def checkpoint(path: Path, weights: Coconet) -> None:
         extra = {
             "optimizer": optimizer.state_dict(),
             "step": step,
@@ -277,7 +292,9 @@ def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = N
             "stale": stale,
             "train_config": json.dumps(config.to_dict()),
         }
-        save(path, model, extra)
+        if average is not None:
+            extra["ema"] = average.state_dict()
+        save(path, weights, extra)
 
     from tqdm import tqdm
 
@@ -310,6 +327,8 @@ def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = N
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if average is not None:
+                average.update_parameters(model)
             step += 1
             value = float(loss.detach())
             running = value if running is None else 0.98 * running + 0.02 * value
@@ -324,10 +343,10 @@ def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = N
             time_up = bool(config.max_minutes) and elapsed > 60 * config.max_minutes
             if step % config.eval_every == 0 or step == config.max_steps or time_up:
                 if rank == 0:
-                    valid_loss = evaluate_loss(model, valid[0].to(device), valid[1].to(device))
+                    valid_loss = evaluate_loss(judged, valid[0].to(device), valid[1].to(device))
                     if valid_loss < best:
                         best, stale = valid_loss, 0
-                        checkpoint(best_path)
+                        checkpoint(best_path, judged)
                     else:
                         stale += 1
                     log.writerow(
@@ -341,7 +360,7 @@ def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = N
                         ]
                     )
                     log_file.flush()
-                    checkpoint(last_path)
+                    checkpoint(last_path, model)
                     last_saved = time.perf_counter()
                     stop = config.patience > 0 and stale >= config.patience
                     window_start, window_examples = time.perf_counter(), 0
@@ -356,7 +375,7 @@ def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = N
             if stop:
                 break
             if rank == 0 and time.perf_counter() - last_saved > 60 * config.checkpoint_minutes:
-                checkpoint(last_path)
+                checkpoint(last_path, model)
                 last_saved = time.perf_counter()
     except KeyboardInterrupt:
         stop_reason = "interrupted"
@@ -371,9 +390,9 @@ def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = N
             for buffer in model.buffers():
                 dist.broadcast(buffer, 0)
         if rank == 0:
-            checkpoint(last_path)
+            checkpoint(last_path, model)
             if not best_path.exists():
-                checkpoint(best_path)
+                checkpoint(best_path, judged)
             log_file.close()
     return {
         "steps": step,
