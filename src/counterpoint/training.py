@@ -34,7 +34,6 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from counterpoint import masks
