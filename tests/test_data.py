@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from counterpoint.data import load_dataset, load_jsb, load_music21, split_of, training_batches
+from counterpoint.data import (
+    load_dataset,
+    load_jsb,
+    load_music21,
+    pieces_at_least,
+    random_transposition,
+    split_of,
+)
 from counterpoint.errors import ConfigError, FileFormatError, MissingFileError
 from counterpoint.representation import DEFAULT_RANGE, SILENCE
 
@@ -50,16 +57,21 @@ def test_music21_corpus_loads_and_caches(tmp_path, monkeypatch):
     assert len(everything.train) == MUSIC21_CHORALES and len(everything.valid) == len(dataset.valid)
 
 
-def test_training_batches_crop_and_transpose(jsb):
+def test_transposition_stays_in_range_and_within_max_shift(jsb):
     rng = np.random.default_rng(0)
-    batches = training_batches(jsb.train, batch_size=8, crop_steps=64, rng=rng)
-    shifted = 0
-    for _ in range(5):
-        batch = next(batches)
-        assert batch.shape == (8, 64, 4)
-        sounding = batch[batch != SILENCE]
-        assert sounding.min() >= DEFAULT_RANGE.low and sounding.max() <= DEFAULT_RANGE.high
-        shifted += 1
-    assert shifted == 5
+    for piece in jsb.train[:20]:
+        for max_shift, limit in ((0, 99), (2, 2)):
+            moved = random_transposition(piece, rng, DEFAULT_RANGE, max_shift)
+            sounding = piece != SILENCE
+            shifts = np.unique(moved[sounding] - piece[sounding])
+            assert len(shifts) == 1 and abs(int(shifts[0])) <= limit
+            assert DEFAULT_RANGE.low <= moved[sounding].min() and moved[sounding].max() <= DEFAULT_RANGE.high
+    # a piece spanning the whole range can only stay where it is
+    low, high = DEFAULT_RANGE.low, DEFAULT_RANGE.high
+    wide = np.array([[high, 60, 50, low]] * 4)
+    assert (random_transposition(wide, rng, DEFAULT_RANGE, 3) == wide).all()
+
+
+def test_pieces_too_short_for_the_crop_are_an_error(jsb):
     with pytest.raises(ConfigError, match="longer than every piece"):
-        next(training_batches(jsb.train, 2, 10_000, rng))
+        pieces_at_least(jsb.train, 10_000)

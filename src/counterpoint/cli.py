@@ -136,6 +136,10 @@ def train(
     lr: Annotated[float | None, typer.Option(help="peak learning rate (Adam) [default: 0.002]")] = None,
     mask: Annotated[str, typer.Option(help="orderless, bernoulli, voices, time_block")] = "orderless",
     augment: Annotated[bool | None, typer.Option(help="random transposition [default: augment]")] = None,
+    max_shift: Annotated[
+        int | None,
+        typer.Option(help="transpose by at most this many semitones (0: any that fits) [default: 0]"),
+    ] = None,
     seed: Annotated[int, typer.Option(help="seed for data, masks and weights")] = 0,
     eval_every: Annotated[int | None, typer.Option(help="validate every N steps [default: 500]")] = None,
     patience: Annotated[int, typer.Option(help="early stop after N evaluations without gain (0: never)")] = 8,
@@ -193,6 +197,7 @@ def train(
         "max_minutes": minutes,
         "learning_rate": lr,
         "augment": augment,
+        "max_shift": max_shift,
         "eval_every": eval_every,
         "bf16": bf16,
     }

@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -270,10 +269,16 @@ def random_crop(chorale: np.ndarray, steps: int, rng: np.random.Generator) -> np
 
 
 def random_transposition(
-    chorale: np.ndarray, rng: np.random.Generator, pitch_range: PitchRange = DEFAULT_RANGE
+    chorale: np.ndarray,
+    rng: np.random.Generator,
+    pitch_range: PitchRange = DEFAULT_RANGE,
+    max_shift: int = 0,
 ) -> np.ndarray:
-    """Shift by a shift drawn uniformly from all those that keep every voice in range."""
+    """Shift by a shift drawn uniformly from all those that keep every voice in range, and
+    with ``max_shift`` no more than that many semitones either way (0: no such limit)."""
     low, high = transposition_range(chorale, pitch_range)
+    if max_shift:  # shift 0 is always allowed: the piece is in range as it is
+        low, high = max(low, -max_shift), min(high, max_shift)
     return transpose(chorale, int(rng.integers(low, high + 1)))
 
 
@@ -284,25 +289,6 @@ def pieces_at_least(chorales: list[np.ndarray], crop_steps: int) -> list[np.ndar
         longest = max((len(piece) for piece in chorales), default=0)
         raise ConfigError(f"crop of {crop_steps} steps is longer than every piece (longest: {longest})")
     return usable
-
-
-def training_batches(
-    chorales: list[np.ndarray],
-    batch_size: int,
-    crop_steps: int,
-    rng: np.random.Generator,
-    augment: bool = True,
-    pitch_range: PitchRange = DEFAULT_RANGE,
-) -> Iterator[np.ndarray]:
-    """Endless ``(batch, crop_steps, 4)`` int arrays: pieces drawn uniformly from those at least
-    ``crop_steps`` long, randomly cropped and (with ``augment``) randomly transposed."""
-    usable = pieces_at_least(chorales, crop_steps)
-    while True:
-        batch = []
-        for index in rng.integers(0, len(usable), size=batch_size):
-            crop = random_crop(usable[index], crop_steps, rng)
-            batch.append(random_transposition(crop, rng, pitch_range) if augment else crop)
-        yield np.stack(batch)
 
 
 def timed_load(source: str = "music21", refresh: bool = False) -> tuple[Dataset, float]:

@@ -68,6 +68,9 @@ class TrainConfig:
     max_minutes: float = 0.0  # stop after this much wall time (0: no limit)
     mask: str = "orderless"
     augment: bool = True
+    # with augment: transpose by at most this many semitones (0: any shift that keeps every
+    # voice in the model's range). Small shifts keep each voice near its own tessitura.
+    max_shift: int = 0
     seed: int = 0
     eval_every: int = 500
     eval_crops: int = 256  # validation windows, fixed by the seed
@@ -147,7 +150,9 @@ def make_batch(
     crops = []
     for index in rng.integers(0, len(chorales), size=config.batch_size):
         crop = random_crop(chorales[index], config.crop_steps, rng)
-        crops.append(random_transposition(crop, rng, pitch_range) if config.augment else crop)
+        crops.append(
+            random_transposition(crop, rng, pitch_range, config.max_shift) if config.augment else crop
+        )
     pianoroll = pianoroll_batch(np.stack(crops), pitch_range)
     known = masks.family(config.mask)(config.batch_size, config.crop_steps, generator)
     return pianoroll, known
