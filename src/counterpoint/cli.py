@@ -158,7 +158,7 @@ def train(
         bool,
         typer.Option(
             help="continue the run in --run-dir from last.pt, with its settings; --minutes, --steps, "
-            "--lr, --augment, --eval-every and --bf16 given here change them from now on"
+            "--lr, --augment, --max-shift, --eval-every and --bf16 given here change them from now on"
         ),
     ] = False,
 ) -> None:

@@ -235,8 +235,8 @@ def initial_weights(config: TrainConfig) -> Coconet:
 
 def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = None) -> dict:
     """Train until ``max_steps``, ``max_minutes``, early stopping or Ctrl-C. Returns a summary
-    (steps, best validation loss, paths, the trained model). Checkpoints: ``last.pt`` and ``best.pt`` in
-    ``run_dir``."""
+    (steps, best validation loss, paths, the trained model: the moving average with
+    ``ema_decay``). Checkpoints: ``last.pt`` and ``best.pt`` in ``run_dir``."""
     rank, world = _distributed()
     device = torch.device(config.device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -406,5 +406,5 @@ def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = N
         "last": str(last_path),
         "best": str(best_path),
         "rank": rank,
-        "model": model,
+        "model": judged,
     }
