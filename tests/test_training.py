@@ -51,6 +51,20 @@ def test_loss_is_rescaled_mean_over_erased_notes():
     torch.testing.assert_close(masked_nll(logits, roll, known), torch.full((2,), float(np.log(46))))
 
 
+def _tiny_run(**overrides) -> dict:
+    """TrainConfig arguments for a 20-step run of the tiny network on 16-step crops."""
+    settings = dict(
+        model=preset("tiny"),
+        crop_steps=16,
+        batch_size=4,
+        max_steps=20,
+        eval_every=10,
+        progress=False,
+        patience=0,
+    )
+    return {**settings, **overrides}
+
+
 def _one_piece(chorale):
     piece = chorale[:32]
     return Dataset("one", train=[piece], valid=[piece], test=[piece])
@@ -98,15 +112,7 @@ def test_time_limit_validates_the_last_weights(chorale, tmp_path):
 
 def test_resume_continues_exactly(chorale, tmp_path):
     dataset = _one_piece(chorale)
-    common = dict(
-        model=preset("tiny"),
-        crop_steps=16,
-        batch_size=4,
-        max_steps=20,
-        eval_every=10,
-        progress=False,
-        patience=0,
-    )
+    common = _tiny_run()
     straight = TrainConfig(run_dir=str(tmp_path / "a"), **common)
     train(straight, dataset=dataset)
     split = TrainConfig(run_dir=str(tmp_path / "b"), **{**common, "max_steps": 10})
@@ -239,16 +245,7 @@ def test_sigterm_stops_cleanly_and_keeps_the_checkpoint(jsb_path, tmp_path):
 
 def test_moving_average_is_validated_kept_as_best_and_resumed(chorale, tmp_path):
     dataset = _one_piece(chorale)
-    common = dict(
-        model=preset("tiny"),
-        crop_steps=16,
-        batch_size=4,
-        max_steps=20,
-        eval_every=20,
-        ema_decay=0.9,
-        progress=False,
-        patience=0,
-    )
+    common = _tiny_run(eval_every=20, ema_decay=0.9)
     train(TrainConfig(run_dir=str(tmp_path / "a"), **common), dataset=dataset)
     last = torch.load(tmp_path / "a" / "last.pt", weights_only=True)
     best = torch.load(tmp_path / "a" / "best.pt", weights_only=True)
