@@ -296,7 +296,7 @@ def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = N
             "stale": stale,
             "train_config": json.dumps(config.to_dict()),
         }
-        if average is not None:
+        if average is not None and weights is model:  # best.pt's weights already are the average
             extra["ema"] = average.state_dict()
         save(path, weights, extra)
 
