@@ -116,3 +116,19 @@ def test_deepen_computes_the_same_function_then_learns():
     for layers in (4, 7, 2):
         with pytest.raises(ConfigError, match="cannot grow"):
             deepen(model, layers)
+
+
+def test_dropout_acts_in_training_only():
+    torch.manual_seed(0)
+    plain = Coconet(preset("tiny"))
+    config = preset("tiny")
+    config.dropout = 0.5
+    dropped = Coconet(config)
+    dropped.load_state_dict(plain.state_dict())  # dropout adds no weights
+    x = make_input(torch.rand(2, 4, 16, 46).round(), torch.rand(2, 4, 16) > 0.5)
+    with torch.no_grad():
+        torch.testing.assert_close(dropped.eval()(x), plain.eval()(x), rtol=0, atol=0)
+        dropped.train()
+        assert not torch.equal(dropped(x), dropped(x))
+    with pytest.raises(ConfigError, match="invalid model config"):
+        Coconet(preset("tiny").__class__(dropout=1.0))

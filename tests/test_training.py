@@ -135,6 +135,7 @@ def test_a_new_run_can_grow_from_a_checkpoint(chorale, tmp_path):
     small = load(tmp_path / "small" / "last.pt")
     deeper = preset("tiny")
     deeper.layers = 6
+    deeper.dropout = 0.2  # a grown network may also regularise: dropout has no weights
     config = TrainConfig(
         run_dir=str(tmp_path / "grown"),
         model=deeper,
@@ -145,7 +146,7 @@ def test_a_new_run_can_grow_from_a_checkpoint(chorale, tmp_path):
     )
     train(config, dataset=dataset)
     grown = load(tmp_path / "grown" / "last.pt")
-    assert grown.config.layers == 6
+    assert grown.config.layers == 6 and grown.config.dropout == 0.2
     torch.testing.assert_close(grown.hidden[1].conv.weight, small.hidden[1].conv.weight, rtol=0, atol=0)
     wider = preset("tiny")
     wider.filters = 32

@@ -123,6 +123,10 @@ def train(
     layers: Annotated[
         int | None, typer.Option(help="network depth, overriding the preset's (new runs)")
     ] = None,
+    dropout: Annotated[
+        float | None,
+        typer.Option(help="dropout inside each residual pair, a regulariser (new runs) [default: 0]"),
+    ] = None,
     init_from: Annotated[
         Path | None,
         typer.Option(
@@ -191,6 +195,8 @@ def train(
             config.model = load(init_from).config
         if layers is not None:
             config.model = dataclasses.replace(config.model, layers=layers)
+        if dropout is not None:
+            config.model = dataclasses.replace(config.model, dropout=dropout)
     # options given on the command line win, for a new run and a resumed one alike
     given = {
         "max_steps": steps,

@@ -39,13 +39,16 @@ class ModelConfig:
     kernel: tuple[int, int] = (3, 3)
     dilations: list[tuple[int, int]] = field(default_factory=lambda: [(1, 1)])
     separable: bool = False
+    # dropout after the first convolution of each residual pair, in training only (as in wide
+    # residual networks): a regulariser, since the network overfits the 229 JSB pieces
+    dropout: float = 0.0
     pitch_low: int = 36
     pitch_high: int = 81
 
     def __post_init__(self) -> None:
         self.kernel = tuple(self.kernel)
         self.dilations = [tuple(d) for d in self.dilations]
-        if self.layers < 2 or self.filters < 1 or not self.dilations:
+        if self.layers < 2 or self.filters < 1 or not self.dilations or not 0 <= self.dropout < 1:
             raise ConfigError(f"invalid model config {self}")
 
     @property
@@ -130,6 +133,7 @@ class Coconet(nn.Module):
             ConvLayer(config, config.dilations[i % len(config.dilations)]) for i in range(hidden)
         )
         self.output = nn.Conv2d(config.filters, NUM_VOICES, config.kernel, padding=(kt // 2, kp // 2))
+        self.dropout = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
         self.fused = False  # True once batch norm is folded in (fuse_batch_norm): inference only
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -143,7 +147,7 @@ class Coconet(nn.Module):
                 h = F.relu(h.add_(skip), inplace=True)
                 skip = h
             else:
-                h = F.relu(h, inplace=True)
+                h = self.dropout(F.relu(h, inplace=True))
         return self.output(h)
 
     def forward_center(self, x: torch.Tensor) -> torch.Tensor:

@@ -220,17 +220,19 @@ def _distributed() -> tuple[int, int]:
 
 def initial_weights(config: TrainConfig) -> Coconet:
     """The network a new run starts from when ``config.init_from`` names a checkpoint: its
-    weights, deepened to ``config.model`` if that has more layers; any other difference in
-    architecture is an error."""
+    weights, deepened to ``config.model`` if that has more layers, with the run's dropout;
+    any other difference in architecture is an error."""
     source = from_checkpoint(read_checkpoint(config.init_from), config.init_from)
-    if replace(source.config, layers=config.model.layers) != config.model:
+    if replace(source.config, layers=config.model.layers, dropout=config.model.dropout) != config.model:
         raise ConfigError(
             f"{config.init_from}: its network ({source.config}) differs from this run's "
-            f"({config.model}) in more than depth"
+            f"({config.model}) in more than depth and dropout"
         )
+    model = Coconet(replace(source.config, dropout=config.model.dropout))  # dropout has no weights
+    model.load_state_dict(source.state_dict())
     if source.config.layers == config.model.layers:
-        return source.train()
-    return deepen(source, config.model.layers).train()
+        return model.train()
+    return deepen(model, config.model.layers).train()
 
 
 def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = None) -> dict:
