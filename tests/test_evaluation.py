@@ -42,6 +42,21 @@ def test_uniform_model_costs_log_pitches_per_note(chorale):
     assert result["ensemble"]["notewise"] == pytest.approx(np.log(46), rel=1e-5)
 
 
+def test_temperature_rescales_the_logits(chorale):
+    torch.manual_seed(0)
+    model = Coconet(ModelConfig(4, 8)).eval()
+    with torch.no_grad():
+        model.output.weight.mul_(100)  # far from uniform
+    pieces = [chorale[:32]]
+    as_trained = likelihood(model, pieces, orderings=2, progress=False)
+    assert likelihood(model, pieces, orderings=2, progress=False, temperature=1.0) == as_trained
+    # a huge temperature flattens every conditional to uniform over the 46 pitches
+    flat = likelihood(model, pieces, orderings=2, progress=False, temperature=1e9, chronological=False)
+    assert "chronological" not in flat
+    assert flat["random"]["notewise"] == pytest.approx(np.log(46), rel=1e-5)
+    assert as_trained["random"]["notewise"] > np.log(46) + 1
+
+
 def test_orderings_cover_every_sounding_note_once():
     piece = _piece([[60, 55, SILENCE, 48], [62, 55, 50, 48]])
     order = draw_ordering(piece, "random", np.random.default_rng(0))

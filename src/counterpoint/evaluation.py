@@ -72,11 +72,13 @@ def conditional_log_probs(
     window: bool = True,
     batch_size: int = 64,
     progress=None,
+    temperature: float = 1.0,
 ) -> np.ndarray:
     """``log p(x_{o_i} | x_{o_<i})`` for every position of ``order``, as an array ``(n,)``.
 
     With ``window`` each conditional is computed on ``2R + 1`` steps around its note (fewer
-    at the piece's edges, where the window is shifted inward), otherwise on the whole piece."""
+    at the piece's edges, where the window is shifted inward), otherwise on the whole piece.
+    ``temperature`` divides the logits (1: the model as trained)."""
     model.eval()
     pitch_range = model.pitch_range
     roll = torch.from_numpy(to_pianoroll(chorale, pitch_range))  # (4, T, P)
@@ -108,7 +110,7 @@ def conditional_log_probs(
             else:
                 logits = model(x)
                 picked = logits[torch.arange(len(chosen)), voices[chosen], times[chosen] - starts]
-            log_probs = F.log_softmax(picked.float(), dim=-1)
+            log_probs = F.log_softmax(picked.float() / temperature, dim=-1)
             result[chosen] = log_probs[torch.arange(len(chosen)), targets[chosen]]
         if progress is not None:
             progress.update(len(index))
@@ -132,14 +134,19 @@ def likelihood(
     seed: int = 0,
     window: bool = True,
     progress: bool = True,
+    temperature: float = 1.0,
+    chronological: bool = True,
 ) -> dict:
-    """Framewise and notewise NLL of ``chorales`` (see the module docstring for each figure)."""
+    """Framewise and notewise NLL of ``chorales`` (see the module docstring for each figure),
+    of the model with its logits divided by ``temperature``; ``chronological=False`` skips
+    that ordering (its figures are then absent)."""
     from tqdm import tqdm
 
     model = fuse_batch_norm(model.eval())
     rng = np.random.default_rng(seed)
     total_notes = sum(int((c != SILENCE).sum()) for c in chorales)
-    bar = tqdm(total=total_notes * (orderings + 1), desc="likelihood", unit="note", disable=not progress)
+    passes = orderings + int(chronological)
+    bar = tqdm(total=total_notes * passes, desc="likelihood", unit="note", disable=not progress)
     frames = sum(len(c) for c in chorales)
     chrono_total = 0.0
     random_totals = np.zeros(orderings)
@@ -147,13 +154,15 @@ def likelihood(
     per_frame_ensemble: list[np.ndarray] = []
     piece_framewise = []
     for chorale in chorales:
-        order = draw_ordering(chorale, "chronological")
-        chrono_total += float(conditional_log_probs(model, chorale, order, window, progress=bar).sum())
+        if chronological:
+            order = draw_ordering(chorale, "chronological")
+            lp = conditional_log_probs(model, chorale, order, window, progress=bar, temperature=temperature)
+            chrono_total += float(lp.sum())
         piece_logs = np.zeros(orderings)
         frame_logs = np.zeros((orderings, len(chorale)))
         for k in range(orderings):
             order = draw_ordering(chorale, "random", rng)
-            lp = conditional_log_probs(model, chorale, order, window, progress=bar)
+            lp = conditional_log_probs(model, chorale, order, window, progress=bar, temperature=temperature)
             piece_logs[k] = lp.sum()
             np.add.at(frame_logs[k], order[:, 1], lp)
         random_totals += piece_logs
@@ -164,11 +173,12 @@ def likelihood(
     bar.close()
     per_ordering = -random_totals / frames
     frame_losses = -np.concatenate(per_frame_ensemble)
-    return {
+    results = {
         "pieces": len(chorales),
         "frames": frames,
         "notes": total_notes,
         "orderings": orderings,
+        "temperature": temperature,
         "chronological": {"framewise": -chrono_total / frames, "notewise": -chrono_total / total_notes},
         "random": {
             "framewise": float(per_ordering.mean()),
@@ -186,6 +196,9 @@ def likelihood(
             "framewise_sem": float(frame_losses.std() / math.sqrt(len(frame_losses))),
         },
     }
+    if not chronological:
+        del results["chronological"]
+    return results
 
 
 def masked_loss(model: Coconet, chorales: list[np.ndarray], crop_steps: int = 64, seed: int = 0) -> float:
