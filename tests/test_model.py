@@ -128,6 +128,7 @@ def test_dropout_acts_in_training_only():
     x = make_input(torch.rand(2, 4, 16, 46).round(), torch.rand(2, 4, 16) > 0.5)
     with torch.no_grad():
         torch.testing.assert_close(dropped.eval()(x), plain.eval()(x), rtol=0, atol=0)
+        assert torch.equal(fuse_batch_norm(dropped.eval()).train()(x), fuse_batch_norm(dropped)(x))
         dropped.train()
         assert not torch.equal(dropped(x), dropped(x))
     with pytest.raises(ConfigError, match="invalid model config"):

@@ -227,6 +227,7 @@ def fuse_batch_norm(model: Coconet, dtype: torch.dtype = torch.float32) -> Cocon
         else:
             hidden.append(fuse_conv_bn_eval(layer.conv, layer.norm))
     fused.hidden = nn.ModuleList(hidden)
+    fused.dropout = nn.Identity()  # inference only: never drop, whatever mode it is put in
     fused.fused = True
     return fused.to(dtype=dtype, memory_format=torch.channels_last)
 
