@@ -174,6 +174,12 @@ def test_validation_set_is_fixed(jsb):
     assert np.isfinite(evaluate_loss(model, *a))
 
 
+def test_a_run_is_validated_with_its_own_masks(jsb):
+    frames = validation_set(jsb.valid, 64, 32, 0, preset("tiny").pitch_range, mask="frames")[1]
+    voices_known = frames.sum(1)
+    assert (((voices_known > 0) & (voices_known < 4)).sum(1) <= 1).all()  # whole steps erased
+
+
 def test_torchrun_two_processes_end_with_identical_weights(jsb_path, tmp_path):
     worker = Path(__file__).parent / "ddp_worker.py"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -138,7 +138,13 @@ def train(
     batch_size: Annotated[int, typer.Option(help="examples per step")] = 20,
     crop: Annotated[int, typer.Option(help="crop length in 16th steps")] = 64,
     lr: Annotated[float | None, typer.Option(help="peak learning rate (Adam) [default: 0.002]")] = None,
-    mask: Annotated[str, typer.Option(help="orderless, bernoulli, voices, time_block")] = "orderless",
+    mask: Annotated[
+        str,
+        typer.Option(
+            help="training masks: orderless, frames, bernoulli, voices, time_block, or a mixture "
+            "such as orderless+frames (half the batch each)"
+        ),
+    ] = "orderless",
     augment: Annotated[bool | None, typer.Option(help="random transposition [default: augment]")] = None,
     max_shift: Annotated[
         int | None,

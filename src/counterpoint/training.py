@@ -159,9 +159,15 @@ def make_batch(
 
 
 def validation_set(
-    chorales: list[np.ndarray], crop_steps: int, count: int, seed: int, pitch_range: PitchRange
+    chorales: list[np.ndarray],
+    crop_steps: int,
+    count: int,
+    seed: int,
+    pitch_range: PitchRange,
+    mask: str = "orderless",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Fixed validation windows (non-overlapping crops, evenly chosen) and orderless masks."""
+    """Fixed validation windows (non-overlapping crops, evenly chosen) and masks of the
+    family ``mask`` (the run's own, so the run is judged on what it is trained for)."""
     windows = [
         piece[start : start + crop_steps]
         for piece in chorales
@@ -171,7 +177,7 @@ def validation_set(
         raise ConfigError(f"no validation piece is {crop_steps} steps long")
     chosen = np.linspace(0, len(windows) - 1, min(count, len(windows))).round().astype(int)
     pianoroll = pianoroll_batch(np.stack([windows[i] for i in chosen]), pitch_range)
-    known = masks.orderless(len(chosen), crop_steps, torch.Generator().manual_seed(seed))
+    known = masks.family(mask)(len(chosen), crop_steps, torch.Generator().manual_seed(seed))
     return pianoroll, known
 
 
@@ -278,6 +284,7 @@ def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = N
         config.eval_crops,
         config.seed,
         config.model.pitch_range,
+        config.mask,
     )
     if rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)

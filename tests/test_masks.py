@@ -1,0 +1,42 @@
+import pytest
+import torch
+
+from counterpoint import masks
+from counterpoint.errors import ConfigError
+
+
+def test_orderless_erases_between_one_and_all_notes():
+    known = masks.orderless(200, 16, torch.Generator().manual_seed(0))
+    erased = (~known).flatten(1).sum(1)
+    assert known.shape == (200, 4, 16)
+    assert erased.min() >= 1 and erased.max() <= 64
+    assert erased.float().std() > 10  # sizes spread over the range, not one fixed size
+
+
+def test_frame_masks_erase_whole_steps_but_one_partial_step():
+    steps = 16
+    known = masks.frames(300, steps, torch.Generator().manual_seed(1))
+    voices_known = known.sum(1)  # (B, T): how many voices are known at each step
+    partial = (voices_known > 0) & (voices_known < 4)
+    # at most one step per example is partly known, and every example erases something
+    assert partial.sum(1).max() == 1
+    assert (~known).flatten(1).any(1).all()
+    # the partial step has 1..3 voices back; often none are back (a whole frame unknown)
+    assert ((voices_known == 0).sum(1) >= 1).float().mean() > 0.2
+    erased_steps = (voices_known < 4).sum(1)
+    assert erased_steps.min() == 1 and erased_steps.max() == steps
+
+
+def test_mixtures_split_the_batch_between_families():
+    known = masks.family("orderless+frames")(9, 32, torch.Generator().manual_seed(2))
+    assert known.shape == (9, 4, 32)
+    voices_known = known.sum(1)
+    partial_steps = ((voices_known > 0) & (voices_known < 4)).sum(1)
+    assert (partial_steps[5:] <= 1).all()  # the second half: frame masks
+    assert partial_steps[:5].sum() > 5  # the first half: note-wise, partial steps everywhere
+
+
+@pytest.mark.parametrize("name", ["", "frame", "orderless+", "orderless+nope"])
+def test_unknown_families_are_named(name):
+    with pytest.raises(ConfigError, match="unknown mask family"):
+        masks.family(name)
