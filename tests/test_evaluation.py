@@ -140,6 +140,7 @@ def test_report_for_a_tiny_model_on_two_pieces(tiny_checkpoint, jsb_path, tmp_pa
     accuracies = data["harmonization_accuracy"]
     assert len(accuracies) == 2 and all(0 <= a <= 1 for a in accuracies.values())
     assert "network alone" in text
+    assert data["masked_loss_frames"] > 0 and "whole steps erased" in text
 
 
 def test_forward_center_equals_forward_inside_the_piece():

@@ -499,6 +499,7 @@ def evaluate(
         start = time.perf_counter()
         results["likelihood"] = evaluation.likelihood(model, pieces, orderings=orderings, seed=seed)
         results["masked_loss"] = evaluation.masked_loss(model, pieces, seed=seed)
+        results["masked_loss_frames"] = evaluation.masked_loss(model, pieces, seed=seed, mask="frames")
         results["timing"]["likelihood"] = time.perf_counter() - start
     if not skip_quality:
         start = time.perf_counter()
