@@ -53,15 +53,18 @@ def server(tiny_checkpoint):
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    for _ in range(150):
+    # a loaded machine can take tens of seconds to import torch and music21: wait up to a
+    # minute, but stop at once if the server died
+    deadline = time.monotonic() + 60
+    while True:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 break
         except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail("server did not start: " + process.stdout.read().decode()[-2000:])
             time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail("server did not start: " + process.stdout.read().decode()[-2000:])
     yield url
     process.terminate()
     process.wait(timeout=10)
