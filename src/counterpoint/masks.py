@@ -16,13 +16,18 @@ from counterpoint.representation import NUM_VOICES
 # --------------------------------------------------------------------------- training masks
 
 
+def _random_ranks(batch: int, size: int, generator: torch.Generator) -> torch.Tensor:
+    """Per example, a random permutation's rank of each of ``size`` positions ``(batch, size)``:
+    ``ranks < k`` picks k positions uniformly at random."""
+    return torch.rand(batch, size, generator=generator).argsort(dim=1).argsort(dim=1)
+
+
 def orderless(batch: int, steps: int, generator: torch.Generator) -> torch.Tensor:
     """Orderless-NADE masks: per example, erase k notes chosen uniformly at random, with k
     uniform in 1..4*steps. Returns known ``(batch, 4, steps)`` bool."""
     notes = NUM_VOICES * steps
     erase = torch.randint(1, notes + 1, (batch, 1), generator=generator)
-    ranks = torch.rand(batch, notes, generator=generator).argsort(dim=1).argsort(dim=1)
-    return (ranks >= erase).view(batch, NUM_VOICES, steps)
+    return (_random_ranks(batch, notes, generator) >= erase).view(batch, NUM_VOICES, steps)
 
 
 def bernoulli(batch: int, steps: int, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
@@ -58,15 +63,14 @@ def frames(batch: int, steps: int, generator: torch.Generator) -> torch.Tensor:
     rare (at 10% erased, one erased note in a thousand), yet it is the first conditional of
     every frame in a frame-major ordering, and the shape of every infill/continue task."""
     erase = torch.randint(1, steps + 1, (batch, 1), generator=generator)
-    ranks = torch.rand(batch, steps, generator=generator).argsort(dim=1).argsort(dim=1)
+    ranks = _random_ranks(batch, steps, generator)
     erased_steps = ranks < erase  # (B, T)
     known = (~erased_steps).unsqueeze(1).repeat(1, NUM_VOICES, 1)
     # the partial frame: the erased step of rank 0, with a random proper subset of voices back
     partial = ranks.argmin(dim=1)
     revealed = torch.randint(0, NUM_VOICES, (batch,), generator=generator)
-    voice_ranks = torch.rand(batch, NUM_VOICES, generator=generator).argsort(dim=1).argsort(dim=1)
-    rows = torch.arange(batch)
-    known[rows, :, partial] = voice_ranks < revealed.unsqueeze(1)
+    back = _random_ranks(batch, NUM_VOICES, generator) < revealed.unsqueeze(1)
+    known[torch.arange(batch), :, partial] = back
     return known
 
 
