@@ -9,10 +9,11 @@ from counterpoint.evaluation import (
     draw_ordering,
     histogram_distances,
     likelihood,
+    magenta_frame_log_probs,
     voice_leading_faults,
 )
-from counterpoint.model import Coconet, ModelConfig
-from counterpoint.representation import SILENCE
+from counterpoint.model import Coconet, ModelConfig, make_input
+from counterpoint.representation import SILENCE, to_pianoroll
 
 
 def _piece(rows):
@@ -32,6 +33,41 @@ def test_windowed_likelihood_equals_full_piece(chorale):
         np.testing.assert_allclose(windowed, full, atol=1e-5)
 
 
+def _magenta_one_note_at_a_time(model, piece, order):
+    """Magenta's FrameEvaluator written the slow, obvious way: one note at a time on the whole
+    piece, earlier steps true, earlier voices of the note's own step the model's argmax."""
+    roll = torch.from_numpy(to_pianoroll(piece))
+    known = torch.from_numpy(piece.T == SILENCE)  # rests are given
+    guessed = roll.clone()
+    result = []
+    for index, (voice, step) in enumerate(order):
+        if index == 0 or order[index - 1, 1] != step:  # a new step: reveal the previous one's truth
+            known[:, order[:index, 1]] = True
+            guessed = roll.clone()
+        with torch.no_grad():
+            logits = model(make_input(guessed[None], known[None]))[0, voice, step]
+        log_probs = torch.log_softmax(logits, -1)
+        result.append(float(log_probs[roll[voice, step].argmax()]))
+        guessed[voice, step] = torch.nn.functional.one_hot(log_probs.argmax(), roll.shape[2]).float()
+        known[voice, step] = True
+    return np.array(result)
+
+
+def test_paper_protocol_conditions_a_step_on_the_models_own_guesses(chorale):
+    torch.manual_seed(0)
+    model = Coconet(ModelConfig(6, 8, dilations=[(1, 1), (2, 2)])).eval()
+    piece = chorale[:24].copy()
+    piece[5, 2] = SILENCE  # a rest: given, not scored
+    order = draw_ordering(piece, "random", np.random.default_rng(3))
+    expected = _magenta_one_note_at_a_time(model, piece, order)
+    result = magenta_frame_log_probs(model, piece, order, batch_size=7)
+    np.testing.assert_allclose(result, expected, atol=1e-5)
+    exact = conditional_log_probs(model, piece, order)
+    first = np.r_[True, order[1:, 1] != order[:-1, 1]]
+    np.testing.assert_allclose(result[first], exact[first], atol=1e-5)  # a step's first voice: exact
+    assert not np.allclose(result[~first], exact[~first], atol=1e-3)  # the others: guesses differ
+
+
 def test_uniform_model_costs_log_pitches_per_note(chorale):
     model = Coconet(ModelConfig(4, 8)).eval()
     torch.nn.init.zeros_(model.output.weight)
@@ -40,6 +76,7 @@ def test_uniform_model_costs_log_pitches_per_note(chorale):
     assert result["random"]["notewise"] == pytest.approx(np.log(46), rel=1e-5)
     assert result["chronological"]["framewise"] == pytest.approx(4 * np.log(46), rel=1e-5)
     assert result["ensemble"]["notewise"] == pytest.approx(np.log(46), rel=1e-5)
+    assert result["paper_protocol"]["framewise"] == pytest.approx(4 * np.log(46), rel=1e-5)
 
 
 def test_temperature_rescales_the_logits(chorale):
