@@ -2,7 +2,17 @@ import pytest
 import torch
 
 from counterpoint.errors import CheckpointError, ConfigError, MissingFileError
-from counterpoint.model import PRESETS, Coconet, deepen, fuse_batch_norm, load, make_input, preset, save
+from counterpoint.model import (
+    PRESETS,
+    Coconet,
+    ModelConfig,
+    deepen,
+    fuse_batch_norm,
+    load,
+    make_input,
+    preset,
+    save,
+)
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
@@ -133,3 +143,17 @@ def test_dropout_acts_in_training_only():
         assert not torch.equal(dropped(x), dropped(x))
     with pytest.raises(ConfigError, match="invalid model config"):
         Coconet(preset("tiny").__class__(dropout=1.0))
+
+
+def test_channel_dropout_drops_whole_feature_maps():
+    config = preset("tiny")
+    config.dropout, config.dropout_channels = 0.5, True
+    model = Coconet(config).train()
+    assert ModelConfig.from_dict(config.to_dict()) == config
+    torch.manual_seed(0)
+    maps = model.dropout(torch.ones(3, 16, 8, 46))
+    per_map = maps.flatten(2)
+    # every (example, channel) map is all zero or all scaled by 1 / (1 - p)
+    assert torch.all((per_map == 0).all(-1) | (per_map == 2).all(-1))
+    assert 0 < (per_map == 0).all(-1).float().mean() < 1
+    assert torch.equal(model.eval().dropout(maps), maps)

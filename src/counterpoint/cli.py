@@ -127,6 +127,13 @@ def train(
         float | None,
         typer.Option(help="dropout inside each residual pair, a regulariser (new runs) [default: 0]"),
     ] = None,
+    dropout_channels: Annotated[
+        bool,
+        typer.Option(
+            "--dropout-channels",
+            help="dropout drops whole feature maps, not single activations: much cheaper on CPU (new runs)",
+        ),
+    ] = False,
     init_from: Annotated[
         Path | None,
         typer.Option(
@@ -203,6 +210,8 @@ def train(
             config.model = dataclasses.replace(config.model, layers=layers)
         if dropout is not None:
             config.model = dataclasses.replace(config.model, dropout=dropout)
+        if dropout_channels:
+            config.model = dataclasses.replace(config.model, dropout_channels=True)
     # options given on the command line win, for a new run and a resumed one alike
     given = {
         "max_steps": steps,

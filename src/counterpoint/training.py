@@ -229,12 +229,13 @@ def initial_weights(config: TrainConfig) -> Coconet:
     weights, deepened to ``config.model`` if that has more layers, with the run's dropout;
     any other difference in architecture is an error."""
     source = from_checkpoint(read_checkpoint(config.init_from), config.init_from)
-    if replace(source.config, layers=config.model.layers, dropout=config.model.dropout) != config.model:
+    dropout = {"dropout": config.model.dropout, "dropout_channels": config.model.dropout_channels}
+    if replace(source.config, layers=config.model.layers, **dropout) != config.model:
         raise ConfigError(
             f"{config.init_from}: its network ({source.config}) differs from this run's "
             f"({config.model}) in more than depth and dropout"
         )
-    model = Coconet(replace(source.config, dropout=config.model.dropout))  # dropout has no weights
+    model = Coconet(replace(source.config, **dropout))  # dropout has no weights
     model.load_state_dict(source.state_dict())
     if source.config.layers == config.model.layers:
         return model.train()
