@@ -150,9 +150,12 @@ def test_train_then_resume_with_changed_settings(jsb_path, tmp_path):
 
     run_dir = tmp_path / "run"
     first = ["train", "--data", jsb_path, "--preset", "tiny", "--run-dir", run_dir, "--steps", 4]
-    result = run(*first, "--eval-every", 2, "--batch-size", 2, "--crop", 16)
+    channel_dropout = ["--dropout", 0.2, "--dropout-channels"]
+    result = run(*first, "--eval-every", 2, "--batch-size", 2, "--crop", 16, *channel_dropout)
     assert result.exit_code == 0, result.output
-    assert json.loads((run_dir / "config.json").read_text())["augment"] is True
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["augment"] is True
+    assert config["model"]["dropout"] == 0.2 and config["model"]["dropout_channels"] is True
     result = run("train", "--run-dir", run_dir, "--resume", "--steps", 6, "--no-augment", "--lr", 1e-3)
     assert result.exit_code == 0, result.output
     config = json.loads((run_dir / "config.json").read_text())
