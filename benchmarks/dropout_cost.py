@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import time
 from pathlib import Path
 
 import torch
+from train_speed import rate  # the same timing loop (warm-up, then as many steps as fit)
 
 from counterpoint.data import load_jsb
 from counterpoint.model import Coconet, preset
@@ -44,13 +44,7 @@ def seconds_per_step(settings: dict, train_set: list, batch: int, steps: int, se
         loss.backward()
         optimizer.step()
 
-    step()  # warm up
-    step()
-    count, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds or count < 2:
-        step()
-        count += 1
-    return (time.perf_counter() - start) / count
+    return 1 / rate(step, seconds)
 
 
 def main() -> None:

@@ -53,6 +53,8 @@ from counterpoint.representation import (
 
 # --------------------------------------------------------------------------- likelihood
 
+BATCH = 64  # windows per forward pass when scoring notes
+
 
 def draw_ordering(chorale: np.ndarray, kind: str, rng: np.random.Generator | None = None) -> np.ndarray:
     """The sounding notes of a chorale as ``(n, 2)`` rows ``(voice, step)``, in the order they
@@ -75,7 +77,7 @@ def conditional_log_probs(
     chorale: np.ndarray,
     order: np.ndarray,
     window: bool = True,
-    batch_size: int = 64,
+    batch_size: int = BATCH,
     progress=None,
     temperature: float = 1.0,
 ) -> np.ndarray:
@@ -94,20 +96,32 @@ def magenta_frame_log_probs(
     chorale: np.ndarray,
     order: np.ndarray,
     window: bool = True,
-    batch_size: int = 64,
+    batch_size: int = BATCH,
     progress=None,
     temperature: float = 1.0,
-    exact: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Magenta's ``FrameEvaluator``, the protocol of the Coconet paper's framewise figures:
     like :func:`conditional_log_probs` for a frame-major ``order``, except that a note's
     earlier voices *in its own step* hold the model's argmax guesses for them, not the true
     notes (earlier steps hold the true notes). A step's first voice is therefore scored
-    exactly as in :func:`conditional_log_probs`; the others are not exact conditionals.
-
-    ``exact``: the ``(log_probs, argmax)`` of :func:`_predict` over the whole ``order``, if
-    already computed; its first voices are reused rather than recomputed."""
+    exactly as in :func:`conditional_log_probs`; the others are not exact conditionals."""
     roll = torch.from_numpy(to_pianoroll(chorale, model.pitch_range))
+    return _paper_protocol(model, roll, order, window, batch_size, progress, temperature)
+
+
+def _paper_protocol(
+    model: Coconet,
+    roll: torch.Tensor,
+    order: np.ndarray,
+    window: bool,
+    batch_size: int,
+    progress=None,
+    temperature: float = 1.0,
+    exact: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """:func:`magenta_frame_log_probs` on the pianoroll ``roll``. ``exact``: the
+    ``(log_probs, argmax)`` of :func:`_predict` over the whole ``order``, if already computed;
+    a step's first voice is read from it rather than computed again."""
     steps = order[:, 1]
     first = np.flatnonzero(np.r_[True, steps[1:] != steps[:-1]])  # where each step's notes begin
     position = np.arange(len(order)) - np.repeat(first, np.diff(np.r_[first, len(order)]))
@@ -236,14 +250,12 @@ def likelihood(
         roll = torch.from_numpy(to_pianoroll(chorale, model.pitch_range))
         for k in range(orderings):
             order = draw_ordering(chorale, "random", rng)
-            exact = _predict(model, roll, order, np.arange(len(order)), window, 64, bar, temperature)
+            exact = _predict(model, roll, order, np.arange(len(order)), window, BATCH, bar, temperature)
             lp = exact[0]
             piece_logs[k] = lp.sum()
             np.add.at(frame_logs[k], order[:, 1], lp)
-            magenta = magenta_frame_log_probs(
-                model, chorale, order, window, progress=bar, temperature=temperature, exact=exact
-            )
-            np.add.at(magenta_logs[k], order[:, 1], magenta)
+            paper = _paper_protocol(model, roll, order, window, BATCH, bar, temperature, exact=exact)
+            np.add.at(magenta_logs[k], order[:, 1], paper)
         random_totals += piece_logs
         ensemble = float(_log_mean_exp(piece_logs))
         ensemble_total += ensemble

@@ -44,7 +44,7 @@ class ModelConfig:
     dropout: float = 0.0
     # drop whole feature maps (per example and channel) rather than single activations: a
     # coarser regulariser, far cheaper on CPU since it draws one number per map (a training
-    # step 1.09x one without dropout, against 1.63x; docs/dropout_cost.txt)
+    # step 0.95-1.09x one without dropout, against 1.47-1.63x; docs/dropout_cost.txt)
     dropout_channels: bool = False
     pitch_low: int = 36
     pitch_high: int = 81
