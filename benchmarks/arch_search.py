@@ -4,9 +4,16 @@ Each candidate trains on the JSB train split for the same wall-clock budget (one
 cores, nothing else running), at a constant learning rate after warmup, then reports the
 masked-prediction loss on fixed validation windows (nats per note; lower is better), the
 receptive field in time (which sets the cost of exact likelihood evaluation) and the latency
-of a 2-measure harmonization (Gibbs, 32 steps). Rerun:
+of a 2-measure harmonization (Gibbs, 32 steps). Every candidate sees 1,280 steps of music per
+training step: batch 20 of 64-step crops, or batch 10 of 128-step crops, and so on. Rerun:
 
     python benchmarks/arch_search.py --minutes 4 --out docs/arch_search.json
+    python benchmarks/arch_search.py --minutes 4 --bf16 --only "16x64 pitch" time 12x128 \
+        --out docs/arch_search_bf16.json
+
+(the first is session 1's search, in float32; the second, written in session 8 and not yet
+run, trains under bf16 autocast, as every run since session 2 has, and adds kernel shape, crop
+length and reach in time against a fresh 16x64 baseline.)
 """
 
 from __future__ import annotations
@@ -29,15 +36,23 @@ from counterpoint.training import TrainConfig, train
 JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
 PITCH_DILATIONS = [(1, 1), (1, 2), (1, 4), (1, 8)]
 
+NOTES_PER_BATCH = 1280  # steps of music per training step, whatever the crop length
+# name: (architecture, crop length in steps)
 CANDIDATES = {
-    "paper 64x128": preset("paper"),
-    "doodle 33x128 sep dilated": preset("doodle"),
-    "24x64 dilated (t,p) 1-8": ModelConfig(24, 64, dilations=[(1, 1), (2, 2), (4, 4), (8, 8)]),
-    "16x64 plain": ModelConfig(16, 64),
-    "16x64 pitch-dilated": ModelConfig(16, 64, dilations=PITCH_DILATIONS),
-    "24x64 pitch-dilated": ModelConfig(24, 64, dilations=PITCH_DILATIONS),
-    "16x96 pitch-dilated": ModelConfig(16, 96, dilations=PITCH_DILATIONS),
-    "12x128 pitch-dilated": ModelConfig(12, 128, dilations=PITCH_DILATIONS),
+    "paper 64x128": (preset("paper"), 64),
+    "doodle 33x128 sep dilated": (preset("doodle"), 64),
+    "24x64 dilated (t,p) 1-8": (ModelConfig(24, 64, dilations=[(1, 1), (2, 2), (4, 4), (8, 8)]), 64),
+    "16x64 plain": (ModelConfig(16, 64), 64),
+    "16x64 pitch-dilated": (ModelConfig(16, 64, dilations=PITCH_DILATIONS), 64),
+    "24x64 pitch-dilated": (ModelConfig(24, 64, dilations=PITCH_DILATIONS), 64),
+    "16x96 pitch-dilated": (ModelConfig(16, 96, dilations=PITCH_DILATIONS), 64),
+    "12x128 pitch-dilated": (ModelConfig(12, 128, dilations=PITCH_DILATIONS), 64),
+    # kernel shape: 5 steps in time doubles the reach at 1.7x the multiply-adds
+    "16x64 pitch-dilated, kernel 5x3": (ModelConfig(16, 64, (5, 3), dilations=PITCH_DILATIONS), 64),
+    # reach in time: every other pair of layers also dilated 2 in time
+    "16x64 time 1,2 + pitch-dilated": (ModelConfig(16, 64, dilations=[(1, 1), (1, 2), (2, 4), (2, 8)]), 64),
+    # crop length: fewer windows see a crop's edge (zero padding) within their reach
+    "16x64 pitch-dilated, crop 128": (ModelConfig(16, 64, dilations=PITCH_DILATIONS), 128),
 }
 
 
@@ -55,11 +70,12 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=4.0)
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--bf16", action="store_true", help="train under bf16 autocast")
     args = parser.parse_args()
     dataset = load_jsb(JSB)
     melody = dataset.valid[0][:32, 0]
     rows = []
-    for name, config in CANDIDATES.items():
+    for name, (config, crop) in CANDIDATES.items():
         if args.only and not any(o in name for o in args.only):
             continue
         torch.manual_seed(0)
@@ -67,6 +83,9 @@ def main() -> None:
             run_dir=f"runs/search/{name.replace(' ', '_')}",
             data=str(JSB),
             model=config,
+            crop_steps=crop,
+            batch_size=NOTES_PER_BATCH // crop,
+            bf16=args.bf16,
             max_steps=10**9,
             max_minutes=args.minutes,
             eval_every=10**9,
@@ -81,6 +100,8 @@ def main() -> None:
         loss = evaluate_loss(model, *valid)
         row = {
             "candidate": name,
+            "crop": crop,
+            "bf16": args.bf16,
             "parameters": count_parameters(model),
             "time_reach": model.receptive_field(),
             "steps": summary["steps"],
