@@ -29,9 +29,10 @@ import torch
 
 from counterpoint.data import load_jsb
 from counterpoint.model import Coconet, ModelConfig, count_parameters, preset
+from counterpoint.representation import DEFAULT_RANGE
 from counterpoint.sampling import SamplerConfig
 from counterpoint.tasks import harmonize
-from counterpoint.training import TrainConfig, train
+from counterpoint.training import TrainConfig, evaluate_loss, train, validation_set
 
 JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
 PITCH_DILATIONS = [(1, 1), (1, 2), (1, 4), (1, 8)]
@@ -74,6 +75,7 @@ def main() -> None:
     args = parser.parse_args()
     dataset = load_jsb(JSB)
     melody = dataset.valid[0][:32, 0]
+    valid = validation_set(dataset.valid, 64, 256, 0, DEFAULT_RANGE)
     rows = []
     for name, (config, crop) in CANDIDATES.items():
         if args.only and not any(o in name for o in args.only):
@@ -93,11 +95,8 @@ def main() -> None:
             progress=False,
         )
         summary = train(run, dataset=dataset)
-        from counterpoint.training import evaluate_loss, validation_set
-
         model = summary["model"].eval().to(memory_format=torch.contiguous_format)
-        valid = validation_set(dataset.valid, 64, 256, 0, config.pitch_range)
-        loss = evaluate_loss(model, *valid)
+        loss = evaluate_loss(model, *valid)  # the same windows and masks for every candidate
         row = {
             "candidate": name,
             "crop": crop,
