@@ -19,7 +19,9 @@ compared row by row.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -34,14 +36,13 @@ JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16th
 BINS = np.linspace(0.0, 1.0, 6)  # fraction of the piece's steps known when the frame is reached
 
 
-def frame_figures(model, chorale: np.ndarray, orderings: int, rng: np.random.Generator):
+def frame_figures(model, chorale: np.ndarray, orders: list[np.ndarray]):
     """Per ordering and step: the log-probability of the frame (``(K, T)``) under the paper's
     protocol, and the fraction of the piece's steps known when the ordering reached it."""
     steps = len(chorale)
-    log_p = np.zeros((orderings, steps))
-    known = np.zeros((orderings, steps))
-    for k in range(orderings):
-        order = draw_ordering(chorale, "random", rng)
+    log_p = np.zeros((len(orders), steps))
+    known = np.zeros((len(orders), steps))
+    for k, order in enumerate(orders):
         np.add.at(log_p[k], order[:, 1], magenta_frame_log_probs(model, chorale, order))
         sequence = order[np.r_[True, order[1:, 1] != order[:-1, 1]], 1]  # sounding steps in order
         known[k, sequence] = np.arange(len(sequence)) / steps
@@ -49,11 +50,32 @@ def frame_figures(model, chorale: np.ndarray, orderings: int, rng: np.random.Gen
     return log_p, known
 
 
-def breakdown(model, pieces: list[np.ndarray], orderings: int = 5) -> dict:
+_WORKER_MODEL = None
+
+
+def _start_worker(model) -> None:
+    global _WORKER_MODEL
+    torch.set_num_threads(1)  # one process per core beats one process on two threads
+    _WORKER_MODEL = model
+
+
+def _worker_frame_figures(chorale: np.ndarray, orders: list[np.ndarray]):
+    return frame_figures(_WORKER_MODEL, chorale, orders)
+
+
+def breakdown(model, pieces: list[np.ndarray], orderings: int = 5, workers: int = 1) -> dict:
+    # All orderings are drawn up front, in the order `counterpoint evaluate` draws them, so the
+    # figure does not depend on how the pieces are shared between worker processes.
     rng = np.random.default_rng(0)
+    orders = [[draw_ordering(chorale, "random", rng) for _ in range(orderings)] for chorale in pieces]
+    if workers > 1:
+        context = multiprocessing.get_context("spawn")  # fork after torch's threads can hang
+        with ProcessPoolExecutor(workers, context, initializer=_start_worker, initargs=(model,)) as pool:
+            figures = list(pool.map(_worker_frame_figures, pieces, orders))
+    else:
+        figures = [frame_figures(model, c, o) for c, o in zip(pieces, orders, strict=True)]
     log_ps, knowns, helds, sounding = [], [], [], []
-    for chorale in pieces:
-        log_p, known = frame_figures(model, chorale, orderings, rng)
+    for chorale, (log_p, known) in zip(pieces, figures, strict=True):
         log_ps.append(log_p)
         knowns.append(known)
         helds.append(~onsets(chorale).any(axis=1))
@@ -96,6 +118,9 @@ def main() -> None:
     parser.add_argument("--split", default="valid")
     parser.add_argument("--pieces", type=int, default=10, help="the first N pieces of the split")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="processes of one thread each, sharing the pieces"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -106,7 +131,7 @@ def main() -> None:
     for checkpoint in args.checkpoints:
         start = time.perf_counter()
         model = fuse_batch_norm(load_model(checkpoint).eval())
-        result = breakdown(model, pieces)
+        result = breakdown(model, pieces, workers=args.workers)
         print(
             f"\n{checkpoint}: {result['figure']:.4f} ± {result['sem']:.4f} nats per frame over "
             f"{result['frames']} frames (frames with an onset: {result['onset_part']:.4f}, held frames: "
