@@ -19,16 +19,14 @@ compared row by row.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from counterpoint.data import load_jsb
-from counterpoint.evaluation import draw_ordering, magenta_frame_log_probs
+from counterpoint.evaluation import draw_ordering, magenta_frame_log_probs, map_pieces
 from counterpoint.model import fuse_batch_norm, load_model
 from counterpoint.representation import SILENCE, onsets
 
@@ -50,30 +48,12 @@ def frame_figures(model, chorale: np.ndarray, orders: list[np.ndarray]):
     return log_p, known
 
 
-_WORKER_MODEL = None
-
-
-def _start_worker(model) -> None:
-    global _WORKER_MODEL
-    torch.set_num_threads(1)  # one process per core beats one process on two threads
-    _WORKER_MODEL = model
-
-
-def _worker_frame_figures(chorale: np.ndarray, orders: list[np.ndarray]):
-    return frame_figures(_WORKER_MODEL, chorale, orders)
-
-
 def breakdown(model, pieces: list[np.ndarray], orderings: int = 5, workers: int = 1) -> dict:
     # All orderings are drawn up front, in the order `counterpoint evaluate` draws them, so the
     # figure does not depend on how the pieces are shared between worker processes.
     rng = np.random.default_rng(0)
     orders = [[draw_ordering(chorale, "random", rng) for _ in range(orderings)] for chorale in pieces]
-    if workers > 1:
-        context = multiprocessing.get_context("spawn")  # fork after torch's threads can hang
-        with ProcessPoolExecutor(workers, context, initializer=_start_worker, initargs=(model,)) as pool:
-            figures = list(pool.map(_worker_frame_figures, pieces, orders))
-    else:
-        figures = [frame_figures(model, c, o) for c, o in zip(pieces, orders, strict=True)]
+    figures = map_pieces(frame_figures, model, pieces, orders, workers)
     log_ps, knowns, helds, sounding = [], [], [], []
     for chorale, (log_p, known) in zip(pieces, figures, strict=True):
         log_ps.append(log_p)

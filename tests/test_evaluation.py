@@ -94,6 +94,20 @@ def test_temperature_rescales_the_logits(chorale):
     assert as_trained["random"]["notewise"] > np.log(46) + 1
 
 
+def test_worker_processes_give_the_same_figures(chorale):
+    torch.manual_seed(0)
+    model = Coconet(ModelConfig(4, 8)).eval()
+    with torch.no_grad():
+        model.output.weight.mul_(100)  # far from uniform, so a wrong ordering would show
+    pieces = [chorale[:24], chorale[24:40], chorale[40:64]]
+    serial = likelihood(model, pieces, orderings=2, progress=False)
+    shared = likelihood(model, pieces, orderings=2, progress=False, workers=2)
+    assert shared.keys() == serial.keys()
+    for key in ("chronological", "random", "ensemble", "ensemble_per_frame", "paper_protocol"):
+        for name, value in serial[key].items():
+            assert shared[key][name] == pytest.approx(value, rel=1e-6), (key, name)
+
+
 def test_orderings_cover_every_sounding_note_once():
     piece = _piece([[60, 55, SILENCE, 48], [62, 55, 50, 48]])
     order = draw_ordering(piece, "random", np.random.default_rng(0))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -483,6 +484,9 @@ def evaluate(
     seed: Seed = 0,
     skip_likelihood: Annotated[bool, typer.Option("--skip-likelihood", help="only musical quality")] = False,
     skip_quality: Annotated[bool, typer.Option("--skip-quality", help="only likelihood")] = False,
+    workers: Annotated[
+        int, typer.Option(min=0, help="processes sharing the likelihood's pieces (0: one per CPU core)")
+    ] = 0,
     report: Annotated[Path, typer.Option("--report", "-o", help="Markdown report; JSON beside it")] = Path(
         "evaluation.md"
     ),
@@ -506,7 +510,9 @@ def evaluate(
     }
     if not skip_likelihood:
         start = time.perf_counter()
-        results["likelihood"] = evaluation.likelihood(model, pieces, orderings=orderings, seed=seed)
+        results["likelihood"] = evaluation.likelihood(
+            model, pieces, orderings=orderings, seed=seed, workers=workers or os.cpu_count() or 1
+        )
         results["masked_loss"] = evaluation.masked_loss(model, pieces, seed=seed)
         results["masked_loss_frames"] = evaluation.masked_loss(model, pieces, seed=seed, mask="frames")
         results["timing"]["likelihood"] = time.perf_counter() - start

@@ -33,8 +33,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+import multiprocessing
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 import numpy as np
 import torch
@@ -209,6 +213,78 @@ def _sem(values: Sequence[float]) -> float:
     return float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else 0.0
 
 
+def _scoring_cost(chorale: np.ndarray, orderings: int, chronological: bool) -> int:
+    """Notes scored for one piece: every note once per ordering, and again for Magenta's
+    protocol every note but a step's first (see :func:`magenta_frame_log_probs`)."""
+    sounding = chorale != SILENCE
+    rescored = int(sounding.sum() - sounding.any(axis=1).sum())
+    return int(sounding.sum()) * (orderings + int(chronological)) + rescored * orderings
+
+
+def _score_piece(
+    model: Coconet,
+    chorale: np.ndarray,
+    orders: list[np.ndarray],
+    window: bool,
+    temperature: float,
+    chronological: bool,
+) -> dict:
+    """One piece's log-probabilities: the chronological ordering's total, each random
+    ordering's total (``(K,)``), and per ordering and step the frame's log-probability, exact
+    (``frames``) and under Magenta's protocol (``paper_frames``), both ``(K, T)``."""
+    roll = torch.from_numpy(to_pianoroll(chorale, model.pitch_range))
+    chrono = 0.0
+    if chronological:
+        order = draw_ordering(chorale, "chronological")
+        chrono = float(
+            _predict(model, roll, order, np.arange(len(order)), window, BATCH, None, temperature)[0].sum()
+        )
+    totals = np.zeros(len(orders))
+    frames = np.zeros((len(orders), len(chorale)))
+    paper_frames = np.zeros((len(orders), len(chorale)))
+    for k, order in enumerate(orders):
+        exact = _predict(model, roll, order, np.arange(len(order)), window, BATCH, None, temperature)
+        totals[k] = exact[0].sum()
+        np.add.at(frames[k], order[:, 1], exact[0])
+        paper = _paper_protocol(model, roll, order, window, BATCH, None, temperature, exact=exact)
+        np.add.at(paper_frames[k], order[:, 1], paper)
+    return {"chronological": chrono, "orderings": totals, "frames": frames, "paper_frames": paper_frames}
+
+
+def map_pieces(
+    score: Callable[[Coconet, np.ndarray, list[np.ndarray]], Any],
+    model: Coconet,
+    chorales: list[np.ndarray],
+    orders: list[list[np.ndarray]],
+    workers: int = 1,
+) -> Iterator[Any]:
+    """``score(model, chorale, its orderings)`` for every piece, in order. With ``workers`` > 1
+    the pieces are shared between that many processes of one thread each (on a CPU one
+    process per core is faster than one process on all cores); ``score`` must be a module-level
+    function (or a ``partial`` of one) so that it can be sent to them."""
+    if workers > 1 and len(chorales) > 1:
+        context = multiprocessing.get_context("spawn")  # fork after torch's threads can hang
+        workers = min(workers, len(chorales))
+        with ProcessPoolExecutor(workers, context, initializer=_start_worker, initargs=(model,)) as pool:
+            yield from pool.map(partial(_score_in_worker, score), chorales, orders)
+    else:
+        for chorale, piece_orders in zip(chorales, orders, strict=True):
+            yield score(model, chorale, piece_orders)
+
+
+_WORKER_MODEL: Coconet | None = None
+
+
+def _start_worker(model: Coconet) -> None:
+    global _WORKER_MODEL
+    torch.set_num_threads(1)
+    _WORKER_MODEL = model
+
+
+def _score_in_worker(score, chorale: np.ndarray, orders: list[np.ndarray]):
+    return score(_WORKER_MODEL, chorale, orders)
+
+
 def likelihood(
     model: Coconet,
     chorales: list[np.ndarray],
@@ -218,51 +294,36 @@ def likelihood(
     progress: bool = True,
     temperature: float = 1.0,
     chronological: bool = True,
+    workers: int = 1,
 ) -> dict:
     """Framewise and notewise NLL of ``chorales`` (see the module docstring for each figure),
     of the model with its logits divided by ``temperature``; ``chronological=False`` skips
-    that ordering (its figures are then absent)."""
+    that ordering (its figures are then absent). ``workers`` > 1 scores the pieces in that
+    many processes of one thread each; the figures are the same."""
     from tqdm import tqdm
 
     model = fuse_batch_norm(model.eval())
     rng = np.random.default_rng(seed)
-    total_notes = sum(int((c != SILENCE).sum()) for c in chorales)
-    passes = orderings + int(chronological)
-    # Magenta's protocol rescores every note but a step's first (see magenta_frame_log_probs)
-    rescored = sum(int((c != SILENCE).sum() - (c != SILENCE).any(axis=1).sum()) for c in chorales)
-    total = total_notes * passes + rescored * orderings
-    bar = tqdm(total=total, desc="likelihood", unit="note", disable=not progress)
-    frames = sum(len(c) for c in chorales)
-    chrono_total = 0.0
-    random_totals = np.zeros(orderings)
-    ensemble_total = 0.0
-    per_frame_ensemble: list[np.ndarray] = []
-    magenta_ensemble: list[np.ndarray] = []
-    piece_framewise = []
-    for chorale in chorales:
-        if chronological:
-            order = draw_ordering(chorale, "chronological")
-            lp = conditional_log_probs(model, chorale, order, window, progress=bar, temperature=temperature)
-            chrono_total += float(lp.sum())
-        piece_logs = np.zeros(orderings)
-        frame_logs = np.zeros((orderings, len(chorale)))
-        magenta_logs = np.zeros((orderings, len(chorale)))
-        roll = torch.from_numpy(to_pianoroll(chorale, model.pitch_range))
-        for k in range(orderings):
-            order = draw_ordering(chorale, "random", rng)
-            exact = _predict(model, roll, order, np.arange(len(order)), window, BATCH, bar, temperature)
-            lp = exact[0]
-            piece_logs[k] = lp.sum()
-            np.add.at(frame_logs[k], order[:, 1], lp)
-            paper = _paper_protocol(model, roll, order, window, BATCH, bar, temperature, exact=exact)
-            np.add.at(magenta_logs[k], order[:, 1], paper)
-        random_totals += piece_logs
-        ensemble = float(_log_mean_exp(piece_logs))
-        ensemble_total += ensemble
-        piece_framewise.append(-ensemble / len(chorale))
-        per_frame_ensemble.append(_log_mean_exp(frame_logs, axis=0))
-        magenta_ensemble.append(_log_mean_exp(magenta_logs, axis=0))
+    # Every ordering is drawn up front, piece after piece, so that the figures do not depend
+    # on how the pieces are shared between processes.
+    orders = [[draw_ordering(c, "random", rng) for _ in range(orderings)] for c in chorales]
+    costs = [_scoring_cost(c, orderings, chronological) for c in chorales]
+    bar = tqdm(total=sum(costs), desc="likelihood", unit="note", disable=not progress)
+    score = partial(_score_piece, window=window, temperature=temperature, chronological=chronological)
+    scored = []
+    for piece, cost in zip(map_pieces(score, model, chorales, orders, workers), costs, strict=True):
+        scored.append(piece)
+        bar.update(cost)
     bar.close()
+    frames = sum(len(c) for c in chorales)
+    total_notes = sum(int((c != SILENCE).sum()) for c in chorales)
+    chrono_total = sum(piece["chronological"] for piece in scored)
+    random_totals = np.sum([piece["orderings"] for piece in scored], axis=0)
+    ensembles = [float(_log_mean_exp(piece["orderings"])) for piece in scored]
+    ensemble_total = sum(ensembles)
+    piece_framewise = [-e / len(c) for e, c in zip(ensembles, chorales, strict=True)]
+    per_frame_ensemble = [_log_mean_exp(piece["frames"], axis=0) for piece in scored]
+    magenta_ensemble = [_log_mean_exp(piece["paper_frames"], axis=0) for piece in scored]
     per_ordering = -random_totals / frames
     frame_losses = -np.concatenate(per_frame_ensemble)
     magenta_losses = -np.concatenate(magenta_ensemble)
