@@ -636,6 +636,8 @@ __all__ = [
     "harmonize_sopranos",
     "histogram_distances",
     "likelihood",
+    "magenta_frame_log_probs",
+    "map_pieces",
     "markdown_report",
     "masked_loss",
     "quality_table",
