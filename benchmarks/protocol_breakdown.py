@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from counterpoint.data import load_jsb
-from counterpoint.evaluation import draw_ordering, magenta_frame_log_probs, map_pieces
+from counterpoint.evaluation import magenta_frame_log_probs, map_pieces, random_orderings
 from counterpoint.model import fuse_batch_norm, load_model
 from counterpoint.representation import SILENCE, onsets
 
@@ -49,10 +49,7 @@ def frame_figures(model, chorale: np.ndarray, orders: list[np.ndarray]):
 
 
 def breakdown(model, pieces: list[np.ndarray], orderings: int = 5, workers: int = 1) -> dict:
-    # All orderings are drawn up front, in the order `counterpoint evaluate` draws them, so the
-    # figure does not depend on how the pieces are shared between worker processes.
-    rng = np.random.default_rng(0)
-    orders = [[draw_ordering(chorale, "random", rng) for _ in range(orderings)] for chorale in pieces]
+    orders = random_orderings(pieces, orderings, seed=0)  # as `counterpoint evaluate` draws them
     figures = map_pieces(frame_figures, model, pieces, orders, workers)
     log_ps, knowns, helds, sounding = [], [], [], []
     for chorale, (log_p, known) in zip(pieces, figures, strict=True):

@@ -213,6 +213,14 @@ def _sem(values: Sequence[float]) -> float:
     return float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else 0.0
 
 
+def random_orderings(chorales: list[np.ndarray], orderings: int, seed: int = 0) -> list[list[np.ndarray]]:
+    """``orderings`` random orderings of each piece, all drawn up front, piece after piece, from
+    one generator: the same seed gives the same orderings however the pieces are later scored
+    (in one process or shared between several)."""
+    rng = np.random.default_rng(seed)
+    return [[draw_ordering(chorale, "random", rng) for _ in range(orderings)] for chorale in chorales]
+
+
 def _scoring_cost(chorale: np.ndarray, orderings: int, chronological: bool) -> int:
     """Notes scored for one piece: every note once per ordering, and again for Magenta's
     protocol every note but a step's first (see :func:`magenta_frame_log_probs`)."""
@@ -232,13 +240,11 @@ def _score_piece(
     """One piece's log-probabilities: the chronological ordering's total, each random
     ordering's total (``(K,)``), and per ordering and step the frame's log-probability, exact
     (``frames``) and under Magenta's protocol (``paper_frames``), both ``(K, T)``."""
-    roll = torch.from_numpy(to_pianoroll(chorale, model.pitch_range))
     chrono = 0.0
     if chronological:
         order = draw_ordering(chorale, "chronological")
-        chrono = float(
-            _predict(model, roll, order, np.arange(len(order)), window, BATCH, None, temperature)[0].sum()
-        )
+        chrono = float(conditional_log_probs(model, chorale, order, window, temperature=temperature).sum())
+    roll = torch.from_numpy(to_pianoroll(chorale, model.pitch_range))
     totals = np.zeros(len(orders))
     frames = np.zeros((len(orders), len(chorale)))
     paper_frames = np.zeros((len(orders), len(chorale)))
@@ -259,8 +265,8 @@ def map_pieces(
     workers: int = 1,
 ) -> Iterator[Any]:
     """``score(model, chorale, its orderings)`` for every piece, in order. With ``workers`` > 1
-    the pieces are shared between that many processes of one thread each (on a CPU one
-    process per core is faster than one process on all cores); ``score`` must be a module-level
+    the pieces are shared between that many processes of one thread each (on 2 cores no faster
+    than one process on two threads: README, "Evaluation"); ``score`` must be a module-level
     function (or a ``partial`` of one) so that it can be sent to them."""
     if workers > 1 and len(chorales) > 1:
         context = multiprocessing.get_context("spawn")  # fork after torch's threads can hang
@@ -303,10 +309,7 @@ def likelihood(
     from tqdm import tqdm
 
     model = fuse_batch_norm(model.eval())
-    rng = np.random.default_rng(seed)
-    # Every ordering is drawn up front, piece after piece, so that the figures do not depend
-    # on how the pieces are shared between processes.
-    orders = [[draw_ordering(c, "random", rng) for _ in range(orderings)] for c in chorales]
+    orders = random_orderings(chorales, orderings, seed)
     costs = [_scoring_cost(c, orderings, chronological) for c in chorales]
     bar = tqdm(total=sum(costs), desc="likelihood", unit="note", disable=not progress)
     score = partial(_score_piece, window=window, temperature=temperature, chronological=chronological)
@@ -641,5 +644,6 @@ __all__ = [
     "markdown_report",
     "masked_loss",
     "quality_table",
+    "random_orderings",
     "voice_leading_faults",
 ]
