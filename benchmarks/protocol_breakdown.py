@@ -26,8 +26,14 @@ import numpy as np
 import torch
 
 from counterpoint.data import load_jsb
-from counterpoint.evaluation import magenta_frame_log_probs, map_pieces, random_orderings
-from counterpoint.model import fuse_batch_norm, load_model
+from counterpoint.evaluation import (
+    magenta_frame_log_probs,
+    map_pieces,
+    on_device,
+    random_orderings,
+    scoring_batch,
+)
+from counterpoint.model import load_model
 from counterpoint.representation import SILENCE, onsets
 
 JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
@@ -41,7 +47,11 @@ def frame_figures(model, chorale: np.ndarray, orders: list[np.ndarray]):
     log_p = np.zeros((len(orders), steps))
     known = np.zeros((len(orders), steps))
     for k, order in enumerate(orders):
-        np.add.at(log_p[k], order[:, 1], magenta_frame_log_probs(model, chorale, order))
+        np.add.at(
+            log_p[k],
+            order[:, 1],
+            magenta_frame_log_probs(model, chorale, order, batch_size=scoring_batch(model)),
+        )
         sequence = order[np.r_[True, order[1:, 1] != order[:-1, 1]], 1]  # sounding steps in order
         known[k, sequence] = np.arange(len(sequence)) / steps
         # a silent step is known from the start (never scored: its log_p stays 0)
@@ -98,6 +108,7 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=1, help="processes of one thread each, sharing the pieces"
     )
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda to score on a GPU")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -107,7 +118,7 @@ def main() -> None:
     )
     for checkpoint in args.checkpoints:
         start = time.perf_counter()
-        model = fuse_batch_norm(load_model(checkpoint).eval())
+        model = on_device(load_model(checkpoint), args.device)
         result = breakdown(model, pieces, workers=args.workers)
         print(
             f"\n{checkpoint}: {result['figure']:.4f} ± {result['sem']:.4f} nats per frame over "

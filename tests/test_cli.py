@@ -87,6 +87,8 @@ def test_tasks_end_to_end(tiny_checkpoint, chorale, tmp_path):
         (["compose", "-o", "{tmp}/o.mid", "--checkpoint", "{tmp}/bad.mid"], "not a counterpoint checkpoint"),
         (["train", "--data", "{tmp}/nothing.npz", "--preset", "tiny"], "no such file"),
         (["train", "--preset", "giant"], "unknown preset 'giant'"),
+        (["train", "--preset", "tiny", "--dilations", "1x1,2x0"], "--dilations '1x1,2x0': expected"),
+        (["train", "--preset", "tiny", "--kernel", "5by3"], "--kernel '5by3': expected"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
@@ -151,11 +153,13 @@ def test_train_then_resume_with_changed_settings(jsb_path, tmp_path):
     run_dir = tmp_path / "run"
     first = ["train", "--data", jsb_path, "--preset", "tiny", "--run-dir", run_dir, "--steps", 4]
     channel_dropout = ["--dropout", 0.2, "--dropout-channels"]
-    result = run(*first, "--eval-every", 2, "--batch-size", 2, "--crop", 16, *channel_dropout)
+    shape = ["--kernel", "5x3", "--dilations", "1x1,2x2"]
+    result = run(*first, "--eval-every", 2, "--batch-size", 2, "--crop", 16, *channel_dropout, *shape)
     assert result.exit_code == 0, result.output
     config = json.loads((run_dir / "config.json").read_text())
     assert config["augment"] is True
     assert config["model"]["dropout"] == 0.2 and config["model"]["dropout_channels"] is True
+    assert config["model"]["kernel"] == [5, 3] and config["model"]["dilations"] == [[1, 1], [2, 2]]
     result = run("train", "--run-dir", run_dir, "--resume", "--steps", 6, "--no-augment", "--lr", 1e-3)
     assert result.exit_code == 0, result.output
     config = json.loads((run_dir / "config.json").read_text())

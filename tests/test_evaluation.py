@@ -108,6 +108,39 @@ def test_worker_processes_give_the_same_figures(chorale):
             assert shared[key][name] == pytest.approx(value, rel=1e-6), (key, name)
 
 
+def test_figures_do_not_depend_on_the_scoring_batch(chorale, monkeypatch):
+    """A GPU scores in batches of GPU_BATCH windows, a CPU in batches of BATCH: same figures."""
+    from counterpoint import evaluation
+
+    torch.manual_seed(0)
+    model = Coconet(ModelConfig(4, 8)).eval()
+    with torch.no_grad():
+        model.output.weight.mul_(100)
+    pieces = [chorale[:24], chorale[24:48]]
+    assert evaluation.scoring_batch(model) == evaluation.BATCH
+    usual = likelihood(model, pieces, orderings=2, progress=False)
+    monkeypatch.setattr(evaluation, "BATCH", 5)
+    small = likelihood(model, pieces, orderings=2, progress=False)
+    for key in ("chronological", "random", "paper_protocol"):
+        assert small[key]["framewise"] == pytest.approx(usual[key]["framewise"], rel=1e-6), key
+
+
+def test_scoring_on_a_gpu(chorale):
+    from counterpoint.errors import ConfigError
+    from counterpoint.evaluation import on_device
+
+    torch.manual_seed(0)
+    model = Coconet(ModelConfig(4, 8, dilations=[(1, 1), (2, 2)])).eval()
+    on_cpu = likelihood(on_device(model, "cpu"), [chorale[:32]], orderings=2, progress=False)
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="no GPU"):
+            on_device(model, "cuda")
+        return
+    on_gpu = likelihood(on_device(model, "cuda"), [chorale[:32]], orderings=2, progress=False)
+    for key in ("chronological", "random", "paper_protocol"):
+        assert on_gpu[key]["framewise"] == pytest.approx(on_cpu[key]["framewise"], rel=1e-4), key
+
+
 def test_orderings_cover_every_sounding_note_once():
     piece = _piece([[60, 55, SILENCE, 48], [62, 55, 50, 48]])
     order = draw_ordering(piece, "random", np.random.default_rng(0))

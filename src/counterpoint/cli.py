@@ -124,6 +124,16 @@ def train(
     layers: Annotated[
         int | None, typer.Option(help="network depth, overriding the preset's (new runs)")
     ] = None,
+    kernel: Annotated[
+        str | None, typer.Option(help="convolution kernel, time x pitch, e.g. 5x3 (new runs) [default: 3x3]")
+    ] = None,
+    dilations: Annotated[
+        str | None,
+        typer.Option(
+            help="(time x pitch) dilation of each hidden layer, cycling, e.g. 1x1,2x2,4x4,8x8 "
+            "(new runs) [default: the preset's]"
+        ),
+    ] = None,
     dropout: Annotated[
         float | None,
         typer.Option(help="dropout inside each residual pair, a regulariser (new runs) [default: 0]"),
@@ -209,6 +219,10 @@ def train(
             config.model = load(init_from).config
         if layers is not None:
             config.model = dataclasses.replace(config.model, layers=layers)
+        if kernel is not None:
+            config.model = dataclasses.replace(config.model, kernel=_pairs(kernel, "--kernel")[0])
+        if dilations is not None:
+            config.model = dataclasses.replace(config.model, dilations=_pairs(dilations, "--dilations"))
         if dropout is not None:
             config.model = dataclasses.replace(config.model, dropout=dropout)
         if dropout_channels:
@@ -233,6 +247,19 @@ def train(
             f"{summary['elapsed_s'] / 60:.1f} min; best validation loss "
             f"{summary['best_valid_loss']:.4f} nats/note; best checkpoint {summary['best']}"
         )
+
+
+def _pairs(text: str, option: str) -> list[tuple[int, int]]:
+    """``"1x1,2x4"`` -> ``[(1, 1), (2, 4)]``: (time, pitch) pairs of positive integers."""
+    from counterpoint.errors import ConfigError
+
+    try:
+        pairs = [tuple(int(n) for n in part.split("x")) for part in text.split(",")]
+    except ValueError:
+        pairs = []
+    if not pairs or any(len(pair) != 2 or min(pair) < 1 for pair in pairs):
+        raise ConfigError(f"{option} {text!r}: expected time x pitch pairs such as 3x3 or 1x1,2x2")
+    return pairs
 
 
 @app.command()
@@ -487,6 +514,9 @@ def evaluate(
     workers: Annotated[
         int, typer.Option(min=0, help="processes sharing the likelihood's pieces (0: one per CPU core)")
     ] = 0,
+    device: Annotated[
+        str, typer.Option(help="cpu, or cuda to score the likelihood on a GPU (harmonizing stays on the CPU)")
+    ] = "cpu",
     report: Annotated[Path, typer.Option("--report", "-o", help="Markdown report; JSON beside it")] = Path(
         "evaluation.md"
     ),
@@ -510,11 +540,13 @@ def evaluate(
     }
     if not skip_likelihood:
         start = time.perf_counter()
+        scorer = evaluation.on_device(model, device)
         results["likelihood"] = evaluation.likelihood(
-            model, pieces, orderings=orderings, seed=seed, workers=workers or os.cpu_count() or 1
+            scorer, pieces, orderings=orderings, seed=seed, workers=workers or os.cpu_count() or 1
         )
-        results["masked_loss"] = evaluation.masked_loss(model, pieces, seed=seed)
-        results["masked_loss_frames"] = evaluation.masked_loss(model, pieces, seed=seed, mask="frames")
+        results["masked_loss"] = evaluation.masked_loss(scorer, pieces, seed=seed)
+        results["masked_loss_frames"] = evaluation.masked_loss(scorer, pieces, seed=seed, mask="frames")
+        results["device"] = device
         results["timing"]["likelihood"] = time.perf_counter() - start
     if not skip_quality:
         start = time.perf_counter()

@@ -44,6 +44,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from counterpoint.errors import ConfigError
 from counterpoint.model import Coconet, fuse_batch_norm, make_input
 from counterpoint.representation import (
     NUM_VOICES,
@@ -57,7 +58,8 @@ from counterpoint.representation import (
 
 # --------------------------------------------------------------------------- likelihood
 
-BATCH = 64  # windows per forward pass when scoring notes
+BATCH = 64  # windows per forward pass when scoring notes on a CPU
+GPU_BATCH = 1024  # and on a GPU, where small batches leave it idle
 
 
 def draw_ordering(chorale: np.ndarray, kind: str, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -162,6 +164,7 @@ def _predict(
     model's argmax. With ``own_step`` (a pianoroll like ``roll``), the note's own step is read
     from it instead of from ``roll``."""
     model.eval()
+    device = next(model.parameters()).device  # the windows go where the model is
     steps = roll.shape[1]
     width = min(steps, 2 * model.receptive_field() + 1) if window else steps
     reach = (width - 1) // 2
@@ -190,17 +193,33 @@ def _predict(
             if own_step is not None:
                 rolls[rows, :, times[index] - starts] = own_step[:, times[index]].permute(1, 0, 2)
             known = rank[:, window_steps].permute(1, 0, 2) < index[:, None, None]  # (B, 4, W)
-            x = make_input(rolls, known)
+            x = make_input(rolls, known).to(device)
             if bool(interior[index[0]]):
                 picked = model.forward_center(x)[rows, voices[index], 0]
             else:
                 picked = model(x)[rows, voices[index], times[index] - starts]
-            log_probs = F.log_softmax(picked.float() / temperature, dim=-1)
+            log_probs = F.log_softmax(picked.float() / temperature, dim=-1).cpu()
             result[part] = log_probs[rows, targets[index]]
             best[part] = log_probs.argmax(-1)
         if progress is not None:
             progress.update(len(slots))
     return result.numpy(), best.numpy()
+
+
+def on_device(model: Coconet, device: str) -> Coconet:
+    """``model`` ready to be scored on ``device`` (``cpu`` or ``cuda``): batch norm folded in,
+    float32. On a GPU, TF32 is turned off so that the figures are float32's, as on a CPU."""
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError("--device cuda was asked for but no GPU is available")
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+    return fuse_batch_norm(model.eval()).to(device)
+
+
+def scoring_batch(model: Coconet) -> int:
+    """Windows per forward pass for ``model`` where it is (CPU or GPU)."""
+    return BATCH if next(model.parameters()).device.type == "cpu" else GPU_BATCH
 
 
 def _log_mean_exp(values: np.ndarray, axis: int = 0) -> np.ndarray:
@@ -243,16 +262,20 @@ def _score_piece(
     chrono = 0.0
     if chronological:
         order = draw_ordering(chorale, "chronological")
-        chrono = float(conditional_log_probs(model, chorale, order, window, temperature=temperature).sum())
+        batch = scoring_batch(model)
+        chrono = float(
+            conditional_log_probs(model, chorale, order, window, batch, temperature=temperature).sum()
+        )
     roll = torch.from_numpy(to_pianoroll(chorale, model.pitch_range))
     totals = np.zeros(len(orders))
     frames = np.zeros((len(orders), len(chorale)))
     paper_frames = np.zeros((len(orders), len(chorale)))
+    batch = scoring_batch(model)
     for k, order in enumerate(orders):
-        exact = _predict(model, roll, order, np.arange(len(order)), window, BATCH, None, temperature)
+        exact = _predict(model, roll, order, np.arange(len(order)), window, batch, None, temperature)
         totals[k] = exact[0].sum()
         np.add.at(frames[k], order[:, 1], exact[0])
-        paper = _paper_protocol(model, roll, order, window, BATCH, None, temperature, exact=exact)
+        paper = _paper_protocol(model, roll, order, window, batch, None, temperature, exact=exact)
         np.add.at(paper_frames[k], order[:, 1], paper)
     return {"chronological": chrono, "orderings": totals, "frames": frames, "paper_frames": paper_frames}
 
@@ -268,7 +291,8 @@ def map_pieces(
     the pieces are shared between that many processes of one thread each (on 2 cores no faster
     than one process on two threads: README, "Evaluation"); ``score`` must be a module-level
     function (or a ``partial`` of one) so that it can be sent to them."""
-    if workers > 1 and len(chorales) > 1:
+    on_cpu = next(model.parameters()).device.type == "cpu"  # a GPU model is scored in this process
+    if workers > 1 and len(chorales) > 1 and on_cpu:
         context = multiprocessing.get_context("spawn")  # fork after torch's threads can hang
         workers = min(workers, len(chorales))
         with ProcessPoolExecutor(workers, context, initializer=_start_worker, initargs=(model,)) as pool:
@@ -373,7 +397,8 @@ def masked_loss(
     usable = [c for c in chorales if len(c) >= crop_steps]
     count = sum(len(c) // crop_steps for c in usable)
     pianoroll, known = validation_set(usable, crop_steps, count, seed, model.pitch_range, mask)
-    return evaluate_loss(model, pianoroll, known)
+    device = next(model.parameters()).device
+    return evaluate_loss(model, pianoroll.to(device), known.to(device))
 
 
 # --------------------------------------------------------------------------- voice leading

@@ -1,0 +1,187 @@
+"""Training recipes and architectures compared at equal training *steps*, all at once, on a
+GPU: what a CPU run of the same steps would reach, found in minutes rather than CPU-days.
+
+An arm is a training configuration (``counterpoint.training.TrainConfig``). Steps, data,
+masks, crops and seeds are those of a CPU run of the same configuration; only the hardware
+differs, so an arm's validation loss says what that many steps buy on 2 cores. What they cost
+on this machine's CPUs is measured separately (``--cpu-speed``: training examples/s of each
+arm's network, one thread, float32), so that the two together give validation loss per
+CPU-hour. Every arm validates on the same 256 fixed windows (128 steps, orderless and frame
+masks, seed 0) as phases 7-9 of the shipped model (docs/model.md), so its validation loss
+compares with theirs (phase 8, the shipped model: 0.41218).
+
+Sets of arms:
+
+- ``finetune``: the shipped model fine-tuned with phase 8's recipe at lower peak learning
+  rates, other dropout rates and more steps (docs/model.md, "Fine-tuning further: phase 10");
+- ``fresh``: new networks trained from scratch with phase 8's recipe (channel dropout 0.15
+  from the start, 128-step crops, frame masks for half of each batch, moving average),
+  varying reach in time, kernel, depth and width.
+
+    python benchmarks/recipe_study.py --set fresh --device cuda --data path/to/Jsb16thSeparated.npz \\
+        --out runs/fresh-study --minutes 4.5
+    python benchmarks/recipe_study.py --set fresh --cpu-speed   # on the CPU machine, nothing else busy
+
+Each arm writes ``log.csv`` and ``best.pt`` under ``--out/<arm>``; ``study.md`` has the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from counterpoint.data import load_jsb, pieces_at_least
+from counterpoint.model import Coconet, ModelConfig, load_model
+from counterpoint.training import TrainConfig, forward, make_batch, masked_nll, train
+
+HERE = Path(__file__).resolve().parent
+SHIPPED = HERE.parent / "src" / "counterpoint" / "weights" / "jsb.pt"
+JSB = HERE.parents[1] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
+PITCH = [(1, 1), (1, 2), (1, 4), (1, 8)]  # the shipped network's (time, pitch) dilations
+# phase 8's recipe (docs/model.md); an arm changes some of it
+RECIPE = dict(
+    crop_steps=128, batch_size=10, mask="orderless+frames", augment=False, ema_decay=0.999,
+    eval_every=250, patience=0, seed=0, bf16=True, progress=False,
+)  # fmt: skip
+
+
+def _network(
+    layers: int = 20, filters: int = 64, kernel=(3, 3), dilations=PITCH, dropout=0.15
+) -> ModelConfig:
+    return ModelConfig(layers, filters, kernel, dilations, dropout=dropout, dropout_channels=True)
+
+
+def finetune(learning_rate: float, steps: int, dropout: float = 0.15) -> dict:
+    shipped = load_model(SHIPPED).config
+    model = replace(shipped, dropout=dropout, dropout_channels=True)
+    return dict(model=model, init_from=str(SHIPPED), learning_rate=learning_rate, max_steps=steps)
+
+
+def fresh(model: ModelConfig, steps: int = 9000, learning_rate: float = 1e-3) -> dict:
+    return dict(model=model, learning_rate=learning_rate, max_steps=steps)
+
+
+SETS = {
+    "finetune": {
+        "lr1e-4-1000": lambda: finetune(1e-4, 1000),
+        "lr5e-5-1000": lambda: finetune(5e-5, 1000),
+        "lr1e-4-3000": lambda: finetune(1e-4, 3000),
+        "lr2e-4-3000": lambda: finetune(2e-4, 3000),
+        "lr1e-4-3000-drop25": lambda: finetune(1e-4, 3000, dropout=0.25),
+        "lr1e-4-6000": lambda: finetune(1e-4, 6000),
+        "lr3e-4-6000": lambda: finetune(3e-4, 6000),
+        "lr2e-4-6000-drop25": lambda: finetune(2e-4, 6000, dropout=0.25),
+    },
+    "fresh": {
+        "20x64-pitch": lambda: fresh(_network()),  # the shipped architecture
+        "20x64-time12-pitch": lambda: fresh(_network(dilations=[(1, 1), (1, 2), (2, 4), (2, 8)])),
+        "20x64-time1248-pitch": lambda: fresh(_network(dilations=[(1, 1), (2, 2), (4, 4), (8, 8)])),
+        "20x64-kernel5x3-pitch": lambda: fresh(_network(kernel=(5, 3))),
+        "28x64-pitch": lambda: fresh(_network(layers=28)),
+        "20x96-pitch": lambda: fresh(_network(filters=96)),
+    },
+}
+
+
+def arm_config(study: str, name: str, args: argparse.Namespace) -> TrainConfig:
+    settings = RECIPE | SETS[study][name]()
+    run_dir = str(args.out / name)
+    return TrainConfig(
+        run_dir=run_dir, data=args.data, device=args.device, max_minutes=args.minutes, **settings
+    )
+
+
+def last_row(log_csv: Path) -> dict:
+    rows = list(csv.DictReader(log_csv.open())) if log_csv.exists() else []
+    valid = [float(r["valid_loss"]) for r in rows if r["valid_loss"]]
+    return {
+        "steps": int(rows[-1]["step"]) if rows else 0,
+        "minutes": float(rows[-1]["elapsed_s"]) / 60 if rows else 0.0,
+        "best_valid_loss": min(valid) if valid else None,
+    }
+
+
+def cpu_speed(config: TrainConfig, seconds: float) -> float:
+    """Training examples/s of ``config``'s network on this CPU (one thread, float32)."""
+    torch.set_num_threads(1)
+    model = Coconet(config.model).to(memory_format=torch.channels_last).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    pieces = pieces_at_least(load_jsb(config.data).train, config.crop_steps)
+    count, start, step = 0, 0.0, 0
+    while not start or time.perf_counter() - start < seconds:
+        pianoroll, known = make_batch(pieces, replace(config, augment=False), 0, step)
+        loss = masked_nll(forward(model, pianoroll, known, True), pianoroll, known).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        step += 1
+        if step == 2:  # the first steps warm up the allocator and kernels
+            start, count = time.perf_counter(), 0
+        else:
+            count += config.batch_size
+    return count / (time.perf_counter() - start)
+
+
+def main() -> None:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
+    parser.add_argument("--set", dest="study", choices=SETS, default="fresh")
+    parser.add_argument("--data", default=str(JSB))
+    parser.add_argument("--out", type=Path, default=Path("runs/recipe-study"))
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--minutes", type=float, default=4.5, help="wall-time cap per arm")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads per arm's process")
+    parser.add_argument("--arm", help="train this one arm here (what the study runs in each process)")
+    parser.add_argument("--cpu-speed", type=float, nargs="?", const=20.0, help="seconds of timing per arm")
+    args = parser.parse_args()
+    arms = list(SETS[args.study])
+
+    if args.arm:
+        train(arm_config(args.study, args.arm, args))
+        return
+    if args.cpu_speed:
+        print(f"training examples/s on this CPU, one thread, float32, {args.cpu_speed:g} s per arm")
+        for name in arms:
+            config = arm_config(args.study, name, args)
+            print(f"{name}: {cpu_speed(config, args.cpu_speed):.2f}", flush=True)
+        return
+
+    start = time.perf_counter()
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), PYTHONUNBUFFERED="1")
+    (args.out / "logs").mkdir(parents=True, exist_ok=True)
+    running = []
+    for name in arms:
+        command = [sys.executable, __file__, "--set", args.study, "--arm", name, "--data", args.data]
+        command += ["--out", str(args.out), "--device", args.device, "--minutes", str(args.minutes)]
+        log = (args.out / "logs" / f"{name}.log").open("w")
+        running.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env), log))
+    for process, log in running:
+        process.wait()
+        log.close()
+    print(f"trained {len(arms)} arms at once on {args.device} in {time.perf_counter() - start:.0f} s")
+    lines = [
+        "| arm | peak LR | steps (asked) | steps run | minutes | best valid loss |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in arms:
+        config, row = arm_config(args.study, name, args), last_row(args.out / name / "log.csv")
+        loss = f"{row['best_valid_loss']:.5f}" if row["best_valid_loss"] else "-"
+        lines.append(
+            f"| {name} | {config.learning_rate:g} | {config.max_steps} | {row['steps']} "
+            f"| {row['minutes']:.1f} | {loss} |"
+        )
+    table = "\n".join(lines)
+    (args.out / "study.md").write_text(table + "\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
