@@ -132,6 +132,8 @@ def test_scoring_on_a_gpu(chorale):
     torch.manual_seed(0)
     model = Coconet(ModelConfig(4, 8, dilations=[(1, 1), (2, 2)])).eval()
     on_cpu = likelihood(on_device(model, "cpu"), [chorale[:32]], orderings=2, progress=False)
+    with pytest.raises(ConfigError, match="unknown device 'tpu'"):
+        on_device(model, "tpu")
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="no GPU"):
             on_device(model, "cuda")

@@ -209,6 +209,8 @@ def _predict(
 def on_device(model: Coconet, device: str) -> Coconet:
     """``model`` ready to be scored on ``device`` (``cpu`` or ``cuda``): batch norm folded in,
     float32. On a GPU, TF32 is turned off so that the figures are float32's, as on a CPU."""
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ConfigError(f"unknown device {device!r}: expected cpu or cuda")
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
             raise ConfigError("--device cuda was asked for but no GPU is available")
