@@ -26,13 +26,7 @@ import numpy as np
 import torch
 
 from counterpoint.data import load_jsb
-from counterpoint.evaluation import (
-    magenta_frame_log_probs,
-    map_pieces,
-    on_device,
-    random_orderings,
-    scoring_batch,
-)
+from counterpoint.evaluation import magenta_frame_log_probs, map_pieces, on_device, random_orderings
 from counterpoint.model import load_model
 from counterpoint.representation import SILENCE, onsets
 
@@ -47,11 +41,7 @@ def frame_figures(model, chorale: np.ndarray, orders: list[np.ndarray]):
     log_p = np.zeros((len(orders), steps))
     known = np.zeros((len(orders), steps))
     for k, order in enumerate(orders):
-        np.add.at(
-            log_p[k],
-            order[:, 1],
-            magenta_frame_log_probs(model, chorale, order, batch_size=scoring_batch(model)),
-        )
+        np.add.at(log_p[k], order[:, 1], magenta_frame_log_probs(model, chorale, order))
         sequence = order[np.r_[True, order[1:, 1] != order[:-1, 1]], 1]  # sounding steps in order
         known[k, sequence] = np.arange(len(sequence)) / steps
         # a silent step is known from the start (never scored: its log_p stays 0)

@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 
 from counterpoint.errors import ConfigError
-from counterpoint.model import Coconet, fuse_batch_norm, make_input
+from counterpoint.model import Coconet, device_of, fuse_batch_norm, make_input
 from counterpoint.representation import (
     NUM_VOICES,
     SILENCE,
@@ -83,7 +83,7 @@ def conditional_log_probs(
     chorale: np.ndarray,
     order: np.ndarray,
     window: bool = True,
-    batch_size: int = BATCH,
+    batch_size: int | None = None,
     progress=None,
     temperature: float = 1.0,
 ) -> np.ndarray:
@@ -91,7 +91,8 @@ def conditional_log_probs(
 
     With ``window`` each conditional is computed on ``2R + 1`` steps around its note (fewer
     at the piece's edges, where the window is shifted inward), otherwise on the whole piece.
-    ``temperature`` divides the logits (1: the model as trained)."""
+    ``temperature`` divides the logits (1: the model as trained). ``batch_size``: windows per
+    forward pass (default: :func:`scoring_batch`, by where the model is)."""
     roll = torch.from_numpy(to_pianoroll(chorale, model.pitch_range))
     everything = np.arange(len(order))
     return _predict(model, roll, order, everything, window, batch_size, progress, temperature)[0]
@@ -102,7 +103,7 @@ def magenta_frame_log_probs(
     chorale: np.ndarray,
     order: np.ndarray,
     window: bool = True,
-    batch_size: int = BATCH,
+    batch_size: int | None = None,
     progress=None,
     temperature: float = 1.0,
 ) -> np.ndarray:
@@ -120,7 +121,7 @@ def _paper_protocol(
     roll: torch.Tensor,
     order: np.ndarray,
     window: bool,
-    batch_size: int,
+    batch_size: int | None,
     progress=None,
     temperature: float = 1.0,
     exact: tuple[np.ndarray, np.ndarray] | None = None,
@@ -154,7 +155,7 @@ def _predict(
     order: np.ndarray,
     chosen_notes: np.ndarray,
     window: bool,
-    batch_size: int,
+    batch_size: int | None,
     progress=None,
     temperature: float = 1.0,
     own_step: torch.Tensor | None = None,
@@ -164,7 +165,8 @@ def _predict(
     model's argmax. With ``own_step`` (a pianoroll like ``roll``), the note's own step is read
     from it instead of from ``roll``."""
     model.eval()
-    device = next(model.parameters()).device  # the windows go where the model is
+    device = device_of(model)  # the windows go where the model is
+    batch_size = batch_size or scoring_batch(model)
     steps = roll.shape[1]
     width = min(steps, 2 * model.receptive_field() + 1) if window else steps
     reach = (width - 1) // 2
@@ -209,19 +211,19 @@ def _predict(
 def on_device(model: Coconet, device: str) -> Coconet:
     """``model`` ready to be scored on ``device`` (``cpu`` or ``cuda``): batch norm folded in,
     float32. On a GPU, TF32 is turned off so that the figures are float32's, as on a CPU."""
-    if device != "cpu" and not device.startswith("cuda"):
-        raise ConfigError(f"unknown device {device!r}: expected cpu or cuda")
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
             raise ConfigError("--device cuda was asked for but no GPU is available")
         torch.backends.cudnn.allow_tf32 = False
         torch.backends.cuda.matmul.allow_tf32 = False
+    elif device != "cpu":
+        raise ConfigError(f"unknown device {device!r}: expected cpu or cuda")
     return fuse_batch_norm(model.eval()).to(device)
 
 
 def scoring_batch(model: Coconet) -> int:
     """Windows per forward pass for ``model`` where it is (CPU or GPU)."""
-    return BATCH if next(model.parameters()).device.type == "cpu" else GPU_BATCH
+    return BATCH if device_of(model).type == "cpu" else GPU_BATCH
 
 
 def _log_mean_exp(values: np.ndarray, axis: int = 0) -> np.ndarray:
@@ -264,20 +266,16 @@ def _score_piece(
     chrono = 0.0
     if chronological:
         order = draw_ordering(chorale, "chronological")
-        batch = scoring_batch(model)
-        chrono = float(
-            conditional_log_probs(model, chorale, order, window, batch, temperature=temperature).sum()
-        )
+        chrono = float(conditional_log_probs(model, chorale, order, window, temperature=temperature).sum())
     roll = torch.from_numpy(to_pianoroll(chorale, model.pitch_range))
     totals = np.zeros(len(orders))
     frames = np.zeros((len(orders), len(chorale)))
     paper_frames = np.zeros((len(orders), len(chorale)))
-    batch = scoring_batch(model)
     for k, order in enumerate(orders):
-        exact = _predict(model, roll, order, np.arange(len(order)), window, batch, None, temperature)
+        exact = _predict(model, roll, order, np.arange(len(order)), window, None, None, temperature)
         totals[k] = exact[0].sum()
         np.add.at(frames[k], order[:, 1], exact[0])
-        paper = _paper_protocol(model, roll, order, window, batch, None, temperature, exact=exact)
+        paper = _paper_protocol(model, roll, order, window, None, None, temperature, exact=exact)
         np.add.at(paper_frames[k], order[:, 1], paper)
     return {"chronological": chrono, "orderings": totals, "frames": frames, "paper_frames": paper_frames}
 
@@ -293,7 +291,7 @@ def map_pieces(
     the pieces are shared between that many processes of one thread each (on 2 cores no faster
     than one process on two threads: README, "Evaluation"); ``score`` must be a module-level
     function (or a ``partial`` of one) so that it can be sent to them."""
-    on_cpu = next(model.parameters()).device.type == "cpu"  # a GPU model is scored in this process
+    on_cpu = device_of(model).type == "cpu"  # a GPU model is scored in this process
     if workers > 1 and len(chorales) > 1 and on_cpu:
         context = multiprocessing.get_context("spawn")  # fork after torch's threads can hang
         workers = min(workers, len(chorales))
@@ -399,8 +397,7 @@ def masked_loss(
     usable = [c for c in chorales if len(c) >= crop_steps]
     count = sum(len(c) // crop_steps for c in usable)
     pianoroll, known = validation_set(usable, crop_steps, count, seed, model.pitch_range, mask)
-    device = next(model.parameters()).device
-    return evaluate_loss(model, pianoroll.to(device), known.to(device))
+    return evaluate_loss(model, pianoroll.to(device_of(model)), known.to(device_of(model)))
 
 
 # --------------------------------------------------------------------------- voice leading

@@ -214,6 +214,10 @@ def dtype_of(model: nn.Module) -> torch.dtype:
     return next(model.parameters()).dtype
 
 
+def device_of(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
 def fuse_batch_norm(model: Coconet, dtype: torch.dtype = torch.float32) -> Coconet:
     """A copy of an eval-mode model with every batch norm folded into the convolution before
     it, in channels-last layout and in ``dtype``: the same function in fewer, faster ops, for
