@@ -108,6 +108,49 @@ def test_worker_processes_give_the_same_figures(chorale):
             assert shared[key][name] == pytest.approx(value, rel=1e-6), (key, name)
 
 
+def test_a_cached_evaluation_resumes_and_reuses_pieces(chorale, tmp_path, monkeypatch):
+    from counterpoint import evaluation
+
+    torch.manual_seed(0)
+    model = Coconet(ModelConfig(4, 8)).eval()
+    with torch.no_grad():
+        model.output.weight.mul_(100)
+    pieces = [chorale[:24], chorale[24:40], chorale[40:64]]
+    plain = likelihood(model, pieces, orderings=2, progress=False)
+
+    # a run over the first two pieces keeps their scores; the full run then scores only the third
+    cache = tmp_path / "cache"
+    likelihood(model, pieces[:2], orderings=2, progress=False, cache=cache)
+    assert len(list(cache.glob("piece-*.npz"))) == 2
+    scored = []  # lengths of the pieces actually scored
+    real_score = evaluation._score_piece
+
+    def counting_score(model, chorale, *args, **kwargs):
+        scored.append(len(chorale))
+        return real_score(model, chorale, *args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "_score_piece", counting_score)
+    resumed = likelihood(model, pieces, orderings=2, progress=False, cache=cache)
+    assert scored == [24]  # pieces[2] only
+    assert len(list(cache.glob("piece-*.npz"))) == 3
+    for key in ("chronological", "random", "ensemble", "ensemble_per_frame", "paper_protocol"):
+        for name, value in plain[key].items():
+            assert resumed[key][name] == pytest.approx(value, rel=1e-9), (key, name)
+
+    # other settings or other weights never reuse these scores
+    likelihood(model, pieces[:1], orderings=2, progress=False, cache=cache, temperature=2.0)
+    with torch.no_grad():
+        model.output.bias.add_(0.1)
+    likelihood(model, pieces[:1], orderings=2, progress=False, cache=cache)
+    assert len(scored) == 3 and len(list(cache.glob("piece-*.npz"))) == 5
+
+    # an unreadable file is scored again, not trusted
+    for path in cache.glob("piece-*.npz"):
+        path.write_bytes(b"not an archive")
+    likelihood(model, pieces[:1], orderings=2, progress=False, cache=cache)
+    assert len(scored) == 4
+
+
 def test_figures_do_not_depend_on_the_scoring_batch(chorale, monkeypatch):
     """A GPU scores in batches of GPU_BATCH windows, a CPU in batches of BATCH: same figures."""
     from counterpoint import evaluation
@@ -216,9 +259,12 @@ def test_report_for_a_tiny_model_on_two_pieces(tiny_checkpoint, jsb_path, tmp_pa
             "4",
             "--report",
             str(report),
+            "--cache",
+            str(tmp_path / "cache"),
         ],
     )
     assert result.exit_code == 0, result.output
+    assert len(list((tmp_path / "cache").glob("piece-*.npz"))) == 2  # resumable
     text = report.read_text()
     assert "framewise NLL" in text and "parallel fifths" in text and "Bach" in text
     data = json.loads(report.with_suffix(".json").read_text())

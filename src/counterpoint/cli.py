@@ -517,6 +517,13 @@ def evaluate(
     device: Annotated[
         str, typer.Option(help="cpu, or cuda to score the likelihood on a GPU (harmonizing stays on the CPU)")
     ] = "cpu",
+    cache: Annotated[
+        Path | None,
+        typer.Option(
+            help="keep each piece's likelihood scores in this folder: run again with it to resume "
+            "a stopped evaluation, or to extend one to more pieces"
+        ),
+    ] = None,
     report: Annotated[Path, typer.Option("--report", "-o", help="Markdown report; JSON beside it")] = Path(
         "evaluation.md"
     ),
@@ -542,7 +549,12 @@ def evaluate(
         start = time.perf_counter()
         scorer = evaluation.on_device(model, device)
         results["likelihood"] = evaluation.likelihood(
-            scorer, pieces, orderings=orderings, seed=seed, workers=workers or os.cpu_count() or 1
+            scorer,
+            pieces,
+            orderings=orderings,
+            seed=seed,
+            workers=workers or os.cpu_count() or 1,
+            cache=cache,
         )
         results["masked_loss"] = evaluation.masked_loss(scorer, pieces, seed=seed)
         results["masked_loss_frames"] = evaluation.masked_loss(scorer, pieces, seed=seed, mask="frames")

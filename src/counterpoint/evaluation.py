@@ -31,13 +31,16 @@ Reported (all in nats):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import multiprocessing
+import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,6 +48,7 @@ import torch
 import torch.nn.functional as F
 
 from counterpoint.errors import ConfigError
+from counterpoint.io import write_atomically
 from counterpoint.model import Coconet, device_of, fuse_batch_norm, make_input
 from counterpoint.representation import (
     NUM_VOICES,
@@ -315,6 +319,51 @@ def _score_in_worker(score, chorale: np.ndarray, orders: list[np.ndarray]):
     return score(_WORKER_MODEL, chorale, orders)
 
 
+# Scores kept by ``likelihood(cache=...)``: one .npz file per piece, named by a hash of all that
+# determines them, so a file is reused exactly when recomputing it would give the same numbers.
+CACHE_FORMAT = 1
+_CACHED_FIELDS = ("chronological", "orderings", "frames", "paper_frames")
+
+
+def _settings_key(model: Coconet, window: bool, temperature: float, chronological: bool) -> str:
+    digest = hashlib.sha256(
+        json.dumps([CACHE_FORMAT, model.config.to_dict(), window, temperature, chronological]).encode()
+    )
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().to("cpu", torch.float64).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _cached_path(cache: str | os.PathLike, key: str, chorale: np.ndarray, orders: list[np.ndarray]) -> Path:
+    digest = hashlib.sha256(key.encode())
+    digest.update(np.ascontiguousarray(chorale, dtype=np.int64).tobytes())
+    for order in orders:
+        digest.update(np.ascontiguousarray(order, dtype=np.int64).tobytes())
+    return Path(cache) / f"piece-{digest.hexdigest()[:32]}.npz"
+
+
+def _read_cached(path: Path) -> dict | None:
+    """A piece's scores, or None where there are none (or the file is unreadable: rescored)."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            piece = {name: archive[name] for name in _CACHED_FIELDS}
+    except (OSError, ValueError, KeyError):
+        return None
+    piece["chronological"] = float(piece["chronological"])
+    return piece
+
+
+def _write_cached(path: Path, piece: dict) -> None:
+    def write(temporary: Path) -> None:
+        with open(temporary, "wb") as file:
+            np.savez(file, **{name: np.asarray(piece[name]) for name in _CACHED_FIELDS})
+
+    write_atomically(path, write)
+
+
 def likelihood(
     model: Coconet,
     chorales: list[np.ndarray],
@@ -325,22 +374,37 @@ def likelihood(
     temperature: float = 1.0,
     chronological: bool = True,
     workers: int = 1,
+    cache: str | os.PathLike | None = None,
 ) -> dict:
     """Framewise and notewise NLL of ``chorales`` (see the module docstring for each figure),
     of the model with its logits divided by ``temperature``; ``chronological=False`` skips
     that ordering (its figures are then absent). ``workers`` > 1 scores the pieces in that
-    many processes of one thread each; the figures are the same."""
+    many processes of one thread each; the figures are the same.
+
+    ``cache``: a directory that keeps each piece's scores as soon as they are computed, and
+    gives them back to any later call with the same weights, piece, orderings and settings: an
+    evaluation that is stopped (or too long for one session) resumes where it was, and one over
+    more pieces reuses those already scored."""
     from tqdm import tqdm
 
+    key = _settings_key(model, window, temperature, chronological) if cache is not None else ""
     model = fuse_batch_norm(model.eval())
     orders = random_orderings(chorales, orderings, seed)
     costs = [_scoring_cost(c, orderings, chronological) for c in chorales]
     bar = tqdm(total=sum(costs), desc="likelihood", unit="note", disable=not progress)
+    paths: list[Path | None] = [None] * len(chorales)
+    if cache is not None:
+        paths = [_cached_path(cache, key, c, o) for c, o in zip(chorales, orders, strict=True)]
+    scored: list[dict | None] = [_read_cached(path) if path else None for path in paths]
+    todo = [i for i, piece in enumerate(scored) if piece is None]
+    bar.update(sum(costs) - sum(costs[i] for i in todo))
     score = partial(_score_piece, window=window, temperature=temperature, chronological=chronological)
-    scored = []
-    for piece, cost in zip(map_pieces(score, model, chorales, orders, workers), costs, strict=True):
-        scored.append(piece)
-        bar.update(cost)
+    computed = map_pieces(score, model, [chorales[i] for i in todo], [orders[i] for i in todo], workers)
+    for i, piece in zip(todo, computed, strict=True):
+        scored[i] = piece
+        if paths[i] is not None:
+            _write_cached(paths[i], piece)
+        bar.update(costs[i])
     bar.close()
     frames = sum(len(c) for c in chorales)
     total_notes = sum(int((c != SILENCE).sum()) for c in chorales)
