@@ -148,6 +148,14 @@ def test_a_new_run_can_grow_from_a_checkpoint(chorale, tmp_path):
     grown = load(tmp_path / "grown" / "last.pt")
     assert grown.config.layers == 6 and grown.config.dropout == 0.2
     torch.testing.assert_close(grown.hidden[1].conv.weight, small.hidden[1].conv.weight, rtol=0, atol=0)
+    # other dilations: the same kernels, further apart
+    dilated = preset("tiny")
+    dilated.dilations = [(1, 1), (2, 2)]
+    config.run_dir, config.model = str(tmp_path / "dilated"), dilated
+    train(config, dataset=dataset)
+    moved = load(tmp_path / "dilated" / "last.pt")
+    assert moved.config.dilations == [(1, 1), (2, 2)] and moved.hidden[1].conv.dilation == (2, 2)
+    torch.testing.assert_close(moved.hidden[1].conv.weight, small.hidden[1].conv.weight, rtol=0, atol=0)
     wider = preset("tiny")
     wider.filters = 32
     with pytest.raises(ConfigError, match="more than depth"):

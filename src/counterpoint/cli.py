@@ -150,7 +150,8 @@ def train(
         typer.Option(
             "--init-from",
             help="start a new run from this checkpoint's weights; with a larger --layers, the "
-            "network grows by residual pairs that start as the identity",
+            "network grows by residual pairs that start as the identity; --dilations and --dropout "
+            "may differ too",
         ),
     ] = None,
     batch_size: Annotated[int, typer.Option(help="examples per step")] = 20,

@@ -226,16 +226,21 @@ def _distributed() -> tuple[int, int]:
 
 def initial_weights(config: TrainConfig) -> Coconet:
     """The network a new run starts from when ``config.init_from`` names a checkpoint: its
-    weights, deepened to ``config.model`` if that has more layers, with the run's dropout;
-    any other difference in architecture is an error."""
+    weights, deepened to ``config.model`` if that has more layers, with the run's dropout and
+    dilations (neither changes the weights' shapes: other dilations make the same kernels look
+    further apart in time or pitch); any other difference in architecture is an error."""
     source = from_checkpoint(read_checkpoint(config.init_from), config.init_from)
-    dropout = {"dropout": config.model.dropout, "dropout_channels": config.model.dropout_channels}
-    if replace(source.config, layers=config.model.layers, **dropout) != config.model:
+    free = {
+        "dropout": config.model.dropout,
+        "dropout_channels": config.model.dropout_channels,
+        "dilations": config.model.dilations,
+    }
+    if replace(source.config, layers=config.model.layers, **free) != config.model:
         raise ConfigError(
             f"{config.init_from}: its network ({source.config}) differs from this run's "
-            f"({config.model}) in more than depth and dropout"
+            f"({config.model}) in more than depth, dilations and dropout"
         )
-    model = Coconet(replace(source.config, **dropout))  # dropout has no weights
+    model = Coconet(replace(source.config, **free))
     model.load_state_dict(source.state_dict())
     if source.config.layers == config.model.layers:
         return model.train()

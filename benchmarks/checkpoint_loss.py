@@ -1,0 +1,60 @@
+"""The validation loss of a run's checkpoints, for the last weights and for their moving average.
+
+A run with ``--ema`` validates (and logs) only the moving average of its weights. Early in a
+run the average lags far behind: with a decay of 0.999 it still remembers the first thousand
+steps, so the log understates how far the run has come. This scores both, each checkpoint on
+its own run's validation set (the run's crops, masks and seed), so checkpoints of runs with
+the same settings can be compared row by row:
+
+    python benchmarks/checkpoint_loss.py runs/reach/last.pt runs/warm/last.pt [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import torch
+
+from counterpoint.data import load_dataset
+from counterpoint.model import from_checkpoint, read_checkpoint
+from counterpoint.training import TrainConfig, evaluate_loss, validation_set
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("checkpoints", nargs="+", help="last.pt or best.pt files of training runs")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print("| checkpoint | step | last weights | moving average |")
+    print("|---|---|---|---|")
+    for path in args.checkpoints:
+        payload = read_checkpoint(path)
+        run = TrainConfig.from_dict(json.loads(payload["train_config"]))
+        dataset = load_dataset(run.data, progress=False)
+        valid = validation_set(
+            dataset.valid or dataset.train,
+            run.crop_steps,
+            run.eval_crops,
+            run.seed,
+            run.model.pitch_range,
+            run.mask,
+        )
+        model = from_checkpoint(payload, str(path))
+        last = evaluate_loss(model, *valid)
+        average = "-"
+        if "ema" in payload:  # AveragedModel's state: the averaged network under "module."
+            state = {
+                k.removeprefix("module."): v for k, v in payload["ema"].items() if k.startswith("module.")
+            }
+            model.load_state_dict(state)
+            average = f"{evaluate_loss(model, *valid):.5f}"
+        print(f"| {path} | {payload['step']} | {last:.5f} | {average} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
