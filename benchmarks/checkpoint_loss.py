@@ -18,7 +18,7 @@ import torch
 
 from counterpoint.data import load_dataset
 from counterpoint.model import from_checkpoint, read_checkpoint
-from counterpoint.training import TrainConfig, evaluate_loss, validation_set
+from counterpoint.training import TrainConfig, evaluate_loss, run_validation_set
 
 
 def main() -> None:
@@ -35,15 +35,7 @@ def main() -> None:
     for path in args.checkpoints:
         payload = read_checkpoint(path)
         run = TrainConfig.from_dict(json.loads(payload["train_config"]))
-        dataset = load_dataset(run.data, progress=False)
-        valid = validation_set(
-            dataset.valid or dataset.train,
-            run.crop_steps,
-            run.eval_crops,
-            run.seed,
-            run.model.pitch_range,
-            run.mask,
-        )
+        valid = run_validation_set(run, load_dataset(run.data, progress=False))
         model = from_checkpoint(payload, str(path))
         last = evaluate_loss(model, *valid)
         average = "-"

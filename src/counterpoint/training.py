@@ -181,6 +181,18 @@ def validation_set(
     return pianoroll, known
 
 
+def run_validation_set(config: TrainConfig, dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fixed validation windows and masks a run with ``config`` is judged on."""
+    return validation_set(
+        dataset.valid or dataset.train,
+        config.crop_steps,
+        config.eval_crops,
+        config.seed,
+        config.model.pitch_range,
+        config.mask,
+    )
+
+
 @torch.no_grad()
 def evaluate_loss(model: Coconet, pianoroll: torch.Tensor, known: torch.Tensor, batch: int = 64) -> float:
     """Mean masked NLL per note over a fixed set (the training objective), in eval mode."""
@@ -284,14 +296,7 @@ def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = N
         network = torch.nn.parallel.DistributedDataParallel(model)
     model.train()
 
-    valid = validation_set(
-        dataset.valid or dataset.train,
-        config.crop_steps,
-        config.eval_crops,
-        config.seed,
-        config.model.pitch_range,
-        config.mask,
-    )
+    valid = run_validation_set(config, dataset)
     if rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
