@@ -1,0 +1,91 @@
+"""How many Gibbs passes does a 2-bar harmonization need?
+
+The default annealed Gibbs sampler makes one pass per note to write (96 for the three lower
+voices of 2 bars), which misses the 1 s latency bar on CPUs without native bf16
+(`docs/sample_speed.txt`). This benchmark asks what fewer passes cost in quality. Each
+setting harmonizes the same Bach sopranos (2-measure windows of the JSB valid split, soprano
+given) with the same seeds, and per window it scores:
+
+- accuracy: alto, tenor and bass notes equal to Bach's;
+- NLL of the result under the model (one random ordering per window, the same for every
+  setting; lower = more typical to the model);
+- parallel fifths and octaves per 100 steps.
+
+Each row gives the mean ± its standard error, and the paired difference to the default
+(N = 96) ± the standard error of the differences. Passes, not seconds, are the cost: the
+latency of N passes is in `docs/sample_speed.txt` (about N times one pass).
+
+    python benchmarks/gibbs_steps.py [--checkpoint jsb] [--windows 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from counterpoint.data import load_jsb
+from counterpoint.evaluation import conditional_log_probs, draw_ordering, voice_leading_faults
+from counterpoint.model import load_model
+from counterpoint.sampling import SamplerConfig
+from counterpoint.tasks import harmonize
+
+JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
+
+SETTINGS = {
+    "gibbs N=96 (default: one pass per note)": SamplerConfig(steps=96),
+    "gibbs N=64": SamplerConfig(steps=64),
+    "gibbs N=48": SamplerConfig(steps=48),
+    "gibbs N=32": SamplerConfig(steps=32),
+}
+
+
+def window_scores(model, window: np.ndarray, result: np.ndarray, seed: int) -> tuple[float, float, float]:
+    """(accuracy, NLL per step, parallels per 100 steps) of one harmonized window."""
+    accuracy = float((result[:, 1:] == window[:, 1:]).mean())
+    ordering = draw_ordering(result, "random", np.random.default_rng(seed))
+    nll = float(-conditional_log_probs(model, result, ordering).sum() / len(result))
+    faults = voice_leading_faults(result)
+    parallels = 100 * (faults["parallel_fifths"] + faults["parallel_octaves"]) / len(result)
+    return accuracy, nll, parallels
+
+
+def mean_sem(values: np.ndarray) -> str:
+    return f"{values.mean():.3f} ± {values.std(ddof=1) / np.sqrt(len(values)):.3f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--checkpoint", default=None, help="path or shipped name (default: shipped jsb)")
+    parser.add_argument("--windows", type=int, default=64, help="2-bar windows of the valid split")
+    args = parser.parse_args()
+    model = load_model(args.checkpoint)
+    valid = load_jsb(JSB).valid
+    windows = [p[s : s + 32] for p in valid for s in (0, 64) if len(p) >= s + 32][: args.windows]
+    name = args.checkpoint or "jsb"
+    print(f"# {len(windows)} windows of 2 bars from the JSB valid split, soprano given; {name}")
+    scores: dict[str, np.ndarray] = {}
+    bach = np.array([window_scores(model, w, w, i) for i, w in enumerate(windows)])
+    for label, sampler in SETTINGS.items():
+        start = time.perf_counter()
+        results = [harmonize(model, w, [0], sampler=sampler, seed=i).chorale for i, w in enumerate(windows)]
+        seconds = time.perf_counter() - start
+        pairs = enumerate(zip(windows, results, strict=True))
+        scores[label] = np.array([window_scores(model, w, r, i) for i, (w, r) in pairs])
+        print(f"{label}: sampled in {seconds:.0f} s", flush=True)
+    default = scores[next(iter(SETTINGS))]
+    print("\n| sampler | accuracy | Δ accuracy | NLL of result (nats/step) | Δ NLL | parallels /100 steps |")
+    print("|---|---|---|---|---|---|")
+    for label, table in scores.items():
+        delta = table - default
+        print(
+            f"| {label} | {mean_sem(table[:, 0])} | {mean_sem(delta[:, 0])} | {mean_sem(table[:, 1])} "
+            f"| {mean_sem(delta[:, 1])} | {table[:, 2].mean():.2f} |"
+        )
+    print(f"| Bach himself | 1 | - | {mean_sem(bach[:, 1])} | - | {bach[:, 2].mean():.2f} |")
+
+
+if __name__ == "__main__":
+    main()
