@@ -30,6 +30,17 @@ def test_help_on_every_command():
         assert "Usage" in result.output
 
 
+def test_help_and_the_package_import_do_not_load_torch():
+    # `counterpoint --help` answers at once: the package's names load their modules on first use
+    code = (
+        "import sys, counterpoint as cp; from counterpoint.cli import app; "
+        "assert 'torch' not in sys.modules, 'torch imported'; "
+        "missing = [n for n in cp.__all__ if not hasattr(cp, n)]; "
+        "assert not missing, missing; assert 'torch' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_convert_between_formats(chorale, tmp_path):
     write_chorale(chorale, tmp_path / "c.npy")
     assert run("convert", tmp_path / "c.npy", tmp_path / "c.mid").exit_code == 0

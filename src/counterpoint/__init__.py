@@ -13,11 +13,53 @@ Modules, one idea each: representation (the chorale array and the pianoroll), da
 evaluation, cli, server.
 """
 
-from counterpoint.io import read_chorale, read_melody, write_chorale
-from counterpoint.model import load, load_model
-from counterpoint.representation import SILENCE, VOICES, from_pianoroll, to_pianoroll
-from counterpoint.sampling import SamplerConfig, sample
-from counterpoint.tasks import compose, continue_piece, harmonize, infill, transition
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from counterpoint.io import read_chorale, read_melody, write_chorale
+    from counterpoint.model import load, load_model
+    from counterpoint.representation import SILENCE, VOICES, from_pianoroll, to_pianoroll
+    from counterpoint.sampling import SamplerConfig, sample
+    from counterpoint.tasks import compose, continue_piece, harmonize, infill, transition
+
+# Each public name and the module that defines it. They are imported on first use (PEP 562), so
+# that `import counterpoint` and `counterpoint --help` do not pay for torch (about 3 s on a
+# slow CPU) until a name that needs it is used.
+_EXPORTS = {
+    "read_chorale": "io",
+    "read_melody": "io",
+    "write_chorale": "io",
+    "load": "model",
+    "load_model": "model",
+    "SILENCE": "representation",
+    "VOICES": "representation",
+    "from_pianoroll": "representation",
+    "to_pianoroll": "representation",
+    "SamplerConfig": "sampling",
+    "sample": "sampling",
+    "compose": "tasks",
+    "continue_piece": "tasks",
+    "harmonize": "tasks",
+    "infill": "tasks",
+    "transition": "tasks",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'counterpoint' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"counterpoint.{module}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
 
 __version__ = "0.1.0"
 
