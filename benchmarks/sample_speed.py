@@ -13,6 +13,9 @@ the distance of the result's statistics to Bach's (mean total variation over the
 histograms of the evaluation module). Run with nothing else busy:
 
     python benchmarks/sample_speed.py --checkpoint jsb [--repeats 10] [--pieces 64]
+
+`--part bar` measures only what issue #6's bar names, in about a minute: harmonizing 2 measures
+(the first 2 of each of the first test sopranos in turn) with the default sampler, p50 and p90.
 """
 
 from __future__ import annotations
@@ -104,6 +107,23 @@ def bare_forward_seconds(model: Coconet, steps: int, passes: int, repeats: int) 
     return statistics.median(times)
 
 
+def bar_latency(model: Coconet, test: list[np.ndarray], repeats: int) -> None:
+    """The bar's figure: the task as the CLI and the app run it, default sampler, 2 measures."""
+    melodies = [test[i % len(test)][:32, 0] for i in range(repeats + 1)]
+    times = []
+    for seed, melody in enumerate(melodies):
+        start = time.perf_counter()
+        harmonize(model, melody, seed=seed)
+        times.append(time.perf_counter() - start)
+    times = times[1:]  # the first call warms up
+    print(
+        f"\nharmonizing 2 measures, default sampler (gibbs, a pass per note to write: 96; "
+        f"{SamplerConfig().dtype()}), {len(times)} sopranos: "
+        f"p50 {percentile(times, 50):.3f} s, p90 {percentile(times, 90):.3f} s "
+        f"(min {min(times):.3f}, max {max(times):.3f})"
+    )
+
+
 def speed_table(
     name: str, model: Coconet, test: list[np.ndarray], repeats: int, settings: dict, batched: bool = True
 ) -> None:
@@ -166,7 +186,7 @@ def main() -> None:
     parser.add_argument("--checkpoint", default=None, help="path or shipped name (default: shipped jsb)")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--pieces", type=int, default=64)
-    parser.add_argument("--part", choices=["speed", "quality", "all"], default="all")
+    parser.add_argument("--part", choices=["bar", "speed", "quality", "all"], default="all")
     args = parser.parse_args()
     test = load_jsb(JSB).test
     model = load_model(args.checkpoint)
@@ -174,6 +194,8 @@ def main() -> None:
         f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
         f"sampler precision 'auto' = {SamplerConfig().dtype()} on this CPU"
     )
+    if args.part == "bar":
+        bar_latency(model, test, args.repeats)
     if args.part in ("speed", "all"):
         speed_table(
             f"project model ({args.checkpoint or 'shipped jsb'})", model, test, args.repeats, SETTINGS
