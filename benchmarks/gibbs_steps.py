@@ -43,6 +43,12 @@ SETTINGS = {
     "N=32 p_min=0.05": SamplerConfig(steps=32, p_min=0.05),
     "N=32 p_min=0.05 alpha=0.5": SamplerConfig(steps=32, p_min=0.05, alpha=0.5),
     "N=32 alpha=1": SamplerConfig(steps=32, alpha=1.0),
+    # a better start instead of more passes: 8 confidence passes draft every note, then a short
+    # schedule from a lower p_max refines the draft (the second row is the same without the draft)
+    "conf 8 + N=24 p_max=0.5": SamplerConfig(init_passes=8, steps=24, p_max=0.5),
+    "N=32 p_max=0.5": SamplerConfig(steps=32, p_max=0.5),
+    "conf 8 + N=40 p_max=0.5": SamplerConfig(init_passes=8, steps=40, p_max=0.5),
+    "conf 16 + N=16 p_max=0.3": SamplerConfig(init_passes=16, steps=16, p_max=0.3),
 }
 
 

@@ -28,7 +28,12 @@ FAST = {
     "independent": SamplerConfig(method="independent"),
     "ancestral": SamplerConfig(method="ancestral"),
     "confidence": SamplerConfig(method="confidence", steps=4),
+    "gibbs from a confidence start": SamplerConfig(init_passes=3, steps=4, p_max=0.5),
 }
+
+
+def test_every_method_is_tested():
+    assert {config.method for config in FAST.values()} == set(METHODS)
 
 
 def _in_voice_ranges(chorale, written):
@@ -37,7 +42,7 @@ def _in_voice_ranges(chorale, written):
         assert ((line >= low) & (line <= high)).all(), (voice, line.min(), line.max())
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", FAST)
 def test_every_task_keeps_given_notes_and_ranges(tiny_model, chorale, method):
     piece = chorale[:32]
     sampler = FAST[method]
@@ -60,7 +65,7 @@ def test_every_task_keeps_given_notes_and_ranges(tiny_model, chorale, method):
     _in_voice_ranges(result, np.ones((4, 16), dtype=bool))
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", FAST)
 def test_same_seed_same_piece(tiny_model, chorale, method):
     a = harmonize(tiny_model, chorale[:16, 0], sampler=FAST[method], seed=7).chorale
     b = harmonize(tiny_model, chorale[:16, 0], sampler=FAST[method], seed=7).chorale
@@ -103,7 +108,22 @@ def test_gibbs_callback_and_steps(tiny_model, chorale):
     assert calls[0][1] == 48 and calls[1][1] == round(0.9 * 48)
 
 
-@pytest.mark.parametrize("method", METHODS)
+def test_gibbs_from_a_confidence_start(tiny_model, chorale):
+    calls = []
+    harmonize(
+        tiny_model,
+        chorale[:16, 0],
+        sampler=SamplerConfig(init_passes=3, steps=4, p_max=0.5),
+        callback=lambda n, p, rewritten: calls.append((n, int(rewritten.sum()))),
+    )
+    assert [n for n, _ in calls] == list(range(7))  # 3 confidence passes, then 4 Gibbs steps
+    assert sum(count for _, count in calls[:3]) == 48  # the draft writes each note once
+    assert calls[3][1] == round(0.5 * 48)  # Gibbs starts from p_max
+    with pytest.raises(ConfigError, match="init_passes"):
+        SamplerConfig(init_passes=-1)
+
+
+@pytest.mark.parametrize("method", FAST)
 def test_batched_equals_one_by_one(tiny_model, chorale, method):
     pieces = [chorale[:16], chorale[16:32], chorale[32:48]]
     knowns = [masks.harmonize_mask(16, [0]), masks.infill_mask(16, 4, 12), masks.harmonize_mask(16, [3])]

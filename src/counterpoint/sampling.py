@@ -14,6 +14,8 @@ Methods:
 - ``gibbs`` (default, the paper's): sample every unknown note independently, then ``N``
   times erase a fraction ``p_n`` of the written notes and resample them together, with
   Yao et al.'s truncated linear schedule ``p_n = max(p_min, p_max - n/(alpha N) (p_max-p_min))``.
+  With ``init_passes`` > 0 it starts instead from that many ``confidence`` passes, a draft
+  good enough that a short schedule from a lower ``p_max`` refines it (``docs/gibbs_steps.txt``).
 - ``independent``: one pass, every unknown note from the same forward pass.
 - ``ancestral``: one note per forward pass, in random or chronological order: the exact
   orderless-NADE sample (slow by nature).
@@ -60,6 +62,9 @@ class SamplerConfig:
     # network arithmetic: "auto" (bfloat16 where the CPU has native bf16, else float32),
     # "float32" or "bfloat16"; bf16 samples about 1.65x faster at the same quality (sample_speed.py)
     precision: str = "auto"
+    # gibbs: start from this many confidence passes instead of one independent draw of every
+    # note (0: the paper's start); pair with a lower p_max, e.g. 8 passes, steps 24, p_max 0.5
+    init_passes: int = 0
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -74,6 +79,8 @@ class SamplerConfig:
             raise ConfigError("temperature must be >= 0")
         if self.steps is not None and self.steps < 0:
             raise ConfigError("steps must be >= 0")
+        if self.init_passes < 0:
+            raise ConfigError("init_passes must be >= 0")
 
     def dtype(self) -> torch.dtype:
         """The dtype the network runs in for this config on this machine."""
@@ -210,8 +217,12 @@ class _Sampler:
 
 def _gibbs(s: _Sampler, pianoroll: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     to_write = ~known
-    pianoroll = s.write(pianoroll, to_write, s.draw(s.logits(pianoroll, known)))
-    s.report(0, pianoroll, to_write)
+    if s.config.init_passes:
+        pianoroll = _confidence(s, pianoroll, known, s.config.init_passes)
+    else:
+        pianoroll = s.write(pianoroll, to_write, s.draw(s.logits(pianoroll, known)))
+        s.report(0, pianoroll, to_write)
+    first = max(1, s.config.init_passes)  # the number the first Gibbs pass reports
     counts = to_write.flatten(1).sum(1)
     total = s.config.steps if s.config.steps is not None else int(counts.max())
     c = s.config
@@ -224,7 +235,7 @@ def _gibbs(s: _Sampler, pianoroll: torch.Tensor, known: torch.Tensor) -> torch.T
         threshold = scores.flatten(1).sort(1).values.gather(1, last_erased[n, :, None])
         erased = scores <= threshold.view(-1, 1, 1)
         pianoroll = s.write(pianoroll, erased, s.draw(s.logits(pianoroll, ~erased)))
-        s.report(n + 1, pianoroll, erased)
+        s.report(first + n, pianoroll, erased)
     return pianoroll
 
 
@@ -257,9 +268,11 @@ def _ancestral(s: _Sampler, pianoroll: torch.Tensor, known: torch.Tensor) -> tor
     return pianoroll
 
 
-def _confidence(s: _Sampler, pianoroll: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+def _confidence(
+    s: _Sampler, pianoroll: torch.Tensor, known: torch.Tensor, passes: int | None = None
+) -> torch.Tensor:
     counts = (~known).flatten(1).sum(1)
-    passes = s.config.steps or 8
+    passes = passes or s.config.steps or 8
     known = known.clone()
     for n in range(passes):
         log_probs = F.log_softmax(s.logits(pianoroll, known), dim=-1)
