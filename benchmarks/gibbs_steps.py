@@ -15,7 +15,13 @@ Each row gives the mean ± its standard error, and the paired difference to the 
 (N = 96) ± the standard error of the differences. Passes, not seconds, are the cost: the
 latency of N passes is in `docs/sample_speed.txt` (about N times one pass).
 
-    python benchmarks/gibbs_steps.py [--checkpoint jsb] [--windows 64] [--settings "N=32,N=48"]
+`--diversity` instead harmonizes every window twice more (seeds 1000+i and 2000+i) and
+reports, per setting, the accuracy of those results, how often the two agree (the share of
+notes two seeds write alike: how much "Again" changes), and the total variation distance of
+their histograms to Bach's (pitch class, melodic and vertical intervals, note durations; the
+evaluation module's), without the NLL scoring.
+
+    python benchmarks/gibbs_steps.py [--checkpoint jsb] [--windows 64] [--settings "N=32,N=48"] [--diversity]
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from counterpoint.data import load_jsb
-from counterpoint.evaluation import conditional_log_probs, draw_ordering, fault_rates
+from counterpoint.evaluation import conditional_log_probs, draw_ordering, fault_rates, histogram_distances
 from counterpoint.model import load_model
 from counterpoint.sampling import SamplerConfig
 from counterpoint.tasks import harmonize
@@ -47,6 +53,7 @@ SETTINGS = {
     # schedule from a lower p_max refines the draft (the second row is the same without the draft)
     "conf 8 + N=24 p_max=0.5": SamplerConfig(init_passes=8, steps=24, p_max=0.5),
     "N=32 p_max=0.5": SamplerConfig(steps=32, p_max=0.5),
+    "conf 8 + N=24 p_max=0.7": SamplerConfig(init_passes=8, steps=24, p_max=0.7),
     "conf 8 + N=40 p_max=0.5": SamplerConfig(init_passes=8, steps=40, p_max=0.5),
     "conf 16 + N=16 p_max=0.3": SamplerConfig(init_passes=16, steps=16, p_max=0.3),
 }
@@ -70,6 +77,32 @@ def mean_sem(values: np.ndarray) -> str:
     return f"{values.mean():.3f} ± {values.std(ddof=1) / np.sqrt(len(values)):.3f}"
 
 
+def diversity_table(model, windows: list[np.ndarray], labels: list[str]) -> None:
+    columns = "distance to Bach: pitch class | melodic | vertical | duration | mean"
+    print(f"\n| Gibbs | accuracy | two seeds agree | {columns} |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label in labels:
+        sampler = SETTINGS[label]
+        runs = [
+            [
+                harmonize(model, w, [0], sampler=sampler, seed=1000 * k + i).chorale
+                for i, w in enumerate(windows)
+            ]
+            for k in (1, 2)
+        ]
+        accuracy = np.mean(
+            [(r[:, 1:] == w[:, 1:]).mean() for run in runs for r, w in zip(run, windows, strict=True)]
+        )
+        agree = np.mean([(a[:, 1:] == b[:, 1:]).mean() for a, b in zip(*runs, strict=True)])
+        distances = histogram_distances(runs[0] + runs[1], windows)
+        cells = " | ".join(
+            f"{distances[name]:.3f}"
+            for name in ("pitch_class", "melodic_interval", "vertical_interval", "duration")
+        )
+        mean = np.mean(list(distances.values()))
+        print(f"| {label} | {accuracy:.3f} | {agree:.3f} | {cells} | {mean:.3f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--checkpoint", default=None, help="path or shipped name (default: shipped jsb)")
@@ -80,6 +113,11 @@ def main() -> None:
         help="comma-separated row labels (default: all); the first row always runs",
     )
     parser.add_argument("--skip-bach", action="store_true", help="no row for Bach's own harmony")
+    parser.add_argument(
+        "--diversity",
+        action="store_true",
+        help="two more seeds: agreement and distances to Bach's statistics",
+    )
     args = parser.parse_args()
     model = load_model(args.checkpoint)
     valid = load_jsb(JSB).valid
@@ -92,6 +130,9 @@ def main() -> None:
     ]
     if unknown := [label for label in labels if label not in SETTINGS]:
         parser.error(f"unknown setting {unknown[0]!r}: expected one of {', '.join(SETTINGS)}")
+    if args.diversity:
+        diversity_table(model, windows, labels)
+        return
     scores: dict[str, np.ndarray] = {}
     rates: dict[str, float] = {}
     for label in labels:
