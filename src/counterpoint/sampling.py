@@ -15,7 +15,8 @@ Methods:
   times erase a fraction ``p_n`` of the written notes and resample them together, with
   Yao et al.'s truncated linear schedule ``p_n = max(p_min, p_max - n/(alpha N) (p_max-p_min))``.
   With ``init_passes`` > 0 it starts instead from that many ``confidence`` passes, a draft
-  good enough that a short schedule from a lower ``p_max`` refines it (``docs/gibbs_steps.txt``).
+  good enough that a short schedule from a lower ``p_max`` refines it: a third of the passes,
+  more of Bach's notes, but nearly the same harmony for every seed (``docs/gibbs_steps.txt``).
 - ``independent``: one pass, every unknown note from the same forward pass.
 - ``ancestral``: one note per forward pass, in random or chronological order: the exact
   orderless-NADE sample (slow by nature).
