@@ -59,12 +59,23 @@ SETTINGS = {
 }
 
 
+def harmonize_all(model, windows: list[np.ndarray], sampler: SamplerConfig, first_seed: int = 0) -> list:
+    """Each window's soprano harmonized, window i with seed first_seed + i."""
+    return [
+        harmonize(model, w, [0], sampler=sampler, seed=first_seed + i).chorale for i, w in enumerate(windows)
+    ]
+
+
+def accuracy(window: np.ndarray, result: np.ndarray) -> float:
+    """Share of alto, tenor and bass notes equal to Bach's."""
+    return float((result[:, 1:] == window[:, 1:]).mean())
+
+
 def window_scores(model, window: np.ndarray, result: np.ndarray, seed: int) -> tuple[float, float]:
     """(accuracy, NLL per step) of one harmonized window."""
-    accuracy = float((result[:, 1:] == window[:, 1:]).mean())
     ordering = draw_ordering(result, "random", np.random.default_rng(seed))
     nll = float(-conditional_log_probs(model, result, ordering).sum() / len(result))
-    return accuracy, nll
+    return accuracy(window, result), nll
 
 
 def parallels(chorales: list[np.ndarray]) -> float:
@@ -82,17 +93,8 @@ def diversity_table(model, windows: list[np.ndarray], labels: list[str]) -> None
     print(f"\n| Gibbs | accuracy | two seeds agree | {columns} |")
     print("|---|---|---|---|---|---|---|---|")
     for label in labels:
-        sampler = SETTINGS[label]
-        runs = [
-            [
-                harmonize(model, w, [0], sampler=sampler, seed=1000 * k + i).chorale
-                for i, w in enumerate(windows)
-            ]
-            for k in (1, 2)
-        ]
-        accuracy = np.mean(
-            [(r[:, 1:] == w[:, 1:]).mean() for run in runs for r, w in zip(run, windows, strict=True)]
-        )
+        runs = [harmonize_all(model, windows, SETTINGS[label], first_seed) for first_seed in (1000, 2000)]
+        correct = np.mean([accuracy(w, r) for run in runs for w, r in zip(windows, run, strict=True)])
         agree = np.mean([(a[:, 1:] == b[:, 1:]).mean() for a, b in zip(*runs, strict=True)])
         distances = histogram_distances(runs[0] + runs[1], windows)
         cells = " | ".join(
@@ -100,7 +102,7 @@ def diversity_table(model, windows: list[np.ndarray], labels: list[str]) -> None
             for name in ("pitch_class", "melodic_interval", "vertical_interval", "duration")
         )
         mean = np.mean(list(distances.values()))
-        print(f"| {label} | {accuracy:.3f} | {agree:.3f} | {cells} | {mean:.3f} |", flush=True)
+        print(f"| {label} | {correct:.3f} | {agree:.3f} | {cells} | {mean:.3f} |", flush=True)
 
 
 def main() -> None:
@@ -138,7 +140,7 @@ def main() -> None:
     for label in labels:
         sampler = SETTINGS[label]
         start = time.perf_counter()
-        results = [harmonize(model, w, [0], sampler=sampler, seed=i).chorale for i, w in enumerate(windows)]
+        results = harmonize_all(model, windows, sampler)
         seconds = time.perf_counter() - start
         pairs = enumerate(zip(windows, results, strict=True))
         scores[label] = np.array([window_scores(model, w, r, i) for i, (w, r) in pairs])

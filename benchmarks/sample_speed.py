@@ -58,13 +58,14 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
-def latency(model: Coconet, melody: np.ndarray, sampler: SamplerConfig, repeats: int) -> list[float]:
+def latency(model: Coconet, melodies: list[np.ndarray], sampler: SamplerConfig | None = None) -> list[float]:
+    """Seconds to harmonize each melody (seed = its index); the first call only warms up."""
     times = []
-    for seed in range(repeats + 1):
+    for seed, melody in enumerate(melodies):
         start = time.perf_counter()
         harmonize(model, melody, sampler=sampler, seed=seed)
         times.append(time.perf_counter() - start)
-    return times[1:]  # the first call warms up
+    return times[1:]
 
 
 def throughput(model: Coconet, melodies: list[np.ndarray], sampler: SamplerConfig) -> float:
@@ -109,13 +110,7 @@ def bare_forward_seconds(model: Coconet, steps: int, passes: int, repeats: int) 
 
 def bar_latency(model: Coconet, test: list[np.ndarray], repeats: int) -> None:
     """The bar's figure: the task as the CLI and the app run it, default sampler, 2 measures."""
-    melodies = [test[i % len(test)][:32, 0] for i in range(repeats + 1)]
-    times = []
-    for seed, melody in enumerate(melodies):
-        start = time.perf_counter()
-        harmonize(model, melody, seed=seed)
-        times.append(time.perf_counter() - start)
-    times = times[1:]  # the first call warms up
+    times = latency(model, [test[i % len(test)][:32, 0] for i in range(repeats + 1)])
     print(
         f"\nharmonizing 2 measures, default sampler (gibbs, a pass per note to write: 96; "
         f"{SamplerConfig().dtype()}), {len(times)} sopranos: "
@@ -131,8 +126,8 @@ def speed_table(
     print("| sampler | 2 bars p50 | 2 bars p90 | 8 bars p50 | 8 bars p90 | 8 x 2 bars pieces/s |")
     print("|---|---|---|---|---|---|")
     for label, sampler in settings.items():
-        two = latency(model, test[0][:32, 0], sampler, repeats)
-        eight = latency(model, test[1][:128, 0], sampler, max(1, repeats // 3))
+        two = latency(model, [test[0][:32, 0]] * (repeats + 1), sampler)
+        eight = latency(model, [test[1][:128, 0]] * (max(1, repeats // 3) + 1), sampler)
         rate = f"{throughput(model, [p[:32, 0] for p in test[:8]], sampler):.1f}" if batched else "-"
         print(
             f"| {label} | {percentile(two, 50):.3f} | {percentile(two, 90):.3f} | "
@@ -142,7 +137,7 @@ def speed_table(
     passes = 97
     bare = bare_forward_seconds(model, 32, passes, repeats)
     sampled = sampler_seconds(model, test[0][:32], repeats)
-    task = statistics.median(latency(model, test[0][:32, 0], SamplerConfig(steps=96), repeats))
+    task = statistics.median(latency(model, [test[0][:32, 0]] * (repeats + 1), SamplerConfig(steps=96)))
     print(
         f"\nsampler overhead ({name}, gibbs N=96 at 32 steps, medians): {passes} bare forward passes "
         f"{bare:.3f} s; the sampler (sampling.sample) {sampled:.3f} s: +{100 * (sampled / bare - 1):.0f}%; "
