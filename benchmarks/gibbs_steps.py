@@ -33,10 +33,15 @@ from pathlib import Path
 import numpy as np
 
 from counterpoint.data import load_jsb
-from counterpoint.evaluation import conditional_log_probs, draw_ordering, fault_rates, histogram_distances
+from counterpoint.evaluation import (
+    conditional_log_probs,
+    draw_ordering,
+    fault_rates,
+    harmonize_sopranos,
+    histogram_distances,
+)
 from counterpoint.model import load_model
 from counterpoint.sampling import SamplerConfig
-from counterpoint.tasks import harmonize
 
 JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
 
@@ -57,13 +62,6 @@ SETTINGS = {
     "conf 8 + N=40 p_max=0.5": SamplerConfig(init_passes=8, steps=40, p_max=0.5),
     "conf 16 + N=16 p_max=0.3": SamplerConfig(init_passes=16, steps=16, p_max=0.3),
 }
-
-
-def harmonize_all(model, windows: list[np.ndarray], sampler: SamplerConfig, first_seed: int = 0) -> list:
-    """Each window's soprano harmonized, window i with seed first_seed + i."""
-    return [
-        harmonize(model, w, [0], sampler=sampler, seed=first_seed + i).chorale for i, w in enumerate(windows)
-    ]
 
 
 def accuracy(window: np.ndarray, result: np.ndarray) -> float:
@@ -93,7 +91,8 @@ def diversity_table(model, windows: list[np.ndarray], labels: list[str]) -> None
     print(f"\n| Gibbs | accuracy | two seeds agree | {columns} |")
     print("|---|---|---|---|---|---|---|---|")
     for label in labels:
-        runs = [harmonize_all(model, windows, SETTINGS[label], first_seed) for first_seed in (1000, 2000)]
+        sampler = SETTINGS[label]
+        runs = [harmonize_sopranos(model, windows, sampler, s, progress=False).pieces for s in (1000, 2000)]
         correct = np.mean([accuracy(w, r) for run in runs for w, r in zip(windows, run, strict=True)])
         agree = np.mean([(a[:, 1:] == b[:, 1:]).mean() for a, b in zip(*runs, strict=True)])
         distances = histogram_distances(runs[0] + runs[1], windows)
@@ -140,7 +139,7 @@ def main() -> None:
     for label in labels:
         sampler = SETTINGS[label]
         start = time.perf_counter()
-        results = harmonize_all(model, windows, sampler)
+        results = harmonize_sopranos(model, windows, sampler, progress=False).pieces
         seconds = time.perf_counter() - start
         pairs = enumerate(zip(windows, results, strict=True))
         scores[label] = np.array([window_scores(model, w, r, i) for i, (w, r) in pairs])

@@ -30,7 +30,13 @@ import torch
 
 from counterpoint import masks
 from counterpoint.data import load_jsb
-from counterpoint.evaluation import conditional_log_probs, draw_ordering, fault_rates, histogram_distances
+from counterpoint.evaluation import (
+    conditional_log_probs,
+    draw_ordering,
+    fault_rates,
+    harmonize_sopranos,
+    histogram_distances,
+)
 from counterpoint.model import Coconet, load_model, make_input, preset
 from counterpoint.representation import to_pianoroll
 from counterpoint.sampling import SamplerConfig, inference_model, sample
@@ -158,9 +164,7 @@ def quality_table(model: Coconet, test: list[np.ndarray], pieces: int) -> None:
         if sampler is None:
             results = windows
         else:
-            results = [
-                harmonize(model, w, [0], sampler=sampler, seed=i).chorale for i, w in enumerate(windows)
-            ]
+            results = harmonize_sopranos(model, windows, sampler, progress=False).pieces
         nll = [
             -conditional_log_probs(model, r, draw_ordering(r, "random", rng)).sum() / len(r) for r in results
         ]
