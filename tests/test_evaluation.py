@@ -275,6 +275,22 @@ def test_report_for_a_tiny_model_on_two_pieces(tiny_checkpoint, jsb_path, tmp_pa
     assert data["masked_loss_frames"] > 0 and "whole steps erased" in text
 
 
+def test_forward_center_over_the_edge_equals_forward_on_the_piece():
+    torch.manual_seed(1)
+    model = Coconet(ModelConfig(6, 8, dilations=[(1, 1), (3, 2)])).eval()
+    reach = model.receptive_field()
+    steps = reach + 3  # shorter than a window: every window overhangs an edge, some both
+    x = torch.randn(2, 8, steps, 46)
+    with torch.no_grad():
+        full = model(x)
+        for step in range(steps):
+            window = torch.arange(step - reach, step + reach + 1)
+            inside = (window >= 0) & (window < steps)
+            windowed = x[:, :, window.clamp(0, steps - 1)] * inside[None, None, :, None]
+            middle = model.forward_center(windowed, inside.expand(2, -1))
+            torch.testing.assert_close(middle[:, :, 0], full[:, :, step], atol=1e-5, rtol=1e-4)
+
+
 def test_forward_center_equals_forward_inside_the_piece():
     torch.manual_seed(0)
     for config in (ModelConfig(6, 8, dilations=[(1, 1), (2, 2)]), ModelConfig(5, 8, separable=True)):

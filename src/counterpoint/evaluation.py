@@ -93,8 +93,8 @@ def conditional_log_probs(
 ) -> np.ndarray:
     """``log p(x_{o_i} | x_{o_<i})`` for every position of ``order``, as an array ``(n,)``.
 
-    With ``window`` each conditional is computed on ``2R + 1`` steps around its note (fewer
-    at the piece's edges, where the window is shifted inward), otherwise on the whole piece.
+    With ``window`` each conditional is computed on the ``2R + 1`` steps centred on its note
+    (all it depends on; exactly the whole piece's figure), otherwise on the whole piece.
     ``temperature`` divides the logits (1: the model as trained). ``batch_size``: windows per
     forward pass (default: :func:`scoring_batch`, by where the model is)."""
     roll = torch.from_numpy(to_pianoroll(chorale, model.pitch_range))
@@ -172,41 +172,38 @@ def _predict(
     device = device_of(model)  # the windows go where the model is
     batch_size = batch_size or scoring_batch(model)
     steps = roll.shape[1]
-    width = min(steps, 2 * model.receptive_field() + 1) if window else steps
-    reach = (width - 1) // 2
+    # with a window, each note is scored on the 2R + 1 steps centred on it, computed the cheap
+    # way (model.forward_center); steps beyond the piece's edges are zeros, as padding is
+    reach = model.receptive_field() if window else 0
+    width = 2 * reach + 1 if window else steps
     rank = torch.full((NUM_VOICES, steps), -1, dtype=torch.long)  # -1: silent, always known
     voices = torch.from_numpy(order[:, 0]).long()
     times = torch.from_numpy(order[:, 1]).long()
     rank[voices, times] = torch.arange(len(order))
     targets = roll[voices, times].argmax(-1)
-    # a window wholly inside the piece is computed the cheap way (model.forward_center)
-    interior = (times - reach >= 0) & (times + reach < steps)
-    if not window or width < 2 * model.receptive_field() + 1:
-        interior[:] = False
     chosen_notes = torch.from_numpy(np.asarray(chosen_notes)).long()
     result = torch.empty(len(chosen_notes))
     best = torch.empty(len(chosen_notes), dtype=torch.long)
     for first in range(0, len(chosen_notes), batch_size):
         slots = torch.arange(first, min(first + batch_size, len(chosen_notes)))
-        for part in (slots[interior[chosen_notes[slots]]], slots[~interior[chosen_notes[slots]]]):
-            if len(part) == 0:
-                continue
-            index = chosen_notes[part]
-            rows = torch.arange(len(index))
-            starts = (times[index] - reach).clamp(0, steps - width)
-            window_steps = starts[:, None] + torch.arange(width)  # (B, W)
-            rolls = roll[:, window_steps].permute(1, 0, 2, 3)  # (B, 4, W, P)
-            if own_step is not None:
-                rolls[rows, :, times[index] - starts] = own_step[:, times[index]].permute(1, 0, 2)
-            known = rank[:, window_steps].permute(1, 0, 2) < index[:, None, None]  # (B, 4, W)
-            x = make_input(rolls, known).to(device)
-            if bool(interior[index[0]]):
-                picked = model.forward_center(x)[rows, voices[index], 0]
-            else:
-                picked = model(x)[rows, voices[index], times[index] - starts]
-            log_probs = F.log_softmax(picked.float() / temperature, dim=-1).cpu()
-            result[part] = log_probs[rows, targets[index]]
-            best[part] = log_probs.argmax(-1)
+        index = chosen_notes[slots]
+        rows = torch.arange(len(index))
+        starts = times[index] - reach if window else torch.zeros_like(index)
+        window_steps = starts[:, None] + torch.arange(width)  # (B, W)
+        inside = (window_steps >= 0) & (window_steps < steps)
+        window_steps = window_steps.clamp(0, steps - 1)
+        rolls = roll[:, window_steps].permute(1, 0, 2, 3) * inside[:, None, :, None]  # (B, 4, W, P)
+        if own_step is not None:
+            rolls[rows, :, times[index] - starts] = own_step[:, times[index]].permute(1, 0, 2)
+        known = (rank[:, window_steps].permute(1, 0, 2) < index[:, None, None]) & inside[:, None]
+        x = make_input(rolls, known).to(device)
+        if window:
+            picked = model.forward_center(x, inside.to(device))[rows, voices[index], 0]
+        else:
+            picked = model(x)[rows, voices[index], times[index]]
+        log_probs = F.log_softmax(picked.float() / temperature, dim=-1).cpu()
+        result[slots] = log_probs[rows, targets[index]]
+        best[slots] = log_probs.argmax(-1)
         if progress is not None:
             progress.update(len(slots))
     return result.numpy(), best.numpy()

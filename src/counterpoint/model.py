@@ -155,11 +155,16 @@ class Coconet(nn.Module):
                 h = self.dropout(F.relu(h, inplace=True))
         return self.output(h)
 
-    def forward_center(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_center(self, x: torch.Tensor, inside: torch.Tensor | None = None) -> torch.Tensor:
         """Logits ``(B, 4, 1, P)`` at the middle step of windows ``x`` of ``2R + 1`` steps,
         computed without padding in time: every layer only computes the steps the middle
-        one depends on, so a window costs about half of :meth:`forward`. Exact only where
-        the window lies inside the piece (no padding would have been seen)."""
+        one depends on, so a window costs about half of :meth:`forward`.
+
+        ``inside`` ``(B, 2R + 1)``, 1 where a window's step lies in the piece, lets a window
+        hang over the piece's edge: its steps outside must be zero in ``x``, and every layer's
+        output there is zeroed, which is what zero padding at the edge shows the next layer.
+        The result is then :meth:`forward` on the whole piece, at the middle step. Without
+        ``inside`` it is that only where the window lies inside the piece."""
 
         def conv(module: nn.Conv2d, h: torch.Tensor) -> torch.Tensor:
             return F.conv2d(
@@ -171,11 +176,24 @@ class Coconet(nn.Module):
                 groups=module.groups,
             )
 
-        def center(skip: torch.Tensor, steps: int) -> torch.Tensor:
-            offset = (skip.shape[2] - steps) // 2
-            return skip[:, :, offset : offset + steps]
+        def center(steps_of: torch.Tensor, steps: int) -> torch.Tensor:
+            offset = (steps_of.shape[2] - steps) // 2
+            return steps_of[:, :, offset : offset + steps]
 
-        h = F.relu(self.input_norm(conv(self.input, x)))
+        # the (window, step) pairs beyond the piece's edge, zeroed in place after every layer:
+        # they are few, so this costs far less than multiplying every layer by a mask
+        outside = None if inside is None or bool(inside.all()) else (~inside).nonzero()
+
+        def padded(h: torch.Tensor) -> torch.Tensor:
+            if outside is None:
+                return h
+            offset = (x.shape[2] - h.shape[2]) // 2
+            steps = outside[:, 1] - offset
+            kept = (steps >= 0) & (steps < h.shape[2])
+            h[outside[kept, 0], :, steps[kept]] = 0
+            return h
+
+        h = padded(F.relu(self.input_norm(conv(self.input, x))))
         skip = h
         for index, layer in enumerate(self.hidden):
             inner = layer if self.fused else layer.conv
@@ -183,10 +201,10 @@ class Coconet(nn.Module):
             if not self.fused:
                 h = layer.norm(h)
             if index % 2 == 1:
-                h = F.relu(h + center(skip, h.shape[2]))
+                h = padded(F.relu(h + center(skip, h.shape[2])))
                 skip = h
             else:
-                h = F.relu(h)
+                h = padded(F.relu(h))
         return conv(self.output, h)
 
     @property
