@@ -1,4 +1,4 @@
-"""How much faster is exact likelihood scoring now that windows at a piece's edges take the cone?
+"""How much faster is exact likelihood scoring since session 15?
 
 `counterpoint evaluate` scores every note on the ``2R + 1`` steps centred on it. Inside the piece
 the network computes only the cone the middle step depends on (``Coconet.forward_center``),
@@ -6,15 +6,15 @@ about half of a full forward pass. Until session 15 a window that overhung the p
 end was shifted inward and run through the full forward pass instead; on JSB's pieces (median
 228 steps) and a network that reaches ±65 steps, that was most notes. Now those windows take the
 cone too, with the steps beyond the edge zeroed after every layer, as zero padding would show
-them (exact: ``tests/test_evaluation.py``). This times, side by side in one run, one batch of
-scoring windows by each route, and weighs them by the share of the test split's notes whose
-window overhangs an edge:
+them (exact: ``tests/test_evaluation.py``). And windows went 64 to a pass; now as many as make
+1024 steps, so that a layer's input and output stay in the CPU's L3 cache. This times, side by
+side in one run, a batch of scoring windows each way, weighing the routes by the share of the
+test split's notes whose window overhangs an edge, then the cone alone by batch size:
 
     python benchmarks/scoring_speed.py [--checkpoints runs/reach/best.pt ...] [--threads 2]
 
 Without ``--checkpoints`` it times the shipped model. Ratios hold on a busy machine; absolute
-times do not.
-"""
+times do not."""
 
 from __future__ import annotations
 
@@ -29,10 +29,11 @@ import numpy as np
 import torch
 
 from counterpoint.data import load_jsb
-from counterpoint.evaluation import BATCH, on_device
+from counterpoint.evaluation import CPU_BATCH_STEPS, on_device, scoring_batch
 from counterpoint.model import load_model
 from counterpoint.representation import SILENCE
 
+OLD_BATCH = 64  # windows per pass until session 15
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
 
 
@@ -58,6 +59,16 @@ def edge_share(chorales: list[np.ndarray], reach: int) -> float:
     return edge / total
 
 
+def windows(batch: int, width: int, pitches: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scoring windows like real ones (sparse notes), half of them overhanging the start."""
+    generator = torch.Generator().manual_seed(0)
+    x = (torch.rand(batch, 8, width, pitches, generator=generator) < 0.05).float()
+    inside = torch.ones(batch, width, dtype=torch.bool)
+    inside[: batch // 2, : width // 4] = False
+    x[: batch // 2, :, : width // 4] = 0
+    return x, inside
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -66,36 +77,50 @@ def main() -> None:
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--batches", type=int, nargs="*", default=[4, 8, 16, 32, 64], help="second table")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     test = load_jsb(args.data).test
-    print(f"{args.threads} threads, batches of {BATCH} windows, median of {args.repeats}")
+    models = {
+        checkpoint or "shipped": on_device(load_model(checkpoint), "cpu") for checkpoint in args.checkpoints
+    }
+    print(f"{args.threads} threads, median of {args.repeats}")
+    print(f"\nBefore: batches of {OLD_BATCH} windows, edge windows by the full pass; now: the cone for")
+    print(f"every window, in batches of {CPU_BATCH_STEPS} // (2R + 1) windows")
     print(
-        "| model | reach | edge notes (test) | full pass (s) | cone (s) | cone, edge-masked (s) "
-        "| before: s per 1000 notes | now | speedup |"
+        f"| model | reach | edge notes (test) | full pass, {OLD_BATCH} (s) | cone, {OLD_BATCH} (s) "
+        "| before: s per 1000 notes | now: batch | cone, edge-masked (s) | s per 1000 notes | speedup |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for checkpoint in args.checkpoints:
-        model = on_device(load_model(checkpoint), "cpu")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, model in models.items():
         reach = model.receptive_field()
         width = 2 * reach + 1
-        generator = torch.Generator().manual_seed(0)
-        x = (torch.rand(BATCH, 8, width, model.pitch_range.size, generator=generator) < 0.05).float()
-        inside = torch.ones(BATCH, width, dtype=torch.bool)
-        inside[: BATCH // 2, : reach // 2] = False  # half the batch overhangs the start
-        x[: BATCH // 2, :, : reach // 2] = 0
+        x, inside = windows(OLD_BATCH, width, model.pitch_range.size)
+        batch = scoring_batch(model, width)
+        x_now, inside_now = windows(batch, width, model.pitch_range.size)
         with torch.no_grad():
             full = median_seconds(partial(model, x), args.repeats)
             cone = median_seconds(partial(model.forward_center, x), args.repeats)
-            masked = median_seconds(partial(model.forward_center, x, inside), args.repeats)
+            masked = median_seconds(partial(model.forward_center, x_now, inside_now), args.repeats)
         share = edge_share(test, reach)
-        before = (share * full + (1 - share) * cone) / BATCH * 1000
-        now = masked / BATCH * 1000
-        name = checkpoint or "shipped"
+        before = (share * full + (1 - share) * cone) / OLD_BATCH * 1000
+        now = masked / batch * 1000
         print(
-            f"| {name} | ±{reach} | {share:.0%} | {full:.3f} | {cone:.3f} | {masked:.3f} "
-            f"| {before:.2f} | {now:.2f} | {before / now:.2f}x |"
+            f"| {name} | ±{reach} | {share:.0%} | {full:.3f} | {cone:.3f} | {before:.2f} "
+            f"| {batch} | {masked:.3f} | {now:.2f} | {before / now:.2f}x |"
         )
+    print("\nThe cone (edge-masked) by batch size, ms per window:")
+    print("| model | " + " | ".join(f"batch {batch}" for batch in args.batches) + " |")
+    print("|---|" + "---|" * len(args.batches))
+    for name, model in models.items():
+        width = 2 * model.receptive_field() + 1
+        cells = []
+        for batch in args.batches:
+            x, inside = windows(batch, width, model.pitch_range.size)
+            with torch.no_grad():
+                seconds = median_seconds(partial(model.forward_center, x, inside), args.repeats)
+            cells.append(f"{seconds / batch * 1000:.1f}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

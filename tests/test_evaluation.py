@@ -152,7 +152,8 @@ def test_a_cached_evaluation_resumes_and_reuses_pieces(chorale, tmp_path, monkey
 
 
 def test_figures_do_not_depend_on_the_scoring_batch(chorale, monkeypatch):
-    """A GPU scores in batches of GPU_BATCH windows, a CPU in batches of BATCH: same figures."""
+    """A GPU scores in batches of GPU_BATCH windows, a CPU in batches of CPU_BATCH_STEPS steps:
+    same figures."""
     from counterpoint import evaluation
 
     torch.manual_seed(0)
@@ -160,9 +161,10 @@ def test_figures_do_not_depend_on_the_scoring_batch(chorale, monkeypatch):
     with torch.no_grad():
         model.output.weight.mul_(100)
     pieces = [chorale[:24], chorale[24:48]]
-    assert evaluation.scoring_batch(model) == evaluation.BATCH
+    width = 2 * model.receptive_field() + 1
+    assert evaluation.scoring_batch(model, width) == evaluation.CPU_BATCH_STEPS // width
     usual = likelihood(model, pieces, orderings=2, progress=False)
-    monkeypatch.setattr(evaluation, "BATCH", 5)
+    monkeypatch.setattr(evaluation, "CPU_BATCH_STEPS", 5 * width)
     small = likelihood(model, pieces, orderings=2, progress=False)
     for key in ("chronological", "random", "paper_protocol"):
         assert small[key]["framewise"] == pytest.approx(usual[key]["framewise"], rel=1e-6), key
