@@ -164,7 +164,8 @@ class Coconet(nn.Module):
         hang over the piece's edge: its steps outside must be zero in ``x``, and every layer's
         output there is zeroed, which is what zero padding at the edge shows the next layer.
         The result is then :meth:`forward` on the whole piece, at the middle step. Without
-        ``inside`` it is that only where the window lies inside the piece."""
+        ``inside`` it is that only where the window lies inside the piece. Inference only: it
+        zeroes activations in place, which autograd would refuse."""
 
         def conv(module: nn.Conv2d, h: torch.Tensor) -> torch.Tensor:
             return F.conv2d(
