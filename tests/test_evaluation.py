@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from counterpoint import evaluation
 from counterpoint.evaluation import (
     conditional_log_probs,
     draw_ordering,
@@ -66,6 +67,39 @@ def test_paper_protocol_conditions_a_step_on_the_models_own_guesses(chorale):
     first = np.r_[True, order[1:, 1] != order[:-1, 1]]
     np.testing.assert_allclose(result[first], exact[first], atol=1e-5)  # a step's first voice: exact
     assert not np.allclose(result[~first], exact[~first], atol=1e-3)  # the others: guesses differ
+
+
+class _Peeking(Coconet):
+    """A network that is told the true notes of the even steps, so that its guesses there are
+    right and the paper's protocol reuses the exact conditionals; elsewhere it guesses."""
+
+    def __init__(self, config, piece):
+        super().__init__(config)
+        truth = torch.from_numpy(to_pianoroll(piece))[None]
+        truth[:, :, 1::2] = 0
+        self.register_buffer("truth", truth)
+
+    def forward(self, x):
+        return super().forward(x) + 30 * self.truth
+
+
+def test_paper_protocol_reuses_exact_conditionals_only_where_the_guesses_were_right(chorale):
+    torch.manual_seed(0)
+    piece = chorale[:24]
+    model = _Peeking(ModelConfig(6, 8, dilations=[(1, 1), (2, 2)]), piece).eval()
+    order = draw_ordering(piece, "random", np.random.default_rng(3))
+    expected = _magenta_one_note_at_a_time(model, piece, order)
+    scored = evaluation._score_piece(
+        model, piece, [order], window=False, temperature=1.0, chronological=False
+    )
+    per_step = np.zeros(len(piece))
+    np.add.at(per_step, order[:, 1], expected)
+    np.testing.assert_allclose(scored["paper_frames"][0], per_step, atol=1e-4)
+    exact = conditional_log_probs(model, piece, order, window=False)
+    later = np.r_[False, order[1:, 1] == order[:-1, 1]]  # not a step's first voice
+    even = order[:, 1] % 2 == 0
+    np.testing.assert_allclose(expected[later & even], exact[later & even], atol=1e-5)  # reused
+    assert not np.allclose(expected[later & ~even], exact[later & ~even], atol=1e-3)  # computed
 
 
 def test_uniform_model_costs_log_pitches_per_note(chorale):

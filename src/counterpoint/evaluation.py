@@ -135,23 +135,30 @@ def _paper_protocol(
     exact: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """:func:`magenta_frame_log_probs` on the pianoroll ``roll``. ``exact``: the
-    ``(log_probs, argmax)`` of :func:`_predict` over the whole ``order``, if already computed;
-    a step's first voice is read from it rather than computed again."""
+    ``(log_probs, argmax)`` of :func:`_predict` over the whole ``order``, if already computed.
+    Then a note is read from it rather than computed again wherever its input is the same:
+    a step's first voice, and any later voice whose step's earlier voices were all guessed
+    right (so its own step holds the true notes, as in the exact conditional)."""
     steps = order[:, 1]
     first = np.flatnonzero(np.r_[True, steps[1:] != steps[:-1]])  # where each step's notes begin
     position = np.arange(len(order)) - np.repeat(first, np.diff(np.r_[first, len(order)]))
+    targets = roll[order[:, 0], order[:, 1]].argmax(-1).numpy()
+    guessed_right = np.ones(roll.shape[1], dtype=bool)  # per step: every guess so far was right
     guesses = roll.clone()
     log_probs = np.empty(len(order), dtype=np.float32)
     for rank in range(NUM_VOICES):  # every step's rank-th voice at once, as Magenta batches
         chosen = np.flatnonzero(position == rank)
         if len(chosen) == 0:
             break
-        if rank == 0 and exact is not None:
-            log_probs[chosen], best = exact[0][chosen], exact[1][chosen]
-        else:
-            log_probs[chosen], best = _predict(
-                model, roll, order, chosen, window, batch_size, progress, temperature, own_step=guesses
+        best = np.empty(len(chosen), dtype=np.int64)
+        same = guessed_right[steps[chosen]] if exact is not None else np.zeros(len(chosen), dtype=bool)
+        if same.any():
+            log_probs[chosen[same]], best[same] = exact[0][chosen[same]], exact[1][chosen[same]]
+        if not same.all():
+            log_probs[chosen[~same]], best[~same] = _predict(
+                model, roll, order, chosen[~same], window, batch_size, progress, temperature, own_step=guesses
             )
+        guessed_right[steps[chosen]] &= best == targets[chosen]
         guesses[order[chosen, 0], order[chosen, 1]] = F.one_hot(torch.from_numpy(best), roll.shape[2]).float()
     return log_probs
 
