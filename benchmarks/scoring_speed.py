@@ -9,7 +9,9 @@ cone too, with the steps beyond the edge zeroed after every layer, as zero paddi
 them (exact: ``tests/test_evaluation.py``). And windows went 64 to a pass; now as many as make
 1024 steps, so that a layer's input and output stay in the CPU's L3 cache. This times, side by
 side in one run, a batch of scoring windows each way, weighing the routes by the share of the
-test split's notes whose window overhangs an edge, then the cone alone by batch size:
+test split's notes whose window overhangs an edge, then the cone alone by batch size, then
+``likelihood`` end to end on one test piece (with how many of the paper protocol's later voices
+were computed rather than reused from the exact conditionals):
 
     python benchmarks/scoring_speed.py [--checkpoints runs/reach/best.pt ...] [--threads 2]
 
@@ -28,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from counterpoint import evaluation
 from counterpoint.data import load_jsb
 from counterpoint.evaluation import CPU_BATCH_STEPS, on_device, scoring_batch
 from counterpoint.model import load_model
@@ -69,6 +72,31 @@ def windows(batch: int, width: int, pitches: int) -> tuple[torch.Tensor, torch.T
     return x, inside
 
 
+def end_to_end(model, test: list[np.ndarray], steps: int) -> None:
+    """Time ``likelihood`` on the first test piece of ``steps`` steps (1 random ordering, no
+    chronological one), and count the paper protocol's rescored notes against its candidates
+    (every note but each step's first)."""
+    piece = next(chorale for chorale in test if len(chorale) == steps)
+    computed = []
+    compute = evaluation._predict
+
+    def counting(model, roll, order, chosen, *args, **kwargs):
+        computed.append(len(chosen))
+        return compute(model, roll, order, chosen, *args, **kwargs)
+
+    evaluation._predict = counting
+    start = time.perf_counter()
+    result = evaluation.likelihood(model, [piece], orderings=1, progress=False, chronological=False)
+    seconds = time.perf_counter() - start
+    evaluation._predict = compute
+    later = computed[0] - int(((piece != SILENCE).sum(axis=1) > 0).sum())
+    print(
+        f"likelihood() on a {steps}-step test piece, 1 random ordering: {seconds:.1f} s; "
+        f"framewise {result['random']['framewise']!r}, paper protocol "
+        f"{result['paper_protocol']['framewise']!r}; rescored {sum(computed[1:])} of {later} later voices"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -78,6 +106,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--batches", type=int, nargs="*", default=[4, 8, 16, 32, 64], help="second table")
+    parser.add_argument("--piece-steps", type=int, default=128, help="end to end: a test piece this long")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     test = load_jsb(args.data).test
@@ -121,6 +150,10 @@ def main() -> None:
                 seconds = median_seconds(partial(model.forward_center, x, inside), args.repeats)
             cells.append(f"{seconds / batch * 1000:.1f}")
         print(f"| {name} | " + " | ".join(cells) + " |")
+    print()
+    for name, model in models.items():
+        print(name, end=": ")
+        end_to_end(model, test, args.piece_steps)
 
 
 if __name__ == "__main__":
