@@ -85,10 +85,12 @@ def end_to_end(model, test: list[np.ndarray], steps: int) -> None:
         return compute(model, roll, order, chosen, *args, **kwargs)
 
     evaluation._predict = counting
-    start = time.perf_counter()
-    result = evaluation.likelihood(model, [piece], orderings=1, progress=False, chronological=False)
-    seconds = time.perf_counter() - start
-    evaluation._predict = compute
+    try:
+        start = time.perf_counter()
+        result = evaluation.likelihood(model, [piece], orderings=1, progress=False, chronological=False)
+        seconds = time.perf_counter() - start
+    finally:
+        evaluation._predict = compute
     later = computed[0] - int(((piece != SILENCE).sum(axis=1) > 0).sum())
     print(
         f"likelihood() on a {steps}-step test piece, 1 random ordering: {seconds:.1f} s; "
