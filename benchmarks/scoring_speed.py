@@ -76,7 +76,9 @@ def end_to_end(model, test: list[np.ndarray], steps: int) -> None:
     """Time ``likelihood`` on the first test piece of ``steps`` steps (1 random ordering, no
     chronological one), and count the paper protocol's rescored notes against its candidates
     (every note but each step's first)."""
-    piece = next(chorale for chorale in test if len(chorale) == steps)
+    piece = next((chorale for chorale in test if len(chorale) == steps), None)
+    if piece is None:
+        raise SystemExit(f"no test piece has {steps} steps: choose another --piece-steps")
     computed = []
     compute = evaluation._predict
 
