@@ -48,6 +48,9 @@ JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16th
 # the first is the default every row is compared with; the paper's schedule has p_min 0.05
 SETTINGS = {
     "N=96 (default: one pass per note)": SamplerConfig(steps=96),
+    # the default runs int8 on CPUs without native bf16 when the model has an int8 file (the
+    # header says which precision it is): this row is the same sampler in float32
+    "N=96 float32": SamplerConfig(steps=96, precision="float32"),
     "N=64": SamplerConfig(steps=64),
     "N=48": SamplerConfig(steps=48),
     "N=32": SamplerConfig(steps=32),
@@ -124,7 +127,11 @@ def main() -> None:
     valid = load_jsb(JSB).valid
     windows = [p[s : s + 32] for p in valid for s in (0, 64) if len(p) >= s + 32][: args.windows]
     name = args.checkpoint or "jsb"
-    print(f"# {len(windows)} windows of 2 bars from the JSB valid split, soprano given; {name}")
+    precision = SamplerConfig().resolve_precision(model)
+    print(
+        f"# {len(windows)} windows of 2 bars from the JSB valid split, soprano given; {name}; "
+        f"the default's precision here: {precision}"
+    )
     default_label = next(iter(SETTINGS))
     labels = [default_label] + [
         label for label in (args.settings.split(",") if args.settings else SETTINGS) if label != default_label

@@ -3,14 +3,16 @@
 The sampler's cost is its forward passes (2 measures: about 97 passes of the network on 32
 steps). On an AVX2-only CPU they run in float32; this measures one such pass in float32 (batch
 norm folded, channels-last, as the sampler runs it) against the same network quantized to
-int8 with PyTorch's eager static quantization (x86 backend, per-channel weights, activations
-calibrated on training crops), at 1 and 2 threads, and what the quantization costs: the loss
-on erased notes of validation crops (orderless masks, the training loss), same crops for both.
+int8 two ways, both static (per-channel weights, activations calibrated on the same training
+crops): PyTorch's eager quantization (x86 backend), and the package's own path, an ONNX file
+run by ONNX Runtime (`counterpoint.quantized`, what `counterpoint quantize` writes). At 1 and
+2 threads, and what each costs: the loss on erased notes of validation crops (orderless masks,
+the training loss), the same crops for all.
 
     python benchmarks/int8_speed.py [--checkpoint jsb] [--repeats 40]
 
-Run with nothing else busy. A benchmark only: eager quantization is deprecated in favour of
-torchao, so the package does not use it.
+Run with nothing else busy. Eager quantization is deprecated in favour of torchao and is here
+only for comparison; the package runs ONNX Runtime.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import copy
 import statistics
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -31,6 +34,7 @@ from torch import nn
 from counterpoint import masks
 from counterpoint.data import load_jsb
 from counterpoint.model import Coconet, fuse_batch_norm, load_model, make_input
+from counterpoint.quantized import Int8Network, quantize
 from counterpoint.representation import to_pianoroll
 
 JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
@@ -118,29 +122,37 @@ def main() -> None:
 
     data = load_jsb(JSB)
     rng = np.random.default_rng(0)
-    fused = fuse_batch_norm(load_model(args.checkpoint).eval())
+    model = load_model(args.checkpoint)
+    fused = fuse_batch_norm(model.eval())
     prepared = quantization.prepare(_with_qconfig(QuantizableCoconet(fused).eval()))
+    calibration = [make_input(*crops(data.train, 32, rng)) for _ in range(8)]
     with torch.inference_mode():
-        for _ in range(8):  # calibrate activation ranges on training crops
-            prepared(make_input(*crops(data.train, 32, rng)))
-    int8 = quantization.convert(prepared)
+        for x in calibration:  # calibrate activation ranges on training crops
+            prepared(x)
+    eager = quantization.convert(prepared)
+    folder = tempfile.TemporaryDirectory()
+    path = quantize(model, torch.cat(calibration).numpy(), Path(folder.name) / "model.int8.onnx")
+    networks = {"float32": (fused, True), "eager int8": (eager, False)}
 
     with torch.inference_mode():
         pianoroll, known = crops(data.valid, args.crops, rng)
-        loss_float = erased_loss(fused, pianoroll, known, channels_last=True)
-        loss_int8 = erased_loss(int8, pianoroll, known, channels_last=False)
-        print(f"loss on erased notes, {args.crops} validation crops of {STEPS} steps (nats/note):")
-        print(f"  float32 {loss_float:.4f}   int8 {loss_int8:.4f}   ({loss_int8 / loss_float - 1:+.1%})")
         x = make_input(*crops(data.valid, 1, rng))
+        print(f"loss on erased notes, {args.crops} validation crops of {STEPS} steps (nats/note):")
+        losses = {name: erased_loss(net, pianoroll, known, cl) for name, (net, cl) in networks.items()}
+        ort_int8 = Int8Network(path, 2)
+        losses["onnxruntime int8"] = erased_loss(ort_int8, pianoroll, known, channels_last=False)
+        base = losses["float32"]
+        print("  " + "   ".join(f"{name} {v:.4f} ({v / base - 1:+.2%})" for name, v in losses.items()))
         print(f"one forward pass on {STEPS} steps, median of {args.repeats} (ms):")
         for threads in (1, 2):
             torch.set_num_threads(threads)
-            ms_float = pass_ms(fused, x.contiguous(memory_format=torch.channels_last), args.repeats)
-            ms_int8 = pass_ms(int8, x, args.repeats)
-            print(
-                f"  {threads} thread(s): float32 {ms_float:.1f}   int8 {ms_int8:.1f}   "
-                f"({ms_float / ms_int8:.2f}x); 97 passes: {0.097 * ms_float:.2f} s vs {0.097 * ms_int8:.2f} s"
-            )
+            networks["onnxruntime int8"] = (Int8Network(path, threads), False)
+            x_last = x.contiguous(memory_format=torch.channels_last)
+            ms = {name: pass_ms(n, x_last if cl else x, args.repeats) for name, (n, cl) in networks.items()}
+            speedups = "   ".join(f"{name} {t:.1f} ({ms['float32'] / t:.2f}x)" for name, t in ms.items())
+            passes = " vs ".join(f"{0.097 * value:.2f} s" for value in ms.values())
+            print(f"  {threads} thread(s): {speedups}; 97 passes: {passes}")
+    folder.cleanup()
 
 
 def _with_qconfig(network: nn.Module) -> nn.Module:

@@ -39,14 +39,16 @@ from counterpoint.evaluation import (
 )
 from counterpoint.model import Coconet, load_model, make_input, preset
 from counterpoint.representation import to_pianoroll
-from counterpoint.sampling import SamplerConfig, inference_model, sample
+from counterpoint.sampling import SamplerConfig, sample, sampler_network
 from counterpoint.tasks import fill_many, harmonize
 
 JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
 
-# "auto" precision is bfloat16 on CPUs with native bf16 (as here), else float32
+# "auto" precision is bfloat16 on CPUs with native bf16, else int8 where the model has an int8
+# file (counterpoint quantize), else float32; the header line says which it is here
 SETTINGS = {
     "gibbs N=96 (paper: 3 x 32), float32": SamplerConfig(steps=96, precision="float32"),
+    "gibbs N=96 (paper: 3 x 32), int8": SamplerConfig(steps=96, precision="int8"),
     "gibbs N=96 (paper: 3 x 32)": SamplerConfig(steps=96),
     "gibbs N=96, network alone (--allow-parallels)": SamplerConfig(steps=96, avoid_parallels=False),
     "gibbs N=96, temperature 0.5": SamplerConfig(steps=96, temperature=0.5),
@@ -100,9 +102,9 @@ def sampler_seconds(model: Coconet, chorale: np.ndarray, repeats: int) -> float:
 def bare_forward_seconds(model: Coconet, steps: int, passes: int, repeats: int) -> float:
     """Median time of ``passes`` forward passes of the network the sampler runs (fused, in
     the sampler's default precision), over ``repeats`` runs, as the sampler's time is."""
-    dtype = SamplerConfig().dtype()
-    model = inference_model(model, dtype)
+    precision, model = sampler_network(model, SamplerConfig())
     x = make_input(torch.zeros(1, 4, steps, 46), torch.ones(1, 4, steps, dtype=torch.bool))
+    dtype = torch.bfloat16 if precision == "bfloat16" else torch.float32
     x = x.to(dtype).contiguous(memory_format=torch.channels_last)
     model(x)
     times = []
@@ -119,7 +121,7 @@ def bar_latency(model: Coconet, test: list[np.ndarray], repeats: int) -> None:
     times = latency(model, [test[i % len(test)][:32, 0] for i in range(repeats + 1)])
     print(
         f"\nharmonizing 2 measures, default sampler (gibbs, a pass per note to write: 96; "
-        f"{SamplerConfig().dtype()}), {len(times)} sopranos: "
+        f"{SamplerConfig().resolve_precision(model)}), {len(times)} sopranos: "
         f"p50 {percentile(times, 50):.3f} s, p90 {percentile(times, 90):.3f} s "
         f"(min {min(times):.3f}, max {max(times):.3f})"
     )
@@ -191,7 +193,7 @@ def main() -> None:
     model = load_model(args.checkpoint)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
-        f"sampler precision 'auto' = {SamplerConfig().dtype()} on this CPU"
+        f"sampler precision 'auto' = {SamplerConfig().resolve_precision(model)} for this model on this CPU"
     )
     if args.part == "bar":
         bar_latency(model, test, args.repeats)

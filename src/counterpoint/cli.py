@@ -280,6 +280,39 @@ def export(
             extra[key] = payload[key]
     save(output, load(checkpoint), extra, half=half)
     typer.echo(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB)")
+    typer.echo(f"for fast sampling without bf16: counterpoint quantize {output} --data <its training data>")
+
+
+@app.command()
+@user_errors
+def quantize(
+    checkpoint: Annotated[
+        str, typer.Argument(help="a checkpoint path, or a shipped model (jsb) to remake its int8 file")
+    ],
+    data: Annotated[
+        str,
+        typer.Option("--data", help="calibration chorales (its training data): 'music21' or a JSB path"),
+    ] = "music21",
+    crops: Annotated[
+        int, typer.Option(help="2-measure training crops to calibrate activation ranges on")
+    ] = 256,
+    seed: Annotated[int, typer.Option(help="which crops and masks")] = 0,
+) -> None:
+    """Write the int8 version of a model beside its checkpoint (x.pt -> x.int8.onnx): sampling
+    then runs it with ONNX Runtime on CPUs without native bf16, about 2.4x faster."""
+    from counterpoint.data import load_dataset
+    from counterpoint.errors import ConfigError
+    from counterpoint.model import load_model
+    from counterpoint.quantized import calibration_set, int8_path
+    from counterpoint.quantized import quantize as run
+
+    if crops < 1:
+        raise ConfigError("--crops must be at least 1")
+    model = load_model(checkpoint)
+    dataset = load_dataset(data)
+    calibration = calibration_set(dataset.train, model.pitch_range, crops=crops, seed=seed)
+    path = run(model, calibration, int8_path(model.source))
+    typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, calibrated on {crops} crops of {data})")
 
 
 # --------------------------------------------------------------------------- tasks

@@ -140,6 +140,7 @@ class Coconet(nn.Module):
         dropout = nn.Dropout2d if config.dropout_channels else nn.Dropout
         self.dropout = dropout(config.dropout) if config.dropout > 0 else nn.Identity()
         self.fused = False  # True once batch norm is folded in (fuse_batch_norm): inference only
+        self.source: Path | None = None  # the checkpoint it was loaded from (its int8 file is beside it)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # in-place add and ReLU: each acts on a fresh conv or batch-norm output that nothing
@@ -345,7 +346,9 @@ def from_checkpoint(payload: dict, name: str = "checkpoint") -> Coconet:
 
 def load(path: str | os.PathLike) -> Coconet:
     """Rebuild the network a checkpoint describes, in eval mode, on the CPU."""
-    return from_checkpoint(read_checkpoint(path), str(path))
+    model = from_checkpoint(read_checkpoint(path), str(path))
+    model.source = Path(path)
+    return model
 
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"

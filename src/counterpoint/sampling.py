@@ -7,7 +7,8 @@ run is exactly repeatable from its seeds: element ``b`` of a batch draws only fr
 generator, so a batch of pieces equals the same pieces sampled one by one.
 
 The network runs with batch norm folded into its convolutions, in bfloat16 where the CPU
-has native bf16 (``SamplerConfig.precision``).
+has native bf16; elsewhere as int8 with ONNX Runtime where the model has an int8 file made
+from its weights (:mod:`counterpoint.quantized`), else in float32 (``SamplerConfig.precision``).
 
 Methods:
 
@@ -26,6 +27,8 @@ Methods:
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import itertools
 import math
 import weakref
@@ -36,12 +39,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from counterpoint import quantized
 from counterpoint.errors import ConfigError, MaskError
 from counterpoint.model import Coconet, bf16_is_fast, fuse_batch_norm, make_input
 from counterpoint.representation import NUM_VOICES, VOICE_RANGES, PitchRange
 
 METHODS = ("gibbs", "independent", "ancestral", "confidence")
-PRECISIONS = ("auto", "float32", "bfloat16")
+PRECISIONS = ("auto", "float32", "bfloat16", "int8")
 MAX_STEPS = 1024  # 64 measures: well beyond a chorale, still quick on a CPU
 
 # callback(iteration, pianoroll (B,4,T,P), rewritten (B,4,T) bool: notes changed this pass)
@@ -60,8 +64,9 @@ class SamplerConfig:
     # notes around it (the model alone writes them several times as often as Bach did)
     avoid_parallels: bool = True
     order: str = "random"  # ancestral: "random" or "chronological"
-    # network arithmetic: "auto" (bfloat16 where the CPU has native bf16, else float32),
-    # "float32" or "bfloat16"; bf16 samples about 1.65x faster at the same quality (sample_speed.py)
+    # network arithmetic: "auto" (bfloat16 where the CPU has native bf16, else int8 where the
+    # model has an int8 file, else float32), "float32", "bfloat16" or "int8"; bf16 samples about
+    # 1.65x faster than float32 and int8 about 2.4x, at the same quality (sample_speed.py)
     precision: str = "auto"
     # gibbs: start from this many confidence passes instead of one independent draw of every
     # note (0: the paper's start); pair with a lower p_max, e.g. 8 passes, steps 24, p_max 0.5
@@ -83,11 +88,21 @@ class SamplerConfig:
         if self.init_passes < 0:
             raise ConfigError("init_passes must be >= 0")
 
-    def dtype(self) -> torch.dtype:
-        """The dtype the network runs in for this config on this machine."""
-        if self.precision == "auto":
-            return torch.bfloat16 if bf16_is_fast() else torch.float32
-        return getattr(torch, self.precision)
+    def resolve_precision(self, model: Coconet) -> str:
+        """The arithmetic ``model`` runs in under this config on this machine: "bfloat16",
+        "int8" or "float32"."""
+        if self.precision in ("float32", "bfloat16"):
+            return self.precision
+        if self.precision == "auto" and bf16_is_fast():
+            return "bfloat16"
+        if quantized.int8_network(model) is not None:
+            return "int8"
+        if self.precision == "int8":
+            raise ConfigError(
+                "this model has no int8 file made from its weights: "
+                "run `counterpoint quantize` on its checkpoint"
+            )
+        return "float32"
 
 
 def gibbs_schedule(n: int, total: int, p_min: float = 0.1, p_max: float = 0.9, alpha: float = 0.7) -> float:
@@ -113,39 +128,59 @@ def voice_range_mask(pitch_range: PitchRange) -> torch.Tensor:
 PARALLEL_PENALTY = 50.0
 
 
+@functools.lru_cache(maxsize=4)
+def _parallel_table(pitches: int) -> np.ndarray:
+    """``(P * P * 2 * 2, P)`` bool, row ``((a * P + b) * 2 + s) * 2 + k``: the candidates ``c``
+    that lie above pitch ``a`` (s = 1) or below it (s = 0) and make with pitch ``b`` a unison
+    or octave (k = 0) or a fifth (k = 1), modulo octaves. Looking rows up replaces comparing
+    every candidate anew on every pass."""
+    candidate = np.arange(pitches)
+    a, b = candidate.reshape(-1, 1, 1, 1, 1), candidate.reshape(1, -1, 1, 1, 1)
+    side = np.array([-1, 1]).reshape(1, 1, 2, 1, 1)
+    interval = np.array([0, 7]).reshape(1, 1, 1, 2, 1)
+    table = (np.sign(candidate - a) == side) & (np.abs(candidate - b) % 12 == interval)
+    return table.reshape(-1, pitches)
+
+
 def parallel_pitches(pitch: torch.Tensor, sounding: torch.Tensor, pitches: int) -> torch.Tensor:
     """``(B, 4, T, P)`` bool: True where writing pitch index ``p`` for voice ``v`` at step ``t``
     would make parallel fifths or octaves (evaluation's rule: both voices move the same way,
     from a fifth to a fifth or an octave/unison to an octave/unison, modulo octaves) with
     another voice, into step ``t`` or out of it. ``pitch`` ``(B, 4, T)`` holds pitch indices,
-    ``sounding`` says which of them are there to be moved against."""
+    ``sounding`` says which of them are there to be moved against.
+
+    In numpy: it runs once per sampler pass on small arrays, where numpy's per-operation cost
+    is a fraction of torch's (0.18 ms against 0.46 ms for 2 measures)."""
     batch, voices, steps = pitch.shape
-    bad = torch.zeros(batch, voices, steps, pitches, dtype=torch.bool)
+    bad = np.zeros((batch, voices, steps, pitches), dtype=bool)
     if steps < 2:
-        return bad
-    pitch = pitch.short()  # small differences only: int16 keeps big batches small
-    candidate = torch.arange(pitches, dtype=torch.int16)
-    # axes (B, voice v being written, other voice u, transition t -> t+1, candidate pitch)
-    pv, pu = pitch[:, :, None, :, None], pitch[:, None, :, :, None]
-    sv, su = sounding[:, :, None, :, None], sounding[:, None, :, :, None]
-    other = ~torch.eye(voices, dtype=torch.bool)[None, :, :, None, None]
-    u_move = (pu[:, :, :, 1:] - pu[:, :, :, :-1]).sign()
-    u_moves = other & su[:, :, :, :-1] & su[:, :, :, 1:] & (u_move != 0)
+        return torch.from_numpy(bad)
+    table = _parallel_table(pitches)
+    pitch, sounding = pitch.numpy().astype(np.int64), sounding.numpy()
+    # axes (B, voice v being written, other voice u, transition t -> t+1)
+    pv, pu = pitch[:, :, None, :], pitch[:, None, :, :]
+    sv, su = sounding[:, :, None, :], sounding[:, None, :, :]
+    other = ~np.eye(voices, dtype=bool)[None, :, :, None]
+    u_move = np.sign(pu[..., 1:] - pu[..., :-1])
+    u_moves = other & su[..., :-1] & su[..., 1:] & (u_move != 0)
 
-    # into t+1: v at t+1 is the candidate, v at t is known
-    before = (pv[:, :, :, :-1] - pu[:, :, :, :-1]).abs() % 12
-    v_move = (candidate - pv[:, :, :, :-1]).sign()
-    after = (candidate - pu[:, :, :, 1:]).abs() % 12
-    into = u_moves & sv[:, :, :, :-1] & ((before == 0) | (before == 7))
-    bad[:, :, 1:] |= (into & (v_move == u_move) & (v_move != 0) & (after == before)).any(2)
+    def flagged(anchor, against, v_known, interval, side) -> np.ndarray:
+        """(B, 4, T-1, P): candidates on ``side`` of ``anchor`` (v's known note) that repeat
+        ``interval`` (v's interval with u across the transition) against ``against``."""
+        interval = np.abs(interval) % 12
+        when = u_moves & v_known & ((interval == 0) | (interval == 7))
+        found = np.zeros((batch, voices, steps - 1, pitches), dtype=bool)
+        b, v, u, t = np.nonzero(when)  # few: only the (v, u, t) where u moves from a fifth/octave
+        if len(b):
+            row = ((anchor * pitches + against) * 2 + side) * 2 + (interval == 7)
+            np.logical_or.at(found, (b, v, t), table[np.broadcast_to(row, when.shape)[b, v, u, t]])
+        return found
 
-    # out of t: v at t is the candidate, v at t+1 is known
-    after = (pv[:, :, :, 1:] - pu[:, :, :, 1:]).abs() % 12
-    v_move = (pv[:, :, :, 1:] - candidate).sign()
-    before = (candidate - pu[:, :, :, :-1]).abs() % 12
-    out = u_moves & sv[:, :, :, 1:] & ((after == 0) | (after == 7))
-    bad[:, :, :-1] |= (out & (v_move == u_move) & (v_move != 0) & (before == after)).any(2)
-    return bad
+    # into t+1: v at t is known, the candidate at t+1 moves the way u does
+    bad[:, :, 1:] |= flagged(pv[..., :-1], pu[..., 1:], sv[..., :-1], pv[..., :-1] - pu[..., :-1], u_move > 0)
+    # out of t: v at t+1 is known, the candidate at t lies where u came from relative to it
+    bad[:, :, :-1] |= flagged(pv[..., 1:], pu[..., :-1], sv[..., 1:], pv[..., 1:] - pu[..., 1:], u_move < 0)
+    return torch.from_numpy(bad)
 
 
 _INFERENCE_MODELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -166,12 +201,25 @@ def inference_model(model: Coconet, dtype: torch.dtype) -> Coconet:
     return fused
 
 
+Network = Callable[[torch.Tensor], torch.Tensor]
+
+
+def sampler_network(model: Coconet, config: SamplerConfig) -> tuple[str, Network]:
+    """The precision the sampler runs ``model`` in under ``config`` on this machine, and the
+    network it calls: input ``(B, 8, T, P)`` (channels-last, in bfloat16 for "bfloat16", else
+    float32), logits out."""
+    precision = config.resolve_precision(model)
+    if precision == "int8":
+        return precision, quantized.int8_network(model)
+    return precision, inference_model(model, torch.bfloat16 if precision == "bfloat16" else torch.float32)
+
+
 class _Sampler:
     """The state shared by the methods: model, allowed pitches, per-element generators."""
 
     def __init__(self, model: Coconet, config: SamplerConfig, seeds: list[int], callback: Callback | None):
-        self.dtype = config.dtype()
-        self.model = inference_model(model, self.dtype)
+        self.precision, self.model = sampler_network(model, config)
+        self.dtype = torch.bfloat16 if self.precision == "bfloat16" else torch.float32
         self.config = config
         self.generators = [torch.Generator().manual_seed(int(seed)) for seed in seeds]
         self.forbidden = ~voice_range_mask(model.pitch_range)[None, :, None, :]
@@ -331,7 +379,9 @@ def sample(
         raise ConfigError(f"{len(seeds)} seeds for a batch of {batch}")
     sampler = _Sampler(model, config, seeds, callback)
     given = pianoroll.clone()
-    with torch.inference_mode():  # the pianoroll is kept in the network's dtype: one-hot is exact
+    # with ONNX Runtime doing the passes, torch's small ops between them run best on one thread
+    threads = quantized.torch_threads(1) if sampler.precision == "int8" else contextlib.nullcontext()
+    with threads, torch.inference_mode():  # the pianoroll stays in the network's dtype: one-hot is exact
         start = (pianoroll * known.unsqueeze(-1)).to(sampler.dtype)
         result = _METHODS[config.method](sampler, start, known)
     return torch.where(known.unsqueeze(-1), given, result)  # a normal tensor again

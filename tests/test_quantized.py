@@ -1,0 +1,101 @@
+"""The int8 network: made from a checkpoint, close to the float one, used by the sampler only
+with the weights it was made from, and a clear error when its file is broken."""
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from counterpoint import masks
+from counterpoint.cli import app
+from counterpoint.errors import CheckpointError, ConfigError
+from counterpoint.model import bf16_is_fast, load_model
+from counterpoint.quantized import calibration_set, int8_network, int8_path, quantize
+from counterpoint.sampling import SamplerConfig, inference_model, sample
+from counterpoint.tasks import harmonize
+from counterpoint.training import pianoroll_batch
+
+
+def run(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture()
+def quantized_model(tiny_checkpoint, chorale):
+    model = load_model(tiny_checkpoint)
+    quantize(model, calibration_set([chorale], model.pitch_range, crops=32), int8_path(tiny_checkpoint))
+    return model
+
+
+def test_the_int8_file_sits_beside_its_checkpoint(quantized_model, tiny_checkpoint):
+    assert int8_path(tiny_checkpoint) == tiny_checkpoint.with_name("tiny.int8.onnx")
+    assert int8_path(tiny_checkpoint).stat().st_size > 0
+    assert int8_network(quantized_model) is not None
+
+
+def test_int8_logits_are_close_to_the_float_network(quantized_model, chorale):
+    windows = np.stack([chorale[start : start + 32] for start in (0, 16, 32, 48)])
+    pianoroll = pianoroll_batch(windows, quantized_model.pitch_range)
+    known = masks.orderless(4, 32, torch.Generator().manual_seed(1))
+    x = torch.cat([pianoroll * known[..., None], known[..., None].expand_as(pianoroll).float()], 1)
+    with torch.inference_mode():
+        exact = inference_model(quantized_model, torch.float32)(x).log_softmax(-1)
+    approximate = int8_network(quantized_model)(x).log_softmax(-1)
+    assert approximate.shape == exact.shape
+    assert (approximate.argmax(-1) == exact.argmax(-1)).float().mean() > 0.9
+    assert (approximate.exp() - exact.exp()).abs().max() < 0.1
+
+
+def test_the_sampler_runs_int8_when_asked_and_by_default_without_bf16(quantized_model, chorale):
+    assert SamplerConfig(precision="int8").resolve_precision(quantized_model) == "int8"
+    expected = "bfloat16" if bf16_is_fast() else "int8"
+    assert SamplerConfig().resolve_precision(quantized_model) == expected
+    config = SamplerConfig(steps=6, precision="int8")
+    threads = torch.get_num_threads()
+    melody = chorale[:32, 0]
+    first = harmonize(quantized_model, melody, sampler=config, seed=3).chorale
+    np.testing.assert_array_equal(first[:, 0], melody)
+    np.testing.assert_array_equal(first, harmonize(quantized_model, melody, sampler=config, seed=3).chorale)
+    # a batch equals its pieces sampled one by one
+    roll = torch.from_numpy(pianoroll_batch(chorale[None, :32], quantized_model.pitch_range).numpy())
+    known = torch.from_numpy(masks.harmonize_mask(32, [0]))[None]
+    batch = sample(quantized_model, roll.expand(2, -1, -1, -1), known.expand(2, -1, -1), config, seeds=[5, 6])
+    alone = sample(quantized_model, roll, known, config, seeds=[6])
+    torch.testing.assert_close(batch[1:], alone)
+    assert torch.get_num_threads() == threads  # the sampler's one torch thread is given back
+
+
+def test_changed_weights_never_run_a_stale_int8_file(quantized_model):
+    with torch.no_grad():
+        quantized_model.output.bias.add_(0.5)  # as a training step would, in place
+    assert int8_network(quantized_model) is None
+    assert SamplerConfig(precision="float32").resolve_precision(quantized_model) == "float32"
+    if not bf16_is_fast():
+        assert SamplerConfig().resolve_precision(quantized_model) == "float32"
+    with pytest.raises(ConfigError, match="counterpoint quantize"):
+        SamplerConfig(precision="int8").resolve_precision(quantized_model)
+
+
+def test_a_model_without_int8_file_refuses_int8(tiny_model):
+    with pytest.raises(ConfigError, match="no int8 file"):
+        SamplerConfig(precision="int8").resolve_precision(tiny_model)
+
+
+def test_a_broken_int8_file_is_a_clear_error(tiny_checkpoint):
+    int8_path(tiny_checkpoint).write_bytes(b"not an onnx model")
+    with pytest.raises(CheckpointError, match="not a readable int8 model"):
+        int8_network(load_model(tiny_checkpoint))
+
+
+def test_quantize_command_then_harmonize_with_it(tiny_checkpoint, jsb_path, chorale, tmp_path):
+    from counterpoint.io import write_chorale
+
+    result = run("quantize", tiny_checkpoint, "--data", jsb_path, "--crops", 16)
+    assert result.exit_code == 0, result.output
+    assert "tiny.int8.onnx" in result.output and int8_path(tiny_checkpoint).exists()
+    write_chorale(chorale[:32], tmp_path / "melody.npy")
+    output = tmp_path / "out.mid"
+    result = run("harmonize", tmp_path / "melody.npy", "-o", output, "-c", tiny_checkpoint, "--steps", 4)
+    assert result.exit_code == 0, result.output
+    result = run("quantize", tmp_path / "missing.pt")
+    assert result.exit_code == 2 and "missing.pt" in result.output
