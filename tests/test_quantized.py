@@ -99,3 +99,15 @@ def test_quantize_command_then_harmonize_with_it(tiny_checkpoint, jsb_path, chor
     assert result.exit_code == 0, result.output
     result = run("quantize", tmp_path / "missing.pt")
     assert result.exit_code == 2 and "missing.pt" in result.output
+
+
+def test_precision_option_on_the_command_line(tiny_checkpoint, chorale, tmp_path):
+    from counterpoint.io import write_chorale
+
+    write_chorale(chorale[:32], tmp_path / "melody.npy")
+    harmonize = ["harmonize", tmp_path / "melody.npy", "-o", tmp_path / "out.mid", "-c", tiny_checkpoint]
+    assert run(*harmonize, "--steps", 2, "--precision", "float32").exit_code == 0
+    result = run(*harmonize, "--precision", "int8")
+    assert result.exit_code == 2 and "counterpoint quantize" in result.output
+    result = run(*harmonize, "--precision", "fp8")
+    assert result.exit_code == 2 and "unknown precision 'fp8'" in result.output

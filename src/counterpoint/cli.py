@@ -336,14 +336,27 @@ AvoidParallels = Annotated[
         help="steer the sampler away from parallel fifths and octaves (--allow-parallels: the network alone)",
     ),
 ]
-Seed = Annotated[int, typer.Option(help="the same seed gives the same piece")]
+Precision = Annotated[
+    str,
+    typer.Option(
+        help="network arithmetic: auto (bfloat16 on CPUs with native bf16, else int8 where the model "
+        "has an int8 file, else float32), float32, bfloat16 or int8"
+    ),
+]
+Seed = Annotated[int, typer.Option(help="the same seed gives the same piece (on the same precision)")]
 Tempo = Annotated[float, typer.Option(help="tempo of the written file, quarter notes per minute")]
 
 
-def _sampler(method: str, steps: int | None, temperature: float, avoid_parallels: bool):
+def _sampler(method: str, steps: int | None, temperature: float, avoid_parallels: bool, precision: str):
     from counterpoint.sampling import SamplerConfig
 
-    return SamplerConfig(method=method, steps=steps, temperature=temperature, avoid_parallels=avoid_parallels)
+    return SamplerConfig(
+        method=method,
+        steps=steps,
+        temperature=temperature,
+        avoid_parallels=avoid_parallels,
+        precision=precision,
+    )
 
 
 def _finish(result, output: Path, tempo: float) -> None:
@@ -371,6 +384,7 @@ def compose(
     steps: Steps = None,
     temperature: Temperature = 0.99,
     avoid_parallels: AvoidParallels = True,
+    precision: Precision = "auto",
     seed: Seed = 0,
     tempo: Tempo = 80,
 ) -> None:
@@ -379,11 +393,8 @@ def compose(
     from counterpoint.tasks import compose as run
 
     _check_output(output)
-    _finish(
-        run(load_model(checkpoint), measures, _sampler(sampler, steps, temperature, avoid_parallels), seed),
-        output,
-        tempo,
-    )
+    config = _sampler(sampler, steps, temperature, avoid_parallels, precision)
+    _finish(run(load_model(checkpoint), measures, config, seed), output, tempo)
 
 
 @app.command()
@@ -399,6 +410,7 @@ def harmonize(
     steps: Steps = None,
     temperature: Temperature = 0.99,
     avoid_parallels: AvoidParallels = True,
+    precision: Precision = "auto",
     seed: Seed = 0,
     tempo: Tempo = 80,
 ) -> None:
@@ -415,10 +427,8 @@ def harmonize(
         piece = read_melody(melody) if len(given) == 1 else read_chorale(melody)
     except MultipleVoicesError:  # a multi-voice file: keep its named voices
         piece = read_chorale(melody)
-    model = load_model(checkpoint)
-    _finish(
-        run(model, piece, given, _sampler(sampler, steps, temperature, avoid_parallels), seed), output, tempo
-    )
+    config = _sampler(sampler, steps, temperature, avoid_parallels, precision)
+    _finish(run(load_model(checkpoint), piece, given, config, seed), output, tempo)
 
 
 @app.command()
@@ -436,6 +446,7 @@ def infill(
     steps: Steps = None,
     temperature: Temperature = 0.99,
     avoid_parallels: AvoidParallels = True,
+    precision: Precision = "auto",
     seed: Seed = 0,
     tempo: Tempo = 80,
 ) -> None:
@@ -453,7 +464,7 @@ def infill(
         from_step,
         to_step,
         parse_voices(voices),
-        _sampler(sampler, steps, temperature, avoid_parallels),
+        _sampler(sampler, steps, temperature, avoid_parallels, precision),
         seed,
     )
     _finish(result, output, tempo)
@@ -471,6 +482,7 @@ def transition(
     steps: Steps = None,
     temperature: Temperature = 0.99,
     avoid_parallels: AvoidParallels = True,
+    precision: Precision = "auto",
     seed: Seed = 0,
     tempo: Tempo = 80,
 ) -> None:
@@ -485,7 +497,7 @@ def transition(
         read_chorale(opening),
         read_chorale(closing),
         measures,
-        _sampler(sampler, steps, temperature, avoid_parallels),
+        _sampler(sampler, steps, temperature, avoid_parallels, precision),
         seed,
     )
     _finish(result, output, tempo)
@@ -502,6 +514,7 @@ def continue_(
     steps: Steps = None,
     temperature: Temperature = 0.99,
     avoid_parallels: AvoidParallels = True,
+    precision: Precision = "auto",
     seed: Seed = 0,
     tempo: Tempo = 80,
 ) -> None:
@@ -515,7 +528,7 @@ def continue_(
         load_model(checkpoint),
         read_chorale(piece),
         measures,
-        _sampler(sampler, steps, temperature, avoid_parallels),
+        _sampler(sampler, steps, temperature, avoid_parallels, precision),
         seed,
     )
     _finish(result, output, tempo)
@@ -542,6 +555,7 @@ def evaluate(
     steps: Steps = None,
     temperature: Temperature = 0.99,
     avoid_parallels: AvoidParallels = True,
+    precision: Precision = "auto",
     seed: Seed = 0,
     skip_likelihood: Annotated[bool, typer.Option("--skip-likelihood", help="only musical quality")] = False,
     skip_quality: Annotated[bool, typer.Option("--skip-quality", help="only likelihood")] = False,
@@ -604,11 +618,13 @@ def evaluate(
             variants["network alone (--allow-parallels)"] = False
         harmonized = {
             name: evaluation.harmonize_sopranos(
-                model, chosen, _sampler(sampler, steps, temperature, avoid), seed=seed
+                model, chosen, _sampler(sampler, steps, temperature, avoid, precision), seed=seed
             )
             for name, avoid in variants.items()
         }
         results["harmonization_accuracy"] = {name: h.accuracy for name, h in harmonized.items()}
+        config = _sampler(sampler, steps, temperature, avoid_parallels, precision)
+        results["sampler_precision"] = config.resolve_precision(model)
         results["quality"] = evaluation.quality_table(
             {**{name: h.pieces for name, h in harmonized.items()}, "Bach": chosen}, chosen
         )

@@ -692,6 +692,8 @@ def markdown_report(results: dict) -> str:
         quality = results["quality"]
         names = list(quality)
         lines += ["## Musical quality", ""]
+        if "sampler_precision" in results:
+            lines += [f"The sampler's network ran in {results['sampler_precision']}.", ""]
         for name, accuracy in results.get("harmonization_accuracy", {}).items():
             lines += [
                 f"Harmonization accuracy, {name}: {accuracy * 100:.1f}% "
