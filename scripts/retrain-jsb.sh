@@ -18,7 +18,8 @@
 #   8. fine-tuned with dropout of whole feature maps (--dropout 0.15 --dropout-channels) instead
 #      of single activations, otherwise as phase 7, on a 105-minute cosine (4,506 steps on one
 #      thread beside another run), in a sixth run dir;
-# then ship the best validation checkpoint. Wall-clock budgets: times are for 2 CPU cores.
+# then ship the best validation checkpoint, with its int8 file for CPUs without bf16 (activation
+# ranges calibrated on training crops). Wall-clock budgets: times are for 2 CPU cores.
 #
 #   bash scripts/retrain-jsb.sh path/to/Jsb16thSeparated.npz [run-dir]
 set -euo pipefail
@@ -41,3 +42,4 @@ counterpoint train --data "$data" --run-dir "$run-channels" --init-from "$run-fr
     --dropout-channels --mask orderless+frames --crop 128 --batch-size 10 --no-augment --lr 3e-4 --ema 0.999 \
     --minutes 105 --eval-every 500 --patience 0
 counterpoint export "$run-channels/best.pt" src/counterpoint/weights/jsb.pt
+counterpoint quantize src/counterpoint/weights/jsb.pt --data "$data"

@@ -2,7 +2,7 @@
 # Train the `music21` model with one command: the shipped `jsb` model's recipe (docs/model-card.md)
 # on every four-voice chorale music21 ships (all 409 in training, as the Doodle used all it had;
 # the valid split only monitors the run and picks the checkpoint), for
-# users who want the most Bach and no benchmark. Then install it, so `--checkpoint music21`
+# users who want the most Bach and no benchmark. Then install it with its int8 file, so `--checkpoint music21`
 # (CLI), `load_model("music21")` (Python) and `COUNTERPOINT_CHECKPOINT=music21` (server) find it.
 #
 #   bash scripts/retrain-music21.sh [run-dir] [minutes of the first phase] [output]
@@ -19,3 +19,4 @@ counterpoint train --data music21-all --preset default --run-dir "$run" --minute
 counterpoint train --run-dir "$run" --resume --minutes "$second" --no-augment --eval-every 250
 counterpoint train --run-dir "$run" --resume --minutes "$third" --lr 1e-3 --eval-every 500
 counterpoint export "$run/best.pt" "$output"
+counterpoint quantize "$output" --data music21-all

@@ -66,7 +66,8 @@ class SamplerConfig:
     order: str = "random"  # ancestral: "random" or "chronological"
     # network arithmetic: "auto" (bfloat16 where the CPU has native bf16, else int8 where the
     # model has an int8 file, else float32), "float32", "bfloat16" or "int8"; bf16 samples about
-    # 1.65x faster than float32 and int8 about 2.4x, at the same quality (sample_speed.py)
+    # 1.65x as fast as float32 (sample_speed.py) and int8 about 1.9x (2-measure harmonizations on
+    # AVX2; passes 2.5x: int8_speed.py), at the same quality (gibbs_steps.py)
     precision: str = "auto"
     # gibbs: start from this many confidence passes instead of one independent draw of every
     # note (0: the paper's start); pair with a lower p_max, e.g. 8 passes, steps 24, p_max 0.5
