@@ -15,7 +15,8 @@ histograms of the evaluation module). Run with nothing else busy:
     python benchmarks/sample_speed.py --checkpoint jsb [--repeats 10] [--pieces 64]
 
 `--part bar` measures only what issue #6's bar names, in about a minute: harmonizing 2 measures
-(the first 2 of each of the first test sopranos in turn) with the default sampler, p50 and p90.
+(the first 2 of each of the first test sopranos in turn) with the default sampler, p50 and p90,
+and the same in float32 beside it where the default runs bfloat16 or int8.
 """
 
 from __future__ import annotations
@@ -117,14 +118,26 @@ def bare_forward_seconds(model: Coconet, steps: int, passes: int, repeats: int) 
 
 
 def bar_latency(model: Coconet, test: list[np.ndarray], repeats: int) -> None:
-    """The bar's figure: the task as the CLI and the app run it, default sampler, 2 measures."""
-    times = latency(model, [test[i % len(test)][:32, 0] for i in range(repeats + 1)])
-    print(
-        f"\nharmonizing 2 measures, default sampler (gibbs, a pass per note to write: 96; "
-        f"{SamplerConfig().resolve_precision(model)}), {len(times)} sopranos: "
-        f"p50 {percentile(times, 50):.3f} s, p90 {percentile(times, 90):.3f} s "
-        f"(min {min(times):.3f}, max {max(times):.3f})"
-    )
+    """The bar's figure: the task as the CLI and the app run it, default sampler, 2 measures;
+    then the same in float32 where the default runs otherwise, for the ratio in one run."""
+    melodies = [test[i % len(test)][:32, 0] for i in range(repeats + 1)]
+    default = SamplerConfig().resolve_precision(model)
+    rows = {default: SamplerConfig()}
+    if default != "float32":
+        rows["float32"] = SamplerConfig(precision="float32")
+    medians = {}
+    for precision, sampler in rows.items():
+        times = latency(model, melodies, sampler)
+        medians[precision] = percentile(times, 50)
+        label = "default sampler" if precision == default else "the same sampler"
+        print(
+            f"\nharmonizing 2 measures, {label} (gibbs, a pass per note to write: 96; "
+            f"{precision}), {len(times)} sopranos: "
+            f"p50 {medians[precision]:.3f} s, p90 {percentile(times, 90):.3f} s "
+            f"(min {min(times):.3f}, max {max(times):.3f})"
+        )
+    if len(medians) > 1:
+        print(f"default / float32 p50: {medians[default] / medians['float32']:.2f}")
 
 
 def speed_table(
