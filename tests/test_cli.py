@@ -206,3 +206,10 @@ def test_train_reach_script_keeps_a_run_in_git_and_resumes_it(jsb_path, tmp_path
     assert again.returncode == 0, again.stderr
     assert "after 2 steps" in again.stdout
     assert (tmp_path / "runs" / "reach" / "last.pt").exists()
+
+
+def test_an_output_that_cannot_be_written_is_one_line(tiny_checkpoint):
+    result = run("compose", "-o", "/proc/no-such-folder/x.mid", "-c", tiny_checkpoint, "--measures", 1)
+    assert result.exit_code == 2
+    assert result.output.startswith("error: ") and result.output.count("\n") == 1
+    assert "Traceback" not in result.output

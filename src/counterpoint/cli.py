@@ -39,6 +39,9 @@ def user_errors(command):
         except ValueError as error:  # e.g. an unknown voice name
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(2) from None
+        except OSError as error:  # e.g. an output folder that may not be written to
+            typer.echo(f"error: {error.strerror or error}: {error.filename or ''}".rstrip(": "), err=True)
+            raise typer.Exit(2) from None
 
     return wrapper
 
