@@ -111,3 +111,11 @@ def test_precision_option_on_the_command_line(tiny_checkpoint, chorale, tmp_path
     assert result.exit_code == 2 and "counterpoint quantize" in result.output
     result = run(*harmonize, "--precision", "fp8")
     assert result.exit_code == 2 and "unknown precision 'fp8'" in result.output
+
+
+def test_the_shipped_int8_file_is_made_from_the_shipped_weights():
+    # exporting new weights over jsb.pt without `counterpoint quantize` would silently fall back
+    # to float32 on CPUs without bf16: 2.5x slower passes
+    model = load_model("jsb")
+    assert int8_path(model.source).exists()
+    assert int8_network(model) is not None
