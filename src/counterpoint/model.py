@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import io as _io
+import itertools
 import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -228,6 +229,12 @@ def bf16_is_fast() -> bool:
     (benchmarks/sample_speed.py)."""
     check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
     return bool(check and check())
+
+
+def weights_version(model: nn.Module) -> tuple[int, ...]:
+    """Changes whenever a parameter or buffer is updated in place (training bumps their version
+    counters): what the caches of inference networks made from ``model`` are keyed on."""
+    return tuple(t._version for t in itertools.chain(model.parameters(), model.buffers()))
 
 
 def dtype_of(model: nn.Module) -> torch.dtype:

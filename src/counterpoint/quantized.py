@@ -29,7 +29,7 @@ import torch
 from counterpoint import masks
 from counterpoint.data import pieces_at_least, random_crop
 from counterpoint.errors import CheckpointError, ConfigError
-from counterpoint.model import Coconet, fuse_batch_norm, make_input
+from counterpoint.model import Coconet, fuse_batch_norm, make_input, weights_version
 from counterpoint.representation import PitchRange
 
 SUFFIX = ".int8.onnx"
@@ -137,7 +137,6 @@ class Int8Network:
         except Exception as error:  # onnxruntime raises its own types for unreadable files
             raise CheckpointError(f"{path}: not a readable int8 model ({type(error).__name__})") from None
         self.fingerprint = self.session.get_modelmeta().custom_metadata_map.get(_FINGERPRINT_KEY)
-        self.path = Path(path)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         (logits,) = self.session.run(None, {"x": x.float().contiguous().numpy()})
@@ -163,7 +162,7 @@ def int8_network(model: Coconet) -> Int8Network | None:
     source = getattr(model, "source", None)
     if source is None or not int8_path(source).exists() or not available():
         return None
-    versions = tuple(t._version for t in model.state_dict().values())
+    versions = weights_version(model)
     cached = _NETWORKS.get(model)
     if cached is not None and cached[0] == versions:
         return cached[1]

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
 import math
 import weakref
 from collections.abc import Callable
@@ -41,7 +40,7 @@ import torch.nn.functional as F
 
 from counterpoint import quantized
 from counterpoint.errors import ConfigError, MaskError
-from counterpoint.model import Coconet, bf16_is_fast, fuse_batch_norm, make_input
+from counterpoint.model import Coconet, bf16_is_fast, fuse_batch_norm, make_input, weights_version
 from counterpoint.representation import NUM_VOICES, VOICE_RANGES, PitchRange
 
 METHODS = ("gibbs", "independent", "ancestral", "confidence")
@@ -193,7 +192,7 @@ def inference_model(model: Coconet, dtype: torch.dtype) -> Coconet:
     them in place, which bumps their version counters)."""
     if model.fused:
         return fuse_batch_norm(model, dtype)
-    versions = tuple(t._version for t in itertools.chain(model.parameters(), model.buffers()))
+    versions = weights_version(model)
     cached = _INFERENCE_MODELS.get(model, {}).get(dtype)
     if cached is not None and cached[0] == versions:
         return cached[1]
