@@ -8,8 +8,8 @@
 #   bash scripts/train-reach.sh --save [run-dir]                          # keep progress in git
 #
 # A run directory that holds last.pt resumes. A missing one is restored from candidates/reach/
-# (what --save copied there at the end of the last session) and resumed; with nothing to restore,
-# a new run starts. Stop the run (Ctrl-C or kill) before --save.
+# (what --save copied there at the end of the last session, best.pt included) and resumed; with
+# nothing to restore, a new run starts. Stop the run (Ctrl-C or kill) before --save.
 set -euo pipefail
 saved=candidates/reach
 if [[ ${1:-} == --save ]]; then
@@ -18,6 +18,11 @@ if [[ ${1:-} == --save ]]; then
     for file in last.pt config.json log.csv; do
         cp "$run/$file" "$saved/$file.tmp" && mv "$saved/$file.tmp" "$saved/$file"
     done
+    # the best validated weights so far, without optimizer state (1.4 MB): a later session
+    # that restores the run keeps them as its best.pt instead of losing them
+    if [[ -f $run/best.pt ]]; then
+        counterpoint export "$run/best.pt" "$saved/best.pt" > /dev/null
+    fi
     echo "saved $run to $saved: commit it"
     exit 0
 fi
@@ -25,6 +30,7 @@ data=${1:?usage: scripts/train-reach.sh path/to/Jsb16thSeparated.npz [run-dir] |
 run=${2:-runs/reach}
 if [[ ! -f $run/last.pt && -f $saved/last.pt ]]; then
     mkdir -p "$run" && cp "$saved/last.pt" "$saved/config.json" "$saved/log.csv" "$run/"
+    if [[ -f $saved/best.pt ]]; then cp "$saved/best.pt" "$run/"; fi
 fi
 if [[ -f $run/last.pt ]]; then
     exec counterpoint train --run-dir "$run" --resume

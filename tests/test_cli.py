@@ -144,6 +144,42 @@ def test_export_strips_and_halves_a_training_checkpoint(chorale, tmp_path):
     assert load(tmp_path / "ship.pt").config == preset("tiny")
 
 
+def test_export_takes_the_moving_average_from_last_pt(chorale, tmp_path):
+    """A run's last.pt keeps raw weights and their moving average: export ships the average
+    (what training validated) unless --raw."""
+    import torch
+
+    from counterpoint.data import Dataset
+    from counterpoint.model import load, preset
+    from counterpoint.training import TrainConfig, train
+
+    piece = chorale[:32]
+    config = TrainConfig(
+        run_dir=str(tmp_path / "run"),
+        model=preset("tiny"),
+        crop_steps=16,
+        batch_size=4,
+        max_steps=4,
+        eval_every=2,
+        ema_decay=0.5,
+        progress=False,
+    )
+    train(config, dataset=Dataset("one", [piece], [piece], [piece]))
+    last = tmp_path / "run" / "last.pt"
+    average = run("export", last, tmp_path / "average.pt", "--no-half")
+    assert average.exit_code == 0 and "moving average" in average.output, average.output
+    raw = run("export", last, tmp_path / "raw.pt", "--no-half", "--raw")
+    assert raw.exit_code == 0 and "moving average" not in raw.output, raw.output
+    payload = torch.load(last, weights_only=True)
+    for path, expected in ((tmp_path / "average.pt", payload["ema"]), (tmp_path / "raw.pt", None)):
+        state = load(path).state_dict()
+        for name, value in state.items():
+            want = payload["state"][name] if expected is None else expected["module." + name]
+            assert torch.equal(value, want), (path.name, name)
+    # the average really differs from the raw weights, so the check above can fail
+    assert not all(torch.equal(payload["state"][k], payload["ema"]["module." + k]) for k in payload["state"])
+
+
 def test_readme_examples_with_the_shipped_model(tmp_path):
     """The quick start's commands, as a user types them, with the model inside the package."""
     from pathlib import Path

@@ -272,17 +272,28 @@ def export(
     checkpoint: Annotated[Path, typer.Argument(help="a training checkpoint (e.g. runs/x/best.pt)")],
     output: Annotated[Path, typer.Argument(help="where to write the weights-only checkpoint")],
     half: Annotated[bool, typer.Option(help="store weights in half precision")] = True,
+    raw: Annotated[
+        bool,
+        typer.Option(
+            "--raw", help="from a last.pt that keeps a moving average, take the raw weights instead"
+        ),
+    ] = False,
 ) -> None:
-    """Strip a training checkpoint to its config and weights (what ships in the package)."""
-    from counterpoint.model import load, read_checkpoint, save
+    """Strip a training checkpoint to its config and weights (what ships in the package).
+
+    A run's last.pt keeps the optimizer's raw weights and, with --ema, their moving average:
+    the average is what training validated and what gets exported, unless --raw."""
+    from counterpoint.model import averaged_state, from_checkpoint, read_checkpoint, save
 
     payload = read_checkpoint(checkpoint)
     extra = {"train_config": payload["train_config"]} if "train_config" in payload else {}
     for key in ("step", "best", "elapsed"):
         if key in payload:
             extra[key] = payload[key]
-    save(output, load(checkpoint), extra, half=half)
-    typer.echo(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB)")
+    average = not raw and averaged_state(payload) is not None
+    save(output, from_checkpoint(payload, str(checkpoint), average=average), extra, half=half)
+    kind = "moving average of the weights" if average else "weights"
+    typer.echo(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB, the {kind})")
     typer.echo(f"for fast sampling without bf16: counterpoint quantize {output} --data <its training data>")
 
 

@@ -340,10 +340,23 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     return payload
 
 
-def from_checkpoint(payload: dict, name: str = "checkpoint") -> Coconet:
+def averaged_state(payload: dict) -> dict | None:
+    """The moving average of the weights that a training run's ``last.pt`` keeps beside its
+    raw weights (``TrainConfig.ema_decay``), as a model state dict; None if it keeps none.
+    ``best.pt`` needs none of this: its weights already are the average that was validated."""
+    if "ema" not in payload:
+        return None
+    # torch's AveragedModel stores the averaged network as "module.*" plus a step count
+    return {k.removeprefix("module."): v for k, v in payload["ema"].items() if k.startswith("module.")}
+
+
+def from_checkpoint(payload: dict, name: str = "checkpoint", average: bool = False) -> Coconet:
+    """The network a checkpoint's payload describes; ``average``: its moving average of the
+    weights instead of the raw ones, where it keeps one."""
     config = ModelConfig.from_dict(payload["config"])
     model = Coconet(config)
-    state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state"].items()}
+    weights = (averaged_state(payload) if average else None) or payload["state"]
+    state = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
     try:
         model.load_state_dict(state)
     except RuntimeError as error:
