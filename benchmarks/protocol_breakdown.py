@@ -50,7 +50,7 @@ def frame_figures(model, chorale: np.ndarray, orders: list[np.ndarray]):
 
 def breakdown(model, pieces: list[np.ndarray], orderings: int = 5, workers: int = 1) -> dict:
     orders = random_orderings(pieces, orderings, seed=0)  # as `counterpoint evaluate` draws them
-    figures = map_pieces(frame_figures, model, pieces, orders, workers)
+    figures = [figure for _, figure in sorted(map_pieces(frame_figures, model, pieces, orders, workers))]
     log_ps, knowns, helds, sounding = [], [], [], []
     for chorale, (log_p, known) in zip(pieces, figures, strict=True):
         log_ps.append(log_p)

@@ -37,7 +37,7 @@ import math
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -298,20 +298,25 @@ def map_pieces(
     chorales: list[np.ndarray],
     orders: list[list[np.ndarray]],
     workers: int = 1,
-) -> Iterator[Any]:
-    """``score(model, chorale, its orderings)`` for every piece, in order. With ``workers`` > 1
-    the pieces are shared between that many processes of one thread each (on 2 cores no faster
-    than one process on two threads: README, "Evaluation"); ``score`` must be a module-level
-    function (or a ``partial`` of one) so that it can be sent to them."""
+) -> Iterator[tuple[int, Any]]:
+    """``(i, score(model, chorales[i], orders[i]))`` for every piece, as each is done (not
+    in order: a caller that keeps results as they come loses none that finished). With
+    ``workers`` > 1 the pieces are shared between that many processes of one thread each (on
+    2 cores no faster than one process on two threads: README, "Evaluation"); ``score`` must
+    be a module-level function (or a ``partial`` of one) so that it can be sent to them."""
     on_cpu = device_of(model).type == "cpu"  # a GPU model is scored in this process
     if workers > 1 and len(chorales) > 1 and on_cpu:
         context = multiprocessing.get_context("spawn")  # fork after torch's threads can hang
         workers = min(workers, len(chorales))
         with ProcessPoolExecutor(workers, context, initializer=_start_worker, initargs=(model,)) as pool:
-            yield from pool.map(partial(_score_in_worker, score), chorales, orders)
+            work = partial(_score_in_worker, score)
+            pieces = enumerate(zip(chorales, orders, strict=True))
+            futures = {pool.submit(work, chorale, piece_orders): i for i, (chorale, piece_orders) in pieces}
+            for future in as_completed(futures):
+                yield futures[future], future.result()
     else:
-        for chorale, piece_orders in zip(chorales, orders, strict=True):
-            yield score(model, chorale, piece_orders)
+        for i, (chorale, piece_orders) in enumerate(zip(chorales, orders, strict=True)):
+            yield i, score(model, chorale, piece_orders)
 
 
 _WORKER_MODEL: Coconet | None = None
@@ -408,7 +413,8 @@ def likelihood(
     bar.update(sum(costs) - sum(costs[i] for i in todo))
     score = partial(_score_piece, window=window, temperature=temperature, chronological=chronological)
     computed = map_pieces(score, model, [chorales[i] for i in todo], [orders[i] for i in todo], workers)
-    for i, piece in zip(todo, computed, strict=True):
+    for j, piece in computed:
+        i = todo[j]
         scored[i] = piece
         if paths[i] is not None:
             _write_cached(paths[i], piece)
