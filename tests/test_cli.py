@@ -118,24 +118,32 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     assert "Traceback" not in result.stderr
 
 
-def test_export_strips_and_halves_a_training_checkpoint(chorale, tmp_path):
-    import torch
-
+def _train_tiny(chorale, run_dir, **settings) -> None:
+    """A 4-step run of the tiny network on one short piece, into ``run_dir``."""
     from counterpoint.data import Dataset
-    from counterpoint.model import load, preset
+    from counterpoint.model import preset
     from counterpoint.training import TrainConfig, train
 
     piece = chorale[:32]
     config = TrainConfig(
-        run_dir=str(tmp_path / "run"),
+        run_dir=str(run_dir),
         model=preset("tiny"),
         crop_steps=16,
         batch_size=4,
         max_steps=4,
         eval_every=2,
         progress=False,
+        **settings,
     )
     train(config, dataset=Dataset("one", [piece], [piece], [piece]))
+
+
+def test_export_strips_and_halves_a_training_checkpoint(chorale, tmp_path):
+    import torch
+
+    from counterpoint.model import load, preset
+
+    _train_tiny(chorale, tmp_path / "run")
     result = run("export", tmp_path / "run" / "best.pt", tmp_path / "ship.pt")
     assert result.exit_code == 0, result.output
     shipped = torch.load(tmp_path / "ship.pt", weights_only=True)
@@ -149,22 +157,9 @@ def test_export_takes_the_moving_average_from_last_pt(chorale, tmp_path):
     (what training validated) unless --raw."""
     import torch
 
-    from counterpoint.data import Dataset
-    from counterpoint.model import load, preset
-    from counterpoint.training import TrainConfig, train
+    from counterpoint.model import load
 
-    piece = chorale[:32]
-    config = TrainConfig(
-        run_dir=str(tmp_path / "run"),
-        model=preset("tiny"),
-        crop_steps=16,
-        batch_size=4,
-        max_steps=4,
-        eval_every=2,
-        ema_decay=0.5,
-        progress=False,
-    )
-    train(config, dataset=Dataset("one", [piece], [piece], [piece]))
+    _train_tiny(chorale, tmp_path / "run", ema_decay=0.5)
     last = tmp_path / "run" / "last.pt"
     average = run("export", last, tmp_path / "average.pt", "--no-half")
     assert average.exit_code == 0 and "moving average" in average.output, average.output
