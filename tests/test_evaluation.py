@@ -1,4 +1,10 @@
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -140,6 +146,64 @@ def test_worker_processes_give_the_same_figures(chorale):
     for key in ("chronological", "random", "ensemble", "ensemble_per_frame", "paper_protocol"):
         for name, value in serial[key].items():
             assert shared[key][name] == pytest.approx(value, rel=1e-6), (key, name)
+
+
+_KILLED_PARENT = """
+import sys
+import numpy as np
+import torch
+from counterpoint.evaluation import likelihood
+from counterpoint.model import Coconet, ModelConfig
+
+torch.manual_seed(0)
+piece = np.load(sys.argv[1])
+likelihood(Coconet(ModelConfig(4, 8)).eval(), [piece] * 200, orderings=5, progress=False, workers=2)
+"""
+
+
+def _workers_of(pid: int) -> list[int]:
+    """The pool workers (spawned processes) among the children of ``pid``."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(c) for c in children if "spawn_main" in _command_line(int(c))]
+
+
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc (Linux)")
+def test_workers_stop_when_their_parent_is_killed(chorale, tmp_path):
+    piece = tmp_path / "piece.npy"
+    np.save(piece, chorale[:64])
+    parent = subprocess.Popen([sys.executable, "-c", _KILLED_PARENT, str(piece)])
+    try:
+        deadline = time.monotonic() + 60
+        while len(workers := _workers_of(parent.pid)) < 2 and time.monotonic() < deadline:
+            assert parent.poll() is None, "the evaluation ended before it could be killed"
+            time.sleep(0.2)
+        assert len(workers) == 2
+        time.sleep(5)  # the workers are scoring by now (or, on a slow machine, starting)
+    finally:
+        parent.kill()  # SIGKILL: no chance to stop its pool
+        parent.wait()
+    deadline = time.monotonic() + 10
+    while any(_running(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    orphans = [w for w in workers if _running(w)]
+    for orphan in orphans:  # leave no process behind, even when the test fails
+        os.kill(orphan, signal.SIGKILL)
+    assert not orphans, "orphaned workers lived on"
 
 
 def test_a_cached_evaluation_resumes_and_reuses_pieces(chorale, tmp_path, monkeypatch):

@@ -36,6 +36,8 @@ import json
 import math
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -308,7 +310,9 @@ def map_pieces(
     if workers > 1 and len(chorales) > 1 and on_cpu:
         context = multiprocessing.get_context("spawn")  # fork after torch's threads can hang
         workers = min(workers, len(chorales))
-        with ProcessPoolExecutor(workers, context, initializer=_start_worker, initargs=(model,)) as pool:
+        with ProcessPoolExecutor(
+            workers, context, initializer=_start_worker, initargs=(model, os.getpid())
+        ) as pool:
             work = partial(_score_in_worker, score)
             pieces = enumerate(zip(chorales, orders, strict=True))
             futures = {pool.submit(work, chorale, piece_orders): i for i, (chorale, piece_orders) in pieces}
@@ -322,10 +326,22 @@ def map_pieces(
 _WORKER_MODEL: Coconet | None = None
 
 
-def _start_worker(model: Coconet) -> None:
+def _start_worker(model: Coconet, parent: int) -> None:
     global _WORKER_MODEL
     torch.set_num_threads(1)
     _WORKER_MODEL = model
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker once its parent is gone: a parent killed outright (``kill``, a session
+    that ends) cannot stop its pool, whose workers would otherwise compute on, orphaned, until
+    their piece ends, and then wait for work forever. An orphan's parent becomes another
+    process, so its parent id changes (``parent`` comes from the parent itself, in case it
+    died while this worker was starting)."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def _score_in_worker(score, chorale: np.ndarray, orders: list[np.ndarray]):
