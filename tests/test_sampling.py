@@ -12,6 +12,7 @@ from counterpoint.sampling import (
     gibbs_schedule,
     inference_model,
     parallel_pitches,
+    planned_passes,
     sample,
 )
 from counterpoint.tasks import (
@@ -106,6 +107,30 @@ def test_gibbs_callback_and_steps(tiny_model, chorale):
     )
     assert [n for n, _ in calls] == list(range(6))  # initial pass + 5 Gibbs steps
     assert calls[0][1] == 48 and calls[1][1] == round(0.9 * 48)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        SamplerConfig(),
+        SamplerConfig(steps=5),
+        SamplerConfig(init_passes=3, steps=4, p_max=0.5),
+        SamplerConfig(method="independent"),
+        SamplerConfig(method="ancestral"),
+        SamplerConfig(method="confidence", steps=4),
+    ],
+    ids=lambda config: f"{config.method}-{config.steps}-{config.init_passes}",
+)
+def test_planned_passes_are_the_passes_made(tiny_model, chorale, config):
+    calls = []
+    harmonize(tiny_model, chorale[:16, 0], sampler=config, callback=lambda n, p, r: calls.append(n))
+    assert len(calls) == planned_passes(config, notes_to_write=48)
+
+
+def test_default_gibbs_makes_two_passes_for_every_three_notes(tiny_model, chorale):
+    calls = []
+    harmonize(tiny_model, chorale[:16, 0], callback=lambda n, p, r: calls.append(n))
+    assert len(calls) == 1 + 32  # the first draw, then 2/3 of the 48 notes to write
 
 
 def test_gibbs_from_a_confidence_start(tiny_model, chorale):

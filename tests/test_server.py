@@ -71,6 +71,9 @@ def test_compose_and_stream(client):
 
     events = [json.loads(line) for line in lines]
     assert events[-1]["done"] and np.array(events[-1]["chorales"][0]).shape == (16, 4)
+    # each progress line says how many passes there will be: the first draw and 30 Gibbs steps
+    assert {event["passes"] for event in events[:-1]} == {31}
+    assert all(event["iteration"] < 31 for event in events[:-1])
 
 
 def test_export_and_import(client, chorale, tmp_path):

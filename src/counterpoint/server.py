@@ -9,7 +9,8 @@ load balancer.
 
 Endpoints (OpenAPI at ``/docs``): ``GET /api/health``; ``POST /api/harmonize``,
 ``/api/infill``, ``/api/compose`` (add ``"stream": true`` for newline-delimited JSON
-progress: one line per sampler pass with the piece so far, then the result);
+progress: one line per sampler pass with the piece so far and how many passes there
+will be, then the result);
 ``POST /api/export/{midi|musicxml}``; ``POST /api/import`` (a MIDI/MusicXML upload).
 Bad requests get a 4xx JSON ``{"error": "..."}``; the server keeps serving.
 """
@@ -48,7 +49,7 @@ from counterpoint.representation import (
     VOICES,
     parse_voices,
 )
-from counterpoint.sampling import SamplerConfig
+from counterpoint.sampling import SamplerConfig, planned_passes
 from counterpoint.tasks import fill_many
 
 STATIC = Path(__file__).parent / "static"
@@ -326,6 +327,8 @@ def create_app(settings: ServerSettings | None = None, model: Coconet | None = N
         lines: queue.Queue = queue.Queue()
         pitch_low = model.pitch_range.low
         last = [0.0]
+        # what the passes count up to, for a progress bar
+        passes = planned_passes(job.sampler, max(int((~known).sum()) for known in job.knowns))
 
         def callback(iteration, pianoroll, rewritten) -> None:
             now = time.perf_counter()
@@ -335,7 +338,9 @@ def create_app(settings: ServerSettings | None = None, model: Coconet | None = N
             rolls = pianoroll.numpy()
             pitches = rolls.argmax(-1) + pitch_low
             pitches[rolls.max(-1) <= 0] = SILENCE
-            lines.put({"iteration": iteration, "chorales": pitches.transpose(0, 2, 1).tolist()})
+            lines.put(
+                {"iteration": iteration, "passes": passes, "chorales": pitches.transpose(0, 2, 1).tolist()}
+            )
 
         def work() -> None:
             torch.set_num_threads(settings.threads)  # per thread, as in Batcher

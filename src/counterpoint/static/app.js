@@ -395,7 +395,6 @@ async function sample(base, known, seed, count = 1) {
   const body = { ...request(base, known), seed, count, temperature: Number($("temperature").value), avoid_parallels: $("avoid-parallels").checked, stream: count === 1 };
   if (known.every((row) => row.every(Boolean))) { hint("Everything is given: nothing to write. Select a region to refill, or clear some notes.", true); return null; }
   state.busy = true; render();
-  const toWrite = known.flat().filter((k) => !k).length;
   setProgress(0, "thinking…");
   try {
     const response = await fetch("/api/infill", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
@@ -422,7 +421,7 @@ async function sample(base, known, seed, count = 1) {
         // show the rewriting as it happens
         state.piece = applyResult(base, known, event.chorales[0]);
         drawStaff(); drawRoll($("roll"), state.piece, CELL, ROW, true);
-        setProgress(Math.min(1, event.iteration / (toWrite + 1)), `Gibbs pass ${event.iteration}`);
+        setProgress(Math.min(1, (event.iteration + 1) / event.passes), `pass ${event.iteration + 1} of ${event.passes}`);
       }
     }
     return result;
