@@ -16,7 +16,7 @@ Methods:
   times erase a fraction ``p_n`` of the written notes and resample them together, with
   Yao et al.'s truncated linear schedule ``p_n = max(p_min, p_max - n/(alpha N) (p_max-p_min))``.
   ``N`` is two thirds of the notes to write unless ``steps`` says otherwise (the paper: one
-  per note; as good, measured, in two thirds of the time: :data:`GIBBS_PASSES_PER_NOTE`).
+  per note; within noise of it, measured, in two thirds of the time: :data:`GIBBS_PASSES_PER_NOTE`).
   With ``init_passes`` > 0 it starts instead from that many ``confidence`` passes, a draft
   good enough that a short schedule from a lower ``p_max`` refines it: a third of the passes,
   more of Bach's notes, but nearly the same harmony for every seed (``docs/gibbs_steps.txt``).
@@ -109,8 +109,9 @@ class SamplerConfig:
 
 
 # Gibbs passes per note to write when ``SamplerConfig.steps`` is not given. Two thirds write
-# harmonizations as accurate and as typical as the paper's one pass per note, within the noise
-# of 64 Bach sopranos, in two thirds of the time (docs/gibbs_steps.txt)
+# harmonizations within the noise of the paper's one pass per note (accuracy, typicality and
+# statistics on 64 Bach sopranos, three paired comparisons), in two thirds of the time
+# (docs/gibbs_steps.txt)
 GIBBS_PASSES_PER_NOTE = 2 / 3
 CONFIDENCE_PASSES = 8  # when ``steps`` is not given
 
