@@ -124,6 +124,12 @@ def gibbs_passes(config: SamplerConfig, notes_to_write: int) -> int:
     return max(1, round(notes_to_write * GIBBS_PASSES_PER_NOTE))
 
 
+def _draft_passes(config: SamplerConfig) -> int:
+    """The passes Gibbs makes before its first erasure: one independent draw, or the
+    ``init_passes`` confidence passes of a draft."""
+    return max(1, config.init_passes)
+
+
 def planned_passes(config: SamplerConfig, notes_to_write: int) -> int:
     """The forward passes (and progress callbacks) ``config`` makes to write
     ``notes_to_write`` notes, the most of any piece in a batch: what a progress bar counts to."""
@@ -133,7 +139,7 @@ def planned_passes(config: SamplerConfig, notes_to_write: int) -> int:
         return notes_to_write
     if config.method == "confidence":
         return config.steps or CONFIDENCE_PASSES
-    return max(1, config.init_passes) + gibbs_passes(config, notes_to_write)
+    return _draft_passes(config) + gibbs_passes(config, notes_to_write)
 
 
 def gibbs_schedule(n: int, total: int, p_min: float = 0.1, p_max: float = 0.9, alpha: float = 0.7) -> float:
@@ -302,7 +308,7 @@ def _gibbs(s: _Sampler, pianoroll: torch.Tensor, known: torch.Tensor) -> torch.T
     else:
         pianoroll = s.write(pianoroll, to_write, s.draw(s.logits(pianoroll, known)))
         s.report(0, pianoroll, to_write)
-    first = max(1, s.config.init_passes)  # the number the first Gibbs pass reports
+    first = _draft_passes(s.config)  # the number the first Gibbs pass reports
     counts = to_write.flatten(1).sum(1)
     total = gibbs_passes(s.config, int(counts.max()))
     c = s.config
