@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Train the `music21` model with one command: the shipped `jsb` model's recipe (docs/model-card.md)
-# on every four-voice chorale music21 ships (all 409 in training, as the Doodle used all it had;
-# the valid split only monitors the run and picks the checkpoint), for
-# users who want the most Bach and no benchmark. Then install it with its int8 file, so `--checkpoint music21`
-# (CLI), `load_model("music21")` (Python) and `COUNTERPOINT_CHECKPOINT=music21` (server) find it.
+# Train the `music21` model with one command, for users who want the most Bach and no
+# benchmark: every four-voice chorale music21 ships (all 409 in training, as the Doodle used all
+# it had; the valid split only monitors the run and picks the checkpoint). The recipe is the
+# first three phases of the `jsb` model shipped before session 20 (16 layers, ±20 steps, 160
+# minutes; docs/model-card.md, "A model of all of music21's chorales"). The shipped model's own
+# recipe takes 20 hours: scripts/retrain-jsb.sh's training command with --data music21-all.
+# Then install it with its int8 file, so `--checkpoint music21` (CLI), `load_model("music21")`
+# (Python) and `COUNTERPOINT_CHECKPOINT=music21` (server) find it.
 #
 #   bash scripts/retrain-music21.sh [run-dir] [minutes of the first phase] [output]
 #

@@ -210,44 +210,6 @@ def test_train_then_resume_with_changed_settings(jsb_path, tmp_path):
     assert (run_dir / "log.csv").read_text().splitlines()[-1].startswith("6,")
 
 
-def test_train_reach_script_keeps_a_run_in_git_and_resumes_it(jsb_path, tmp_path):
-    """scripts/train-reach.sh --save copies the run into candidates/reach/; in a fresh checkout
-    (no runs/) the script restores it from there and resumes. A tiny run of 2 steps stands in
-    for the long one: the script resumes whatever run it finds."""
-    import os
-    import shutil
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parents[1] / "scripts" / "train-reach.sh"
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    tiny = ["--preset", "tiny", "--steps", "2", "--batch-size", "2", "--crop", "16", "--eval-every", "1"]
-    first = run("train", "--data", jsb_path, "--run-dir", tmp_path / "runs" / "reach", *tiny)
-    assert first.exit_code == 0, first.output
-    save = subprocess.run(["bash", script, "--save"], cwd=tmp_path, env=env, capture_output=True, text=True)
-    assert save.returncode == 0, save.stderr
-    saved = tmp_path / "candidates" / "reach"
-    assert {p.name for p in saved.iterdir()} == {"last.pt", "config.json", "log.csv", "best.pt"}
-    # best.pt is kept as weights only (small enough for git), the same weights as the run's
-    import torch
-
-    from counterpoint.model import load
-
-    assert "optimizer" not in torch.load(saved / "best.pt", weights_only=True)
-    best = load(tmp_path / "runs" / "reach" / "best.pt").state_dict()
-    kept = load(saved / "best.pt").state_dict()
-    assert all(torch.allclose(kept[k], best[k].half().to(best[k].dtype)) for k in best)
-    shutil.rmtree(tmp_path / "runs")
-    again = subprocess.run(
-        ["bash", script, jsb_path], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
-    )
-    assert again.returncode == 0, again.stderr
-    assert "after 2 steps" in again.stdout
-    assert (tmp_path / "runs" / "reach" / "last.pt").exists()
-    # the restored best.pt stays the best so far: not overwritten by the run's last weights
-    restored = torch.load(tmp_path / "runs" / "reach" / "best.pt", weights_only=True)
-    assert "optimizer" not in restored
-
-
 def test_an_output_that_cannot_be_written_is_one_line(tiny_checkpoint):
     result = run("compose", "-o", "/proc/no-such-folder/x.mid", "-c", tiny_checkpoint, "--measures", 1)
     assert result.exit_code == 2
