@@ -40,10 +40,11 @@ def main() -> None:
     models = {path: evaluation.on_device(load_model(path), "cpu") for path in args.checkpoints}
     print(f"| split | window | masks | {' | '.join(args.checkpoints)} |")
     print(f"|---|---|---|{'---|' * len(args.checkpoints)}")
+    pieces = {split: dataset.split(split) for split in args.splits}
     for split, crop, mask in itertools.product(args.splits, args.crops, args.masks):
-        pieces = dataset.split(split)
         losses = [
-            evaluation.masked_loss(model, pieces, crop_steps=crop, mask=mask) for model in models.values()
+            evaluation.masked_loss(model, pieces[split], crop_steps=crop, mask=mask)
+            for model in models.values()
         ]
         print(f"| {split} | {crop} | {mask} | {' | '.join(f'{loss:.4f}' for loss in losses)} |", flush=True)
 
