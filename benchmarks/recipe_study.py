@@ -16,11 +16,24 @@ Sets of arms:
   rates, other dropout rates and more steps (docs/model.md, "Fine-tuning further: phase 10");
 - ``fresh``: new networks trained from scratch with phase 8's recipe (channel dropout 0.15
   from the start, 128-step crops, frame masks for half of each batch, moving average),
-  varying reach in time, kernel, depth and width.
+  varying reach in time, kernel, depth and width;
+- ``regularize``: the shipped time-dilated network trained from scratch with its recipe for
+  7,000 steps, and with weight decay, transposition, continuation masks, or a 5x3 kernel.
+
+With ``--protocol-seconds S`` the study also scores the shipped model (from the start) and
+each arm's ``best.pt`` (once trained) on the whole validation split under the paper's
+protocol, the figure the issue's bar is set on, until S seconds after the start; each piece's
+scores are kept in ``--out/cache`` as they come, and the table compares every model on the
+pieces all of them finished, paired against the shipped model. (Validation loss of the runs'
+own masks cannot rank arms trained on other masks, and session 14's 4 pieces were 0.015 too
+optimistic.)
 
     python benchmarks/recipe_study.py --set fresh --device cuda --data path/to/Jsb16thSeparated.npz \\
         --out runs/fresh-study --minutes 4.5
     python benchmarks/recipe_study.py --set fresh --cpu-speed   # on the CPU machine, nothing else busy
+    python benchmarks/recipe_study.py --set regularize --device cuda --data path/to/Jsb16thSeparated.npz \\
+        --out runs/regularize --minutes 4.7 --protocol-seconds 470
+    python benchmarks/recipe_study.py --set regularize --out runs/regularize --table  # again, from the cache
 
 Each arm writes ``log.csv`` and ``best.pt`` under ``--out/<arm>``; ``study.md`` has the table.
 """
@@ -36,16 +49,19 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from counterpoint.data import load_jsb, pieces_at_least
+from counterpoint.evaluation import cached_scores, likelihood, on_device, paper_protocol_losses
 from counterpoint.model import Coconet, ModelConfig, load_model
 from counterpoint.training import TrainConfig, forward, make_batch, masked_nll, train
 
 HERE = Path(__file__).resolve().parent
 SHIPPED = HERE.parent / "src" / "counterpoint" / "weights" / "jsb.pt"
 JSB = HERE.parents[1] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
-PITCH = [(1, 1), (1, 2), (1, 4), (1, 8)]  # the shipped network's (time, pitch) dilations
+PITCH = [(1, 1), (1, 2), (1, 4), (1, 8)]  # phase 8's network's (time, pitch) dilations
+TIME = [(1, 1), (2, 2), (4, 4), (8, 8)]  # the shipped network's (session 20)
 # phase 8's recipe (docs/model.md); an arm changes some of it
 RECIPE = dict(
     crop_steps=128, batch_size=10, mask="orderless+frames", augment=False, ema_decay=0.999,
@@ -65,8 +81,8 @@ def finetune(learning_rate: float, steps: int, dropout: float = 0.15) -> dict:
     return dict(model=model, init_from=str(SHIPPED), learning_rate=learning_rate, max_steps=steps)
 
 
-def fresh(model: ModelConfig, steps: int = 9000, learning_rate: float = 1e-3) -> dict:
-    return dict(model=model, learning_rate=learning_rate, max_steps=steps)
+def fresh(model: ModelConfig, steps: int = 9000, learning_rate: float = 1e-3, **recipe) -> dict:
+    return dict(model=model, learning_rate=learning_rate, max_steps=steps, **recipe)
 
 
 SETS = {
@@ -88,6 +104,14 @@ SETS = {
         "28x64-pitch": lambda: fresh(_network(layers=28)),
         "20x96-pitch": lambda: fresh(_network(filters=96)),
     },
+    "regularize": {
+        "base": lambda: fresh(_network(dilations=TIME), 7000),  # the shipped recipe
+        "wd0.1": lambda: fresh(_network(dilations=TIME), 7000, weight_decay=0.1),
+        "augment": lambda: fresh(_network(dilations=TIME), 7000, augment=True),
+        "wd0.1-augment": lambda: fresh(_network(dilations=TIME), 7000, weight_decay=0.1, augment=True),
+        "continuation": lambda: fresh(_network(dilations=TIME), 7000, mask="orderless+frames+continuation"),
+        "kernel5x3": lambda: fresh(_network(kernel=(5, 3), dilations=TIME), 7000),
+    },
 }
 
 
@@ -107,6 +131,50 @@ def last_row(log_csv: Path) -> dict:
         "minutes": float(rows[-1]["elapsed_s"]) / 60 if rows else 0.0,
         "best_valid_loss": min(valid) if valid else None,
     }
+
+
+def score_valid(checkpoint: Path, args: argparse.Namespace) -> None:
+    """The paper's protocol for ``checkpoint`` on the whole validation split, each piece kept
+    in ``--out/cache`` as it is done (a scoring stopped at the deadline keeps its pieces)."""
+    model = on_device(load_model(checkpoint), args.device)
+    pieces = load_jsb(args.data).valid[: args.pieces]
+    likelihood(model, pieces, chronological=False, cache=args.out / "cache", progress=False)
+
+
+def protocol_table(checkpoints: dict[str, Path], args: argparse.Namespace) -> str:
+    """Paper's protocol of each model on the validation pieces every one of them finished,
+    and its difference from the first model's, paired by piece (standard error over pieces)."""
+    pieces = load_jsb(args.data).valid[: args.pieces]
+    scores = {
+        name: cached_scores(load_model(path), pieces, args.out / "cache", chronological=False)
+        for name, path in checkpoints.items()
+        if path.exists()
+    }
+    common = [i for i in range(len(pieces)) if all(s[i] is not None for s in scores.values())]
+    if not common:
+        return "no validation piece was scored by every model"
+    losses = {name: [paper_protocol_losses(s[i]) for i in common] for name, s in scores.items()}
+    frames = np.array([len(pieces[i]) for i in common])
+    reference = next(iter(losses.values()))
+    lines = [
+        f"paper's protocol on the {len(common)} of {len(pieces)} validation pieces every model "
+        f"finished ({frames.sum()} frames); difference paired by piece, against {next(iter(losses))}",
+        "",
+        "| model | pieces it finished | nats per frame | ± | difference | ± |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, piece_losses in losses.items():
+        every = np.concatenate(piece_losses)
+        totals = np.array([(a - b).sum() for a, b in zip(piece_losses, reference, strict=True)])
+        difference = totals.sum() / frames.sum()
+        # a ratio estimator's standard error: per-piece residuals of the frame-weighted mean
+        spread = np.std(totals - difference * frames, ddof=1) if len(common) > 1 else 0.0
+        lines.append(
+            f"| {name} | {sum(s is not None for s in scores[name])} "
+            f"| {every.mean():.4f} | {every.std() / np.sqrt(len(every)):.4f} "
+            f"| {difference:+.4f} | {spread * np.sqrt(len(common)) / frames.sum():.4f} |"
+        )
+    return "\n".join(lines)
 
 
 def cpu_speed(config: TrainConfig, seconds: float) -> float:
@@ -141,11 +209,25 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch threads per arm's process")
     parser.add_argument("--arm", help="train this one arm here (what the study runs in each process)")
     parser.add_argument("--cpu-speed", type=float, nargs="?", const=20.0, help="seconds of timing per arm")
+    parser.add_argument(
+        "--protocol-seconds", type=float, help="score on the validation split until this long after the start"
+    )
+    parser.add_argument("--score", type=Path, help="score this checkpoint (what each scoring process runs)")
+    parser.add_argument("--table", action="store_true", help="print the protocol table from --out/cache")
+    parser.add_argument("--arms", help="these arms of the set only (comma-separated)")
+    parser.add_argument("--pieces", type=int, help="score the first N validation pieces only")
     args = parser.parse_args()
-    arms = list(SETS[args.study])
+    arms = args.arms.split(",") if args.arms else list(SETS[args.study])
+    checkpoints = {"shipped": SHIPPED} | {name: args.out / name / "best.pt" for name in arms}
 
     if args.arm:
         train(arm_config(args.study, args.arm, args))
+        return
+    if args.score:
+        score_valid(args.score, args)
+        return
+    if args.table:
+        print(protocol_table(checkpoints, args))
         return
     if args.cpu_speed:
         print(f"training examples/s on this CPU, one thread, float32, {args.cpu_speed:g} s per arm")
@@ -157,15 +239,18 @@ def main() -> None:
     start = time.perf_counter()
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), PYTHONUNBUFFERED="1")
     (args.out / "logs").mkdir(parents=True, exist_ok=True)
-    running = []
-    for name in arms:
-        command = [sys.executable, __file__, "--set", args.study, "--arm", name, "--data", args.data]
-        command += ["--out", str(args.out), "--device", args.device, "--minutes", str(args.minutes)]
-        log = (args.out / "logs" / f"{name}.log").open("w")
-        running.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env), log))
-    for process, log in running:
+
+    def launch(name: str, *options: str) -> subprocess.Popen:
+        command = [sys.executable, __file__, "--set", args.study, "--data", args.data, "--out", str(args.out)]
+        command += ["--device", args.device, "--minutes", str(args.minutes), *options]
+        command += ["--pieces", str(args.pieces)] if args.pieces else []
+        with (args.out / "logs" / f"{name}.log").open("w") as log:
+            return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+
+    scorers = [launch("score-shipped", "--score", str(SHIPPED))] if args.protocol_seconds else []
+    training = [launch(name, "--arm", name) for name in arms]
+    for process in training:
         process.wait()
-        log.close()
     print(f"trained {len(arms)} arms at once on {args.device} in {time.perf_counter() - start:.0f} s")
     lines = [
         "| arm | peak LR | steps (asked) | steps run | minutes | best valid loss |",
@@ -179,6 +264,15 @@ def main() -> None:
             f"| {row['minutes']:.1f} | {loss} |"
         )
     table = "\n".join(lines)
+    if args.protocol_seconds:
+        print(f"scoring the arms on the validation split until {args.protocol_seconds:.0f} s", flush=True)
+        scorers += [launch(f"score-{name}", "--score", str(checkpoints[name])) for name in arms]
+        for process in scorers:
+            try:
+                process.wait(timeout=max(1.0, start + args.protocol_seconds - time.perf_counter()))
+            except subprocess.TimeoutExpired:
+                process.kill()  # its finished pieces are in the cache already
+        table += "\n\n" + protocol_table(checkpoints, args)
     (args.out / "study.md").write_text(table + "\n")
     print(table)
 

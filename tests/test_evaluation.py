@@ -207,6 +207,24 @@ def test_workers_stop_when_their_parent_is_killed(chorale, tmp_path):
     assert not orphans, "orphaned workers lived on"
 
 
+def test_a_stopped_evaluation_gives_the_pieces_it_finished(chorale, tmp_path):
+    from counterpoint.evaluation import cached_scores, paper_protocol_losses
+
+    torch.manual_seed(0)
+    model = Coconet(ModelConfig(4, 8)).eval()
+    pieces = [chorale[:24], chorale[24:40], chorale[40:64]]
+    cache = tmp_path / "cache"
+    assert cached_scores(model, pieces, cache, orderings=2) == [None, None, None]
+    finished = likelihood(model, pieces[:2], orderings=2, progress=False, cache=cache)
+    scores = cached_scores(model, pieces, cache, orderings=2)
+    assert scores[0] is not None and scores[1] is not None and scores[2] is None
+    losses = np.concatenate([paper_protocol_losses(piece) for piece in scores[:2]])
+    assert len(losses) == 40
+    assert losses.mean() == pytest.approx(finished["paper_protocol"]["framewise"], rel=1e-9)
+    # other settings are other scores
+    assert cached_scores(model, pieces, cache, orderings=3)[0] is None
+
+
 def test_a_cached_evaluation_resumes_and_reuses_pieces(chorale, tmp_path, monkeypatch):
     from counterpoint import evaluation
 

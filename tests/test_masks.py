@@ -27,6 +27,23 @@ def test_frame_masks_erase_whole_steps_but_one_partial_step():
     assert erased_steps.min() == 1 and erased_steps.max() == steps
 
 
+def test_continuation_masks_erase_a_future_with_its_first_step_partly_known():
+    steps = 16
+    known = masks.continuation(300, steps, torch.Generator().manual_seed(3))
+    voices_known = known.sum(1)  # (B, T)
+    erased = voices_known < 4
+    first = erased.float().argmax(1)
+    after_first = torch.arange(steps).unsqueeze(0) > first.unsqueeze(1)
+    # everything after the first erased step is erased in all four voices, nothing before it
+    assert (voices_known[after_first] == 0).all()
+    assert erased.sum(1).eq(steps - first).all()
+    lengths = erased.sum(1)
+    assert lengths.min() == 1 and lengths.max() == steps
+    # the first erased step sometimes keeps some voices, sometimes none
+    kept = voices_known[torch.arange(300), first]
+    assert (kept == 0).any() and (kept > 0).any() and (kept < 4).all()
+
+
 def test_mixtures_split_the_batch_between_families():
     known = masks.family("orderless+frames")(9, 32, torch.Generator().manual_seed(2))
     assert known.shape == (9, 4, 32)

@@ -14,6 +14,7 @@ from counterpoint.training import (
     TrainConfig,
     evaluate_loss,
     make_batch,
+    make_optimizer,
     masked_nll,
     pianoroll_batch,
     train,
@@ -163,6 +164,19 @@ def test_a_new_run_can_grow_from_a_checkpoint(chorale, tmp_path):
             TrainConfig(run_dir=str(tmp_path / "x"), model=wider, init_from=config.init_from, **common),
             dataset=dataset,
         )
+
+
+def test_weight_decay_shrinks_the_kernels_alone():
+    model = Coconet(preset("tiny"))
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    optimizer = make_optimizer(model, TrainConfig(learning_rate=0.1, weight_decay=0.5))
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)  # no gradient: only the decay moves a weight
+    optimizer.step()
+    for name, p in model.named_parameters():
+        expected = before[name] * (1 - 0.1 * 0.5) if p.ndim > 1 else before[name]
+        torch.testing.assert_close(p.detach(), expected, msg=name)
+    assert isinstance(make_optimizer(model, TrainConfig()), torch.optim.Adam)  # no decay: Adam
 
 
 def test_batches_are_a_function_of_the_step(chorale):

@@ -163,8 +163,8 @@ def train(
     mask: Annotated[
         str,
         typer.Option(
-            help="training masks: orderless, frames, bernoulli, voices, time_block, or a mixture "
-            "such as orderless+frames (half the batch each)"
+            help="training masks: orderless, frames, continuation, bernoulli, voices, time_block, "
+            "or a mixture such as orderless+frames (half the batch each)"
         ),
     ] = "orderless",
     augment: Annotated[bool | None, typer.Option(help="random transposition [default: augment]")] = None,
@@ -172,6 +172,9 @@ def train(
         int | None,
         typer.Option(help="transpose by at most this many semitones (0: any that fits) [default: 0]"),
     ] = None,
+    weight_decay: Annotated[
+        float, typer.Option(help="AdamW decay of the convolution kernels (new runs; 0: Adam)")
+    ] = 0.0,
     seed: Annotated[int, typer.Option(help="seed for data, masks and weights")] = 0,
     eval_every: Annotated[int | None, typer.Option(help="validate every N steps [default: 500]")] = None,
     patience: Annotated[int, typer.Option(help="early stop after N evaluations without gain (0: never)")] = 8,
@@ -212,6 +215,7 @@ def train(
             crop_steps=crop,
             batch_size=batch_size,
             mask=mask,
+            weight_decay=weight_decay,
             seed=seed,
             patience=patience,
             ema_decay=ema,

@@ -419,8 +419,8 @@ def likelihood(
     more pieces reuses those already scored."""
     from tqdm import tqdm
 
+    model = fuse_batch_norm(model.eval())  # a no-op for a model already fused (on_device)
     key = _settings_key(model, window, temperature, chronological) if cache is not None else ""
-    model = fuse_batch_norm(model.eval())
     orders = random_orderings(chorales, orderings, seed)
     costs = [_scoring_cost(c, orderings, chronological) for c in chorales]
     bar = tqdm(total=sum(costs), desc="likelihood", unit="note", disable=not progress)
@@ -447,10 +447,9 @@ def likelihood(
     ensemble_total = sum(ensembles)
     piece_framewise = [-e / len(c) for e, c in zip(ensembles, chorales, strict=True)]
     per_frame_ensemble = [_log_mean_exp(piece["frames"], axis=0) for piece in scored]
-    magenta_ensemble = [_log_mean_exp(piece["paper_frames"], axis=0) for piece in scored]
     per_ordering = -random_totals / frames
     frame_losses = -np.concatenate(per_frame_ensemble)
-    magenta_losses = -np.concatenate(magenta_ensemble)
+    magenta_losses = np.concatenate([paper_protocol_losses(piece) for piece in scored])
     results = {
         "pieces": len(chorales),
         "frames": frames,
@@ -481,6 +480,29 @@ def likelihood(
     if not chronological:
         del results["chronological"]
     return results
+
+
+def paper_protocol_losses(scored_piece: dict) -> np.ndarray:
+    """A scored piece's loss per frame under the paper's protocol ``(T,)``: the frame's
+    probabilities averaged over the orderings, as negative log."""
+    return -_log_mean_exp(scored_piece["paper_frames"], axis=0)
+
+
+def cached_scores(
+    model: Coconet,
+    chorales: list[np.ndarray],
+    cache: str | os.PathLike,
+    orderings: int = 5,
+    seed: int = 0,
+    window: bool = True,
+    temperature: float = 1.0,
+    chronological: bool = True,
+) -> list[dict | None]:
+    """Each piece's scores that :func:`likelihood` with these settings kept in ``cache``, or
+    None for a piece not (yet) scored there: the figures of a scoring that was stopped."""
+    key = _settings_key(fuse_batch_norm(model.eval()), window, temperature, chronological)
+    orders = random_orderings(chorales, orderings, seed)
+    return [_read_cached(_cached_path(cache, key, c, o)) for c, o in zip(chorales, orders, strict=True)]
 
 
 def masked_loss(

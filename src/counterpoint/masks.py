@@ -64,10 +64,27 @@ def frames(batch: int, steps: int, generator: torch.Generator) -> torch.Tensor:
     every frame in a frame-major ordering, and the shape of every infill/continue task."""
     erase = torch.randint(1, steps + 1, (batch, 1), generator=generator)
     ranks = _random_ranks(batch, steps, generator)
-    erased_steps = ranks < erase  # (B, T)
+    return _frame_masks(ranks < erase, ranks.argmin(dim=1), generator)
+
+
+def continuation(batch: int, steps: int, generator: torch.Generator) -> torch.Tensor:
+    """The chronological ordering's masks: per example the last k steps (k uniform in
+    1..steps) are erased in all four voices, then the first of them gets back a random subset
+    of its voices. Random frame orders almost never leave a long unknown future, yet it is
+    what ``continue`` and a left-to-right ordering ask for."""
+    erase = torch.randint(1, steps + 1, (batch,), generator=generator)
+    cut = steps - erase  # the first erased step
+    erased_steps = torch.arange(steps).unsqueeze(0) >= cut.unsqueeze(1)
+    return _frame_masks(erased_steps, cut, generator)
+
+
+def _frame_masks(
+    erased_steps: torch.Tensor, partial: torch.Tensor, generator: torch.Generator
+) -> torch.Tensor:
+    """Known ``(B, 4, T)`` from erased steps ``(B, T)``, with the step ``partial`` ``(B,)``
+    (one of the erased) given back a random proper subset of its voices."""
+    batch = erased_steps.shape[0]
     known = (~erased_steps).unsqueeze(1).repeat(1, NUM_VOICES, 1)
-    # the partial frame: the erased step of rank 0, with a random proper subset of voices back
-    partial = ranks.argmin(dim=1)
     revealed = torch.randint(0, NUM_VOICES, (batch,), generator=generator)
     back = _random_ranks(batch, NUM_VOICES, generator) < revealed.unsqueeze(1)
     known[torch.arange(batch), :, partial] = back
@@ -86,6 +103,7 @@ MASK_FAMILIES = {
     "voices": voices,
     "time_block": time_block,
     "frames": frames,
+    "continuation": continuation,
 }
 
 

@@ -71,6 +71,8 @@ class TrainConfig:
     # with augment: transpose by at most this many semitones (0: any shift that keeps every
     # voice in the model's range). Small shifts keep each voice near its own tessitura.
     max_shift: int = 0
+    # AdamW's decoupled decay of the convolution kernels, per unit of learning rate (0: Adam)
+    weight_decay: float = 0.0
     seed: int = 0
     eval_every: int = 500
     eval_crops: int = 256  # validation windows, fixed by the seed
@@ -139,6 +141,20 @@ def _step_generators(seed: int, rank: int, step: int) -> tuple[np.random.Generat
     rng = np.random.default_rng([seed, rank, step])
     generator = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
     return rng, generator
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """Adam, or with ``weight_decay`` AdamW decaying the convolution kernels alone: batch
+    norm's scales and the biases set levels, and shrinking them only fights the next layer."""
+    if not config.weight_decay:
+        return torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    kernels = [p for p in model.parameters() if p.ndim > 1]
+    others = [p for p in model.parameters() if p.ndim <= 1]
+    groups = [
+        {"params": kernels, "weight_decay": config.weight_decay},
+        {"params": others, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=config.learning_rate)
 
 
 def make_batch(
@@ -274,7 +290,7 @@ def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = N
 
     torch.manual_seed(config.seed)
     model = (initial_weights(config) if config.init_from and not resume else Coconet(config.model)).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    optimizer = make_optimizer(model, config)
     step, best, elapsed, stale = 0, math.inf, 0.0, 0
     if resume:
         if not last_path.exists():
