@@ -35,7 +35,9 @@ optimistic.)
         --out runs/regularize --minutes 4.7 --protocol-seconds 470
     python benchmarks/recipe_study.py --set regularize --out runs/regularize --table  # again, from the cache
 
-Each arm writes ``log.csv`` and ``best.pt`` under ``--out/<arm>``; ``study.md`` has the table.
+Each arm writes ``log.csv`` and ``best.pt`` under ``--out/<arm>``, and ``weights.pt``, its best
+weights in half precision (1.4 MB, small enough to fetch from a lent GPU; the one scored);
+``study.md`` has the table.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ import torch
 
 from counterpoint.data import load_jsb, pieces_at_least
 from counterpoint.evaluation import cached_scores, likelihood, on_device, paper_protocol_losses
-from counterpoint.model import Coconet, ModelConfig, load_model
+from counterpoint.model import Coconet, ModelConfig, load_model, save
 from counterpoint.training import TrainConfig, forward, make_batch, masked_nll, train
 
 HERE = Path(__file__).resolve().parent
@@ -218,7 +220,7 @@ def main() -> None:
     parser.add_argument("--pieces", type=int, help="score the first N validation pieces only")
     args = parser.parse_args()
     arms = args.arms.split(",") if args.arms else list(SETS[args.study])
-    checkpoints = {"shipped": SHIPPED} | {name: args.out / name / "best.pt" for name in arms}
+    checkpoints = {"shipped": SHIPPED} | {name: args.out / name / "weights.pt" for name in arms}
 
     if args.arm:
         train(arm_config(args.study, args.arm, args))
@@ -251,6 +253,9 @@ def main() -> None:
     training = [launch(name, "--arm", name) for name in arms]
     for process in training:
         process.wait()
+    for name in arms:
+        if (args.out / name / "best.pt").exists():
+            save(checkpoints[name], load_model(args.out / name / "best.pt"), half=True)
     print(f"trained {len(arms)} arms at once on {args.device} in {time.perf_counter() - start:.0f} s")
     lines = [
         "| arm | peak LR | steps (asked) | steps run | minutes | best valid loss |",
