@@ -34,6 +34,8 @@ optimistic.)
     python benchmarks/recipe_study.py --set regularize --device cuda --data path/to/Jsb16thSeparated.npz \\
         --out runs/regularize --minutes 4.7 --protocol-seconds 470
     python benchmarks/recipe_study.py --set regularize --out runs/regularize --table  # again, from the cache
+    python benchmarks/recipe_study.py --out runs/regularize --score other.pt  # one more model, into the cache
+    python benchmarks/recipe_study.py --out runs/regularize --table --also other=other.pt
 
 Each arm writes ``log.csv`` and ``best.pt`` under ``--out/<arm>``, and ``weights.pt``, its best
 weights in half precision (1.4 MB, small enough to fetch from a lent GPU; the one scored);
@@ -218,9 +220,11 @@ def main() -> None:
     parser.add_argument("--table", action="store_true", help="print the protocol table from --out/cache")
     parser.add_argument("--arms", help="these arms of the set only (comma-separated)")
     parser.add_argument("--pieces", type=int, help="score the first N validation pieces only")
+    parser.add_argument("--also", nargs="*", default=[], help="NAME=CHECKPOINT: more models in the table")
     args = parser.parse_args()
     arms = args.arms.split(",") if args.arms else list(SETS[args.study])
     checkpoints = {"shipped": SHIPPED} | {name: args.out / name / "weights.pt" for name in arms}
+    checkpoints |= {name: Path(path) for name, _, path in (item.partition("=") for item in args.also)}
 
     if args.arm:
         train(arm_config(args.study, args.arm, args))
