@@ -196,10 +196,13 @@ def test_train_then_resume_with_changed_settings(jsb_path, tmp_path):
     first = ["train", "--data", jsb_path, "--preset", "tiny", "--run-dir", run_dir, "--steps", 4]
     channel_dropout = ["--dropout", 0.2, "--dropout-channels"]
     shape = ["--kernel", "5x3", "--dilations", "1x1,2x2"]
-    result = run(*first, "--eval-every", 2, "--batch-size", 2, "--crop", 16, *channel_dropout, *shape)
+    recipe = ["--weight-decay", 0.05, "--mask", "orderless+continuation"]
+    small = ["--eval-every", 2, "--batch-size", 2, "--crop", 16]
+    result = run(*first, *small, *channel_dropout, *shape, *recipe)
     assert result.exit_code == 0, result.output
     config = json.loads((run_dir / "config.json").read_text())
     assert config["augment"] is True
+    assert config["weight_decay"] == 0.05 and config["mask"] == "orderless+continuation"
     assert config["model"]["dropout"] == 0.2 and config["model"]["dropout_channels"] is True
     assert config["model"]["kernel"] == [5, 3] and config["model"]["dilations"] == [[1, 1], [2, 2]]
     result = run("train", "--run-dir", run_dir, "--resume", "--steps", 6, "--no-augment", "--lr", 1e-3)
