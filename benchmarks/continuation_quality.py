@@ -21,9 +21,8 @@ import time
 import numpy as np
 
 from counterpoint.data import load_dataset
-from counterpoint.evaluation import fault_rates, histogram_distances
+from counterpoint.evaluation import agreement, fault_rates, histogram_distances
 from counterpoint.model import load_model
-from counterpoint.representation import SILENCE
 from counterpoint.sampling import SamplerConfig
 from counterpoint.tasks import continue_piece
 
@@ -47,18 +46,14 @@ def figures(written: list[np.ndarray], bach: list[np.ndarray]) -> dict[str, floa
     """Faults per 100 written steps (from the last given step on, so the junction counts),
     distances to Bach's continuations, and agreement with Bach's notes."""
     faults = fault_rates([piece[GIVEN - 1 :] for piece in written])
-    distances = histogram_distances([p[GIVEN:] for p in written], [p[GIVEN : GIVEN + WRITTEN] for p in bach])
-    equal = total = 0
-    for mine, theirs in zip(written, bach, strict=True):
-        truth = theirs[GIVEN : GIVEN + WRITTEN]
-        sounding = truth != SILENCE
-        equal += int((mine[GIVEN:] == truth)[sounding].sum())
-        total += int(sounding.sum())
+    new = [piece[GIVEN:] for piece in written]
+    truth = [piece[GIVEN : GIVEN + WRITTEN] for piece in bach]
+    distances, accuracy = histogram_distances(new, truth), agreement(new, truth)
     # faults are counted on WRITTEN + 1 steps per piece; rescale to 100 written steps
     scale = (WRITTEN + 1) / WRITTEN
     return {
         "parallels": (faults["parallel_fifths"] + faults["parallel_octaves"]) * scale,
-        "accuracy": 100.0 * equal / max(1, total),
+        "accuracy": 100.0 * accuracy,
         **distances,
     }
 

@@ -665,14 +665,22 @@ def harmonize_sopranos(
 
     from counterpoint.tasks import harmonize
 
-    outputs, equal, total = [], 0, 0
-    for index, chorale in enumerate(tqdm(chorales, desc="harmonizing", disable=not progress)):
-        result = harmonize(model, chorale, [0], sampler=sampler, seed=seed + index).chorale
-        outputs.append(result)
-        sounding = chorale[:, 1:] != SILENCE
-        equal += int((result[:, 1:] == chorale[:, 1:])[sounding].sum())
+    outputs = [
+        harmonize(model, chorale, [0], sampler=sampler, seed=seed + index).chorale
+        for index, chorale in enumerate(tqdm(chorales, desc="harmonizing", disable=not progress))
+    ]
+    written = [output[:, 1:] for output in outputs]  # alto, tenor, bass
+    return HarmonizationResult(agreement(written, [chorale[:, 1:] for chorale in chorales]), outputs)
+
+
+def agreement(written: list[np.ndarray], truth: list[np.ndarray]) -> float:
+    """The share of ``truth``'s sounding notes that ``written`` matches, over paired pieces."""
+    equal = total = 0
+    for mine, theirs in zip(written, truth, strict=True):
+        sounding = theirs != SILENCE
+        equal += int((mine == theirs)[sounding].sum())
         total += int(sounding.sum())
-    return HarmonizationResult(equal / max(1, total), outputs)
+    return equal / max(1, total)
 
 
 # --------------------------------------------------------------------------- report
