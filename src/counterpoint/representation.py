@@ -40,9 +40,6 @@ class PitchRange:
     def size(self) -> int:
         return self.high - self.low + 1
 
-    def contains(self, pitch: int) -> bool:
-        return self.low <= pitch <= self.high
-
 
 DEFAULT_RANGE = PitchRange()
 

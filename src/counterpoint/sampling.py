@@ -261,14 +261,12 @@ class _Sampler:
         self.generators = [torch.Generator().manual_seed(int(seed)) for seed in seeds]
         self.forbidden = ~voice_range_mask(model.pitch_range)[None, :, None, :]
         self.callback = callback
-        self.forward_passes = 0
 
     def logits(self, pianoroll: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, 4, T, P)`` in float32, -inf at the pitches a voice may not sing, and
         lowered by :data:`PARALLEL_PENALTY` where a pitch would make parallel fifths or octaves
         with the known notes (``config.avoid_parallels``). (The draw needs no softmax:
         Gumbel-max is invariant to a constant per distribution.)"""
-        self.forward_passes += 1
         x = make_input(pianoroll, known).contiguous(memory_format=torch.channels_last)
         logits = self.model(x).float().masked_fill_(self.forbidden, -math.inf)
         if self.config.avoid_parallels:
