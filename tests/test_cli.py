@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import mido
 import numpy as np
@@ -177,8 +178,6 @@ def test_export_takes_the_moving_average_from_last_pt(chorale, tmp_path):
 
 def test_readme_examples_with_the_shipped_model(tmp_path):
     """The quick start's commands, as a user types them, with the model inside the package."""
-    from pathlib import Path
-
     examples = Path(__file__).resolve().parents[1] / "examples"
     result = run("harmonize", examples / "melody.mid", "-o", tmp_path / "out.mid")
     assert result.exit_code == 0, result.output
@@ -191,6 +190,7 @@ def test_readme_examples_with_the_shipped_model(tmp_path):
 
 def test_train_then_resume_with_changed_settings(jsb_path, tmp_path):
     import json
+    import shutil
 
     run_dir = tmp_path / "run"
     first = ["train", "--data", jsb_path, "--preset", "tiny", "--run-dir", run_dir, "--steps", 4]
@@ -205,9 +205,14 @@ def test_train_then_resume_with_changed_settings(jsb_path, tmp_path):
     assert config["weight_decay"] == 0.05 and config["mask"] == "orderless+continuation"
     assert config["model"]["dropout"] == 0.2 and config["model"]["dropout_channels"] is True
     assert config["model"]["kernel"] == [5, 3] and config["model"]["dilations"] == [[1, 1], [2, 2]]
-    result = run("train", "--run-dir", run_dir, "--resume", "--steps", 6, "--no-augment", "--lr", 1e-3)
+    moved = tmp_path / "moved" / Path(jsb_path).name  # the same chorales, elsewhere (another machine)
+    moved.parent.mkdir()
+    shutil.copy(jsb_path, moved)
+    resumed = ["train", "--run-dir", run_dir, "--resume", "--data", moved, "--device", "cpu"]
+    result = run(*resumed, "--steps", 6, "--no-augment", "--lr", 1e-3)
     assert result.exit_code == 0, result.output
     config = json.loads((run_dir / "config.json").read_text())
+    assert config["data"] == str(moved) and config["device"] == "cpu"
     assert config["augment"] is False and config["learning_rate"] == 1e-3
     assert config["max_steps"] == 6 and config["eval_every"] == 2 and config["batch_size"] == 2
     assert (run_dir / "log.csv").read_text().splitlines()[-1].startswith("6,")

@@ -112,11 +112,13 @@ def train(
         "runs/default"
     ),
     data: Annotated[
-        str,
+        str | None,
         typer.Option(
-            "--data", help="'music21', 'music21-all' (every piece in train) or a JSB .npz/.json path"
+            "--data",
+            help="'music21', 'music21-all' (every piece in train) or a JSB .npz/.json path "
+            "[default: music21]",
         ),
-    ] = "music21",
+    ] = None,
     preset: Annotated[str, typer.Option(help="architecture: paper, doodle, default, tiny")] = "default",
     steps: Annotated[
         int | None, typer.Option(help="training steps (the LR schedule spans them) [default: 20000]")
@@ -185,7 +187,7 @@ def train(
             "validated and saved as best.pt; 0: off (new runs)"
         ),
     ] = 0.0,
-    device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+    device: Annotated[str | None, typer.Option(help="cpu or cuda [default: cpu]")] = None,
     bf16: Annotated[
         bool | None, typer.Option(help="bf16 autocast (default: on where the CPU has native bf16)")
     ] = None,
@@ -193,7 +195,8 @@ def train(
         bool,
         typer.Option(
             help="continue the run in --run-dir from last.pt, with its settings; --minutes, --steps, "
-            "--lr, --augment, --max-shift, --eval-every and --bf16 given here change them from now on"
+            "--lr, --augment, --max-shift, --eval-every, --bf16, --device and --data (the same "
+            "chorales, elsewhere) given here change them from now on"
         ),
     ] = False,
 ) -> None:
@@ -210,7 +213,7 @@ def train(
     else:
         config = TrainConfig(
             run_dir=str(run_dir),
-            data=data,
+            data="music21",
             model=get_preset(preset),
             crop_steps=crop,
             batch_size=batch_size,
@@ -219,7 +222,6 @@ def train(
             seed=seed,
             patience=patience,
             ema_decay=ema,
-            device=device,
             bf16=bf16_is_fast(),
             init_from=str(init_from or ""),
         )
@@ -244,6 +246,8 @@ def train(
         "max_shift": max_shift,
         "eval_every": eval_every,
         "bf16": bf16,
+        "device": device,
+        "data": data,
     }
     for name, value in given.items():
         if value is not None:
