@@ -213,7 +213,6 @@ def train(
     else:
         config = TrainConfig(
             run_dir=str(run_dir),
-            data="music21",
             model=get_preset(preset),
             crop_steps=crop,
             batch_size=batch_size,
