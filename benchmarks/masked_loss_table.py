@@ -10,42 +10,19 @@ model (fixed by the seed), so the rows compare directly:
     python benchmarks/masked_loss_table.py --data ../shared/data/jsb/Jsb16thSeparated.npz \
         --checkpoints jsb /tmp/phase8.pt
 
-A checkpoint written ``a+b`` is the equal mixture of two networks: each step's distribution
-the mean of theirs (an ensemble; twice the cost of one network when sampling).
+A checkpoint written ``a+b`` is the equal mixture of two networks (`mixture.py`).
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
-import math
 
 import torch
+from mixture import load
 
 from counterpoint import evaluation
 from counterpoint.data import load_dataset
-from counterpoint.model import Coconet, load_model
-
-
-class Mixture(torch.nn.Module):
-    """The equal mixture of networks that share a pitch range: log of the mean probability."""
-
-    def __init__(self, networks: list[Coconet]) -> None:
-        super().__init__()
-        if len({network.pitch_range for network in networks}) != 1:
-            raise SystemExit("a mixture's networks must share a pitch range")
-        self.networks = torch.nn.ModuleList(networks)
-        self.pitch_range = networks[0].pitch_range
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        log_probs = torch.stack([torch.log_softmax(network(x).float(), -1) for network in self.networks])
-        return torch.logsumexp(log_probs, 0) - math.log(len(self.networks))
-
-
-def load(spec: str) -> torch.nn.Module:
-    """A shipped name or path, or ``a+b``: the mixture of those networks."""
-    networks = [evaluation.on_device(load_model(part), "cpu") for part in spec.split("+")]
-    return networks[0] if len(networks) == 1 else Mixture(networks)
 
 
 def main() -> None:

@@ -37,6 +37,9 @@ optimistic.)
     python benchmarks/recipe_study.py --out runs/regularize --score other.pt  # one more model, into the cache
     python benchmarks/recipe_study.py --out runs/regularize --table --also other=other.pt
 
+A checkpoint written ``a+b`` is the equal mixture of two networks (``mixture.py``), for
+``--score`` and ``--also`` alike.
+
 Each arm writes ``log.csv`` and ``best.pt`` under ``--out/<arm>``, and ``weights.pt``, its best
 weights in half precision (1.4 MB, small enough to fetch from a lent GPU; the one scored);
 ``study.md`` has the table.
@@ -53,11 +56,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import mixture
 import numpy as np
 import torch
 
 from counterpoint.data import load_jsb, pieces_at_least
-from counterpoint.evaluation import cached_scores, likelihood, on_device, paper_protocol_losses
+from counterpoint.evaluation import cached_scores, likelihood, paper_protocol_losses
 from counterpoint.model import Coconet, ModelConfig, load_model, save
 from counterpoint.training import TrainConfig, forward, make_batch, masked_nll, train
 
@@ -137,10 +141,10 @@ def last_row(log_csv: Path) -> dict:
     }
 
 
-def score_valid(checkpoint: Path, args: argparse.Namespace) -> None:
+def score_valid(checkpoint: str, args: argparse.Namespace) -> None:
     """The paper's protocol for ``checkpoint`` on the whole validation split, each piece kept
     in ``--out/cache`` as it is done (a scoring stopped at the deadline keeps its pieces)."""
-    model = on_device(load_model(checkpoint), args.device)
+    model = mixture.load(checkpoint, args.device)
     pieces = load_jsb(args.data).valid[: args.pieces]
     likelihood(model, pieces, chronological=False, cache=args.out / "cache", progress=False)
 
@@ -150,9 +154,9 @@ def protocol_table(checkpoints: dict[str, Path], args: argparse.Namespace) -> st
     and its difference from the first model's, paired by piece (standard error over pieces)."""
     pieces = load_jsb(args.data).valid[: args.pieces]
     scores = {
-        name: cached_scores(load_model(path), pieces, args.out / "cache", chronological=False)
+        name: cached_scores(mixture.load(str(path)), pieces, args.out / "cache", chronological=False)
         for name, path in checkpoints.items()
-        if path.exists()
+        if all(Path(part).exists() for part in str(path).split("+"))
     }
     common = [i for i in range(len(pieces)) if all(s[i] is not None for s in scores.values())]
     if not common:
@@ -216,7 +220,7 @@ def main() -> None:
     parser.add_argument(
         "--protocol-seconds", type=float, help="score on the validation split until this long after the start"
     )
-    parser.add_argument("--score", type=Path, help="score this checkpoint (what each scoring process runs)")
+    parser.add_argument("--score", help="score this checkpoint (what each scoring process runs)")
     parser.add_argument("--table", action="store_true", help="print the protocol table from --out/cache")
     parser.add_argument("--arms", help="these arms of the set only (comma-separated)")
     parser.add_argument("--pieces", type=int, help="score the first N validation pieces only")
