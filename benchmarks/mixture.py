@@ -7,11 +7,12 @@ network per pass of the mixture, so it is measured here, off every product path.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
 
 from counterpoint.evaluation import on_device
-from counterpoint.model import Coconet, load_model
+from counterpoint.model import SHIPPED, Coconet, load_model
 
 
 class Mixture(torch.nn.Module):
@@ -47,3 +48,8 @@ def load(spec: str, device: str = "cpu") -> torch.nn.Module:
     """A shipped name or a path, ready to score on ``device``; or ``a+b``: their mixture."""
     networks = [on_device(load_model(part), device) for part in spec.split("+")]
     return networks[0] if len(networks) == 1 else Mixture(networks)
+
+
+def available(spec: str) -> bool:
+    """Whether every network of ``spec`` is a shipped name or an existing file."""
+    return all(part in SHIPPED or Path(part).exists() for part in spec.split("+"))

@@ -156,7 +156,7 @@ def protocol_table(checkpoints: dict[str, Path], args: argparse.Namespace) -> st
     scores = {
         name: cached_scores(mixture.load(str(path)), pieces, args.out / "cache", chronological=False)
         for name, path in checkpoints.items()
-        if all(Path(part).exists() for part in str(path).split("+"))
+        if mixture.available(str(path))
     }
     common = [i for i in range(len(pieces)) if all(s[i] is not None for s in scores.values())]
     if not common:
