@@ -27,6 +27,19 @@ def test_frame_masks_erase_whole_steps_but_one_partial_step():
     assert erased_steps.min() == 1 and erased_steps.max() == steps
 
 
+def test_late_frame_masks_erase_fewer_whole_steps_than_frame_masks():
+    steps = 32
+    late = masks.late_frames(2000, steps, torch.Generator().manual_seed(4))
+    plain = masks.frames(2000, steps, torch.Generator().manual_seed(4))
+    voices_known = late.sum(1)
+    assert (((voices_known > 0) & (voices_known < 4)).sum(1) <= 1).all()
+    erased_late = (voices_known < 4).sum(1).float() / steps
+    erased_plain = (plain.sum(1) < 4).sum(1).float() / steps
+    assert erased_late.min() > 0 and erased_late.max() <= 1
+    # u² has mean 1/3 (a uniform fraction: 1/2), plus half a step from rounding up
+    assert 0.32 < erased_late.mean() < 0.40 and 0.47 < erased_plain.mean() < 0.56
+
+
 def test_continuation_masks_erase_a_future_with_its_first_step_partly_known():
     steps = 16
     known = masks.continuation(300, steps, torch.Generator().manual_seed(3))
