@@ -161,6 +161,11 @@ def last_row(log_csv: Path) -> dict:
 def score_valid(checkpoint: str, args: argparse.Namespace) -> None:
     """The paper's protocol for ``checkpoint`` on the whole validation split, each piece kept
     in ``--out/cache`` as it is done (a scoring stopped at the deadline keeps its pieces)."""
+    if args.device.startswith("cuda"):
+        # several scorers and trainers share one GPU, and a scorer's caching allocator keeps its
+        # peak: capped, it reuses its cache instead of taking memory another process needs
+        # (session 24 lost a scorer to that)
+        torch.cuda.set_per_process_memory_fraction(0.1)
     model = mixture.load(checkpoint, args.device)
     pieces = load_jsb(args.data).valid[: args.pieces]
     likelihood(model, pieces, chronological=False, cache=args.out / "cache", progress=False)
