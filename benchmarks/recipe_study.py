@@ -19,6 +19,8 @@ Sets of arms:
   varying reach in time, kernel, depth and width;
 - ``regularize``: the shipped time-dilated network trained from scratch with its recipe for
   7,000 steps, and with weight decay, transposition, continuation masks, or a 5x3 kernel.
+- ``reach``: the shipped network with time dilations up to 16 or 32 (reach ±102 or ±191
+  steps, the same cost per pass), trained from scratch for as many steps as a time cap allows;
 - ``sharpen``: the shipped model fine-tuned for 2,000 steps with less dropout, or with frame
   masks that erase fewer steps (``late_frames``): the paper's figure rewards sharpness where
   most of the piece is known (session 23).
@@ -127,6 +129,11 @@ SETS = {
         "wd0.1-augment": lambda: fresh(_network(dilations=TIME), 7000, weight_decay=0.1, augment=True),
         "continuation": lambda: fresh(_network(dilations=TIME), 7000, mask="orderless+frames+continuation"),
         "kernel5x3": lambda: fresh(_network(kernel=(5, 3), dilations=TIME), 7000),
+    },
+    "reach": {  # more reach in time at the same cost per pass: a 2-minute probe, last weights
+        "t8": lambda: fresh(_network(dilations=TIME), 5000, ema_decay=0.0),  # ±65 steps, shipped
+        "t16": lambda: fresh(_network(dilations=[*TIME, (16, 8)]), 5000, ema_decay=0.0),  # ±102
+        "t32": lambda: fresh(_network(dilations=[*TIME, (16, 8), (32, 8)]), 5000, ema_decay=0.0),  # ±191
     },
     "sharpen": {  # the shipped model fine-tuned for 2,000 steps (45 minutes on 2 cores)
         "d15": lambda: sharpen(1e-4, 2000),  # its own recipe, continued
