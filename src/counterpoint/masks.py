@@ -63,8 +63,7 @@ def frames(batch: int, steps: int, generator: torch.Generator) -> torch.Tensor:
     rare (at 10% erased, one erased note in a thousand), yet it is the first conditional of
     every frame in a frame-major ordering, and the shape of every infill/continue task."""
     erase = torch.randint(1, steps + 1, (batch, 1), generator=generator)
-    ranks = _random_ranks(batch, steps, generator)
-    return _frame_masks(ranks < erase, ranks.argmin(dim=1), generator)
+    return _random_frame_masks(erase, steps, generator)
 
 
 def late_frames(batch: int, steps: int, generator: torch.Generator) -> torch.Tensor:
@@ -76,8 +75,7 @@ def late_frames(batch: int, steps: int, generator: torch.Generator) -> torch.Ten
     put more of training where it does (docs/model.md, session 24)."""
     fraction = torch.rand(batch, 1, generator=generator) ** 2
     erase = (fraction * steps).ceil().clamp(1, steps)
-    ranks = _random_ranks(batch, steps, generator)
-    return _frame_masks(ranks < erase, ranks.argmin(dim=1), generator)
+    return _random_frame_masks(erase, steps, generator)
 
 
 def continuation(batch: int, steps: int, generator: torch.Generator) -> torch.Tensor:
@@ -89,6 +87,13 @@ def continuation(batch: int, steps: int, generator: torch.Generator) -> torch.Te
     cut = steps - erase  # the first erased step
     erased_steps = torch.arange(steps).unsqueeze(0) >= cut.unsqueeze(1)
     return _frame_masks(erased_steps, cut, generator)
+
+
+def _random_frame_masks(erase: torch.Tensor, steps: int, generator: torch.Generator) -> torch.Tensor:
+    """Frame masks erasing ``erase`` ``(B, 1)`` steps each, chosen at random; one of them is the
+    partial step."""
+    ranks = _random_ranks(erase.shape[0], steps, generator)
+    return _frame_masks(ranks < erase, ranks.argmin(dim=1), generator)
 
 
 def _frame_masks(
