@@ -78,6 +78,7 @@ SHIPPED = HERE.parent / "src" / "counterpoint" / "weights" / "jsb.pt"
 JSB = HERE.parents[1] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
 PITCH = [(1, 1), (1, 2), (1, 4), (1, 8)]  # phase 8's network's (time, pitch) dilations
 TIME = [(1, 1), (2, 2), (4, 4), (8, 8)]  # the shipped network's (session 20)
+TIME16 = [*TIME, (16, 8)]  # reach ±102 at the same cost per pass (session 24)
 # phase 8's recipe (docs/model.md); an arm changes some of it
 RECIPE = dict(
     crop_steps=128, batch_size=10, mask="orderless+frames", augment=False, ema_decay=0.999,
@@ -135,16 +136,16 @@ SETS = {
     },
     "reach": {  # more reach in time at the same cost per pass: a 2-minute probe, last weights
         "t8": lambda: fresh(_network(dilations=TIME), 5000, ema_decay=0.0),  # ±65 steps, shipped
-        "t16": lambda: fresh(_network(dilations=[*TIME, (16, 8)]), 5000, ema_decay=0.0),  # ±102
-        "t32": lambda: fresh(_network(dilations=[*TIME, (16, 8), (32, 8)]), 5000, ema_decay=0.0),  # ±191
+        "t16": lambda: fresh(_network(dilations=TIME16), 5000, ema_decay=0.0),  # ±102
+        "t32": lambda: fresh(_network(dilations=[*TIME16, (32, 8)]), 5000, ema_decay=0.0),  # ±191
     },
     "reach-crops": {  # more reach where the crops give it context (untried: for a lent GPU)
         "t8-c128": lambda: fresh(_network(dilations=TIME), 7000),  # the shipped recipe
-        "t16-c128": lambda: fresh(_network(dilations=[*TIME, (16, 8)]), 7000),
+        "t16-c128": lambda: fresh(_network(dilations=TIME16), 7000),
         # 192-step crops (181 of the 229 training pieces are that long), 7 a batch: the same
         # steps per batch as 10 of 128, so the same cost per training step
         "t8-c192": lambda: fresh(_network(dilations=TIME), 7000, crop_steps=192, batch_size=7),
-        "t16-c192": lambda: fresh(_network(dilations=[*TIME, (16, 8)]), 7000, crop_steps=192, batch_size=7),
+        "t16-c192": lambda: fresh(_network(dilations=TIME16), 7000, crop_steps=192, batch_size=7),
     },
     "sharpen": {  # the shipped model fine-tuned for 2,000 steps (45 minutes on 2 cores)
         "d15": lambda: sharpen(1e-4, 2000),  # its own recipe, continued
