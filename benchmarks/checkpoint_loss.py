@@ -7,6 +7,12 @@ its own run's validation set (the run's crops, masks and seed), so checkpoints o
 the same settings can be compared row by row:
 
     python benchmarks/checkpoint_loss.py runs/reach/last.pt runs/warm/last.pt [--threads 1]
+
+Runs with other crops have other validation windows; ``--windows-of`` scores every checkpoint on
+one run's windows instead (its ``config.json``), so that such runs compare at equal steps:
+
+    python benchmarks/checkpoint_loss.py candidates/t16c192/last.pt WD7014.pt \
+        --windows-of candidates/wd/config.json
 """
 
 from __future__ import annotations
@@ -27,15 +33,25 @@ def main() -> None:
     )
     parser.add_argument("checkpoints", nargs="+", help="last.pt or best.pt files of training runs")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument(
+        "--windows-of", help="a run's config.json: score every checkpoint on that run's validation set"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    shared = None
+    if args.windows_of:
+        with open(args.windows_of) as file:
+            run = TrainConfig.from_dict(json.load(file))
+        shared = run_validation_set(run, load_dataset(run.data, progress=False))
     print("| checkpoint | step | last weights | moving average |")
     print("|---|---|---|---|")
     for path in args.checkpoints:
         payload = read_checkpoint(path)
-        run = TrainConfig.from_dict(json.loads(payload["train_config"]))
-        valid = run_validation_set(run, load_dataset(run.data, progress=False))
+        valid = shared
+        if valid is None:
+            run = TrainConfig.from_dict(json.loads(payload["train_config"]))
+            valid = run_validation_set(run, load_dataset(run.data, progress=False))
         model = from_checkpoint(payload, str(path))
         last = evaluate_loss(model, *valid)
         average = "-"
