@@ -27,6 +27,11 @@ from counterpoint.model import from_checkpoint, read_checkpoint
 from counterpoint.training import TrainConfig, evaluate_loss, run_validation_set
 
 
+def validation_windows(run: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """A run's validation set: its crops, masks and seed."""
+    return run_validation_set(run, load_dataset(run.data, progress=False))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -42,16 +47,12 @@ def main() -> None:
     shared = None
     if args.windows_of:
         with open(args.windows_of) as file:
-            run = TrainConfig.from_dict(json.load(file))
-        shared = run_validation_set(run, load_dataset(run.data, progress=False))
+            shared = validation_windows(TrainConfig.from_dict(json.load(file)))
     print("| checkpoint | step | last weights | moving average |")
     print("|---|---|---|---|")
     for path in args.checkpoints:
         payload = read_checkpoint(path)
-        valid = shared
-        if valid is None:
-            run = TrainConfig.from_dict(json.loads(payload["train_config"]))
-            valid = run_validation_set(run, load_dataset(run.data, progress=False))
+        valid = shared or validation_windows(TrainConfig.from_dict(json.loads(payload["train_config"])))
         model = from_checkpoint(payload, str(path))
         last = evaluate_loss(model, *valid)
         average = "-"
