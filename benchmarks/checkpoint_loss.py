@@ -18,7 +18,9 @@ one run's windows instead (its ``config.json``), so that such runs compare at eq
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+from pathlib import Path
 
 import torch
 
@@ -27,8 +29,13 @@ from counterpoint.model import from_checkpoint, read_checkpoint
 from counterpoint.training import TrainConfig, evaluate_loss, run_validation_set
 
 
-def validation_windows(run: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """A run's validation set: its crops, masks and seed."""
+@functools.cache
+def validation_windows(train_config: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The validation set of a run, given its config as JSON: its crops, masks and seed.
+
+    Cached, so the checkpoints of one run (or every checkpoint, with ``--windows-of``) load
+    the data and draw the windows once."""
+    run = TrainConfig.from_dict(json.loads(train_config))
     return run_validation_set(run, load_dataset(run.data, progress=False))
 
 
@@ -44,15 +51,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    shared = None
-    if args.windows_of:
-        with open(args.windows_of) as file:
-            shared = validation_windows(TrainConfig.from_dict(json.load(file)))
+    shared = Path(args.windows_of).read_text() if args.windows_of else None
     print("| checkpoint | step | last weights | moving average |")
     print("|---|---|---|---|")
     for path in args.checkpoints:
         payload = read_checkpoint(path)
-        valid = shared or validation_windows(TrainConfig.from_dict(json.loads(payload["train_config"])))
+        valid = validation_windows(shared or payload["train_config"])
         model = from_checkpoint(payload, str(path))
         last = evaluate_loss(model, *valid)
         average = "-"
