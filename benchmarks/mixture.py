@@ -1,7 +1,9 @@
-"""The equal mixture of networks, for the benchmarks that ask what an ensemble would buy
-(`masked_loss_table.py`, `recipe_study.py`): a checkpoint written ``a+b`` is the mixture of
-``a`` and ``b``, each step's distribution the mean of theirs. It costs one pass of every
-network per pass of the mixture, so it is measured here, off every product path.
+"""Ensembles of networks, for the benchmarks that ask what one would buy
+(`masked_loss_table.py`, `recipe_study.py`): a checkpoint written ``a+b`` is the equal mixture
+of ``a`` and ``b``, each step's distribution the mean of theirs; ``a*b`` is their product of
+experts, each step's distribution proportional to the geometric mean of theirs (sharper where
+they agree). Either costs one pass of every network per pass, so it is measured here, off
+every product path.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ class Mixture(torch.nn.Module):
     their log mean probability in place of logits (softmax leaves it unchanged)."""
 
     fused = True  # its networks are; the evaluation folds batch norm only where not
+    cache_tag = ""  # the evaluation's cache tells ensembles of the same networks apart by it
 
     def __init__(self, networks: list[Coconet]) -> None:
         super().__init__()
@@ -44,12 +47,30 @@ class Mixture(torch.nn.Module):
         return self._mean([network.forward_center(x, inside) for network in self.networks])
 
 
+class Product(Mixture):
+    """The networks' mean log probability in place of logits: their normalized geometric mean."""
+
+    cache_tag = "product"
+
+    def _mean(self, logits: list[torch.Tensor]) -> torch.Tensor:
+        return torch.stack([torch.log_softmax(each.float(), -1) for each in logits]).mean(0)
+
+
+def _parts(spec: str) -> list[str]:
+    return spec.replace("*", "+").split("+")
+
+
 def load(spec: str, device: str = "cpu") -> torch.nn.Module:
-    """A shipped name or a path, ready to score on ``device``; or ``a+b``: their mixture."""
-    networks = [on_device(load_model(part), device) for part in spec.split("+")]
-    return networks[0] if len(networks) == 1 else Mixture(networks)
+    """A shipped name or a path, ready to score on ``device``; ``a+b``: their mixture; ``a*b``:
+    their product."""
+    if "+" in spec and "*" in spec:
+        raise SystemExit(f"{spec}: an ensemble is a mixture (a+b) or a product (a*b), not both")
+    networks = [on_device(load_model(part), device) for part in _parts(spec)]
+    if len(networks) == 1:
+        return networks[0]
+    return Product(networks) if "*" in spec else Mixture(networks)
 
 
 def available(spec: str) -> bool:
     """Whether every network of ``spec`` is a shipped name or an existing file."""
-    return all(part in SHIPPED or Path(part).exists() for part in spec.split("+"))
+    return all(part in SHIPPED or Path(part).exists() for part in _parts(spec))

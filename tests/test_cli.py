@@ -176,6 +176,26 @@ def test_export_takes_the_moving_average_from_last_pt(chorale, tmp_path):
     assert not all(torch.equal(payload["state"][k], payload["ema"]["module." + k]) for k in payload["state"])
 
 
+def test_combine_writes_a_product_that_samples(chorale, tmp_path):
+    import torch
+
+    from counterpoint.model import load
+
+    _train_tiny(chorale, tmp_path / "run")
+    best = tmp_path / "run" / "best.pt"
+    result = run("combine", best, tmp_path / "run" / "last.pt", "-o", tmp_path / "product.pt")
+    assert result.exit_code == 0 and "2 networks" in result.output, result.output
+    product = load(tmp_path / "product.pt")
+    assert product.config.members == 2
+    payload = torch.load(tmp_path / "product.pt", weights_only=True)
+    assert [member["step"] > 0 for member in payload["members"]] == [True, True]
+    out = tmp_path / "piece.mid"
+    composed = run("compose", "--checkpoint", tmp_path / "product.pt", "--measures", "1", "-o", out)
+    assert composed.exit_code == 0 and out.stat().st_size > 0, composed.output
+    alone = run("combine", best, "-o", tmp_path / "one.pt")
+    assert alone.exit_code == 2 and "at least two" in alone.output and "Traceback" not in alone.output
+
+
 def test_readme_examples_with_the_shipped_model(tmp_path):
     """The quick start's commands, as a user types them, with the model inside the package."""
     examples = Path(__file__).resolve().parents[1] / "examples"

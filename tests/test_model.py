@@ -6,6 +6,7 @@ from counterpoint.model import (
     PRESETS,
     Coconet,
     ModelConfig,
+    combine,
     deepen,
     fuse_batch_norm,
     load,
@@ -157,3 +158,62 @@ def test_channel_dropout_drops_whole_feature_maps():
     assert torch.all((per_map == 0).all(-1) | (per_map == 2).all(-1))
     assert 0 < (per_map == 0).all(-1).float().mean() < 1
     assert torch.equal(model.eval().dropout(maps), maps)
+
+
+def _trained_looking(model: Coconet) -> Coconet:
+    """``model`` with random batch-norm statistics, as after training, in eval mode."""
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-1, 1)
+                module.running_var.uniform_(0.5, 2)
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.5, 0.5)
+    return model.eval()
+
+
+@pytest.mark.parametrize("separable", [False, True])
+def test_combine_is_the_product_of_its_networks(separable, tmp_path):
+    """One network computing all members at once: each step's distribution is the normalized
+    geometric mean of the members' distributions, in every forward path and after a reload."""
+    torch.manual_seed(0)
+    config = ModelConfig(layers=6, filters=8, dilations=[(1, 1), (2, 2)], separable=separable)
+    members = [_trained_looking(Coconet(config)) for _ in range(3)]
+    product = combine(members)
+    assert product.config.members == 3 and product.receptive_field() == members[0].receptive_field()
+    width = 2 * product.receptive_field() + 1
+    x = make_input(torch.rand(2, 4, width, 46).round(), torch.rand(2, 4, width) > 0.5)
+    with torch.no_grad():
+        log_probs = torch.stack([torch.log_softmax(m(x), -1) for m in members])
+        expected = torch.log_softmax(log_probs.mean(0), -1)
+        torch.testing.assert_close(torch.log_softmax(product(x), -1), expected, atol=1e-5, rtol=1e-5)
+        center = product.forward_center(x)
+        torch.testing.assert_close(center, product(x)[:, :, width // 2 : width // 2 + 1], atol=1e-5, rtol=1e-5)
+        fused = fuse_batch_norm(product)
+        torch.testing.assert_close(fused(x), product(x), atol=1e-4, rtol=1e-4)
+        # the product is not any one member: the check above can fail
+        assert (torch.log_softmax(members[0](x), -1) - expected).abs().max() > 0.01
+    save(tmp_path / "product.pt", product)
+    again = load(tmp_path / "product.pt")
+    assert again.config == product.config
+    with torch.no_grad():
+        torch.testing.assert_close(again(x), product(x))
+
+
+def test_combine_refuses_networks_that_do_not_fit():
+    tiny = Coconet(preset("tiny")).eval()
+    with pytest.raises(ConfigError, match="at least two"):
+        combine([tiny])
+    wider = Coconet(ModelConfig(layers=4, filters=32)).eval()
+    with pytest.raises(ConfigError, match="one architecture"):
+        combine([tiny, wider])
+    with pytest.raises(ConfigError, match="one architecture"):
+        combine([combine([tiny, tiny]), tiny])
+
+
+def test_single_network_config_is_written_as_before_members():
+    """Checkpoints and evaluation caches of single networks are keyed on the config's dict:
+    adding ``members`` must not change it."""
+    assert "members" not in preset("tiny").to_dict()
+    assert ModelConfig.from_dict(preset("tiny").to_dict()).members == 1
+    assert ModelConfig(layers=4, filters=16, members=2).to_dict()["members"] == 2

@@ -306,6 +306,35 @@ def export(
 
 @app.command()
 @user_errors
+def combine(
+    checkpoints: Annotated[list[Path], typer.Argument(help="two or more checkpoints of one architecture")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="where to write the combined checkpoint")],
+    half: Annotated[bool, typer.Option(help="store weights in half precision")] = True,
+) -> None:
+    """Combine trained networks into one product of experts: each note's distribution
+    proportional to the geometric mean of theirs, one pass computing all of them.
+
+    A pass costs the networks' passes together; the product predicts better than either
+    where they err differently (two runs of one recipe do; docs/model.md)."""
+    from counterpoint.model import combine as product
+    from counterpoint.model import from_checkpoint, read_checkpoint, save
+
+    payloads = [read_checkpoint(path) for path in checkpoints]
+    pairs = zip(payloads, checkpoints, strict=True)
+    # a run's last.pt gives its moving average, as export takes
+    models = [from_checkpoint(payload, str(path), average=True) for payload, path in pairs]
+    # each member's provenance, as export keeps it for one network
+    members = [
+        {key: payload[key] for key in ("train_config", "step", "best", "elapsed") if key in payload}
+        for payload in payloads
+    ]
+    save(output, product(models), {"members": members}, half=half)
+    typer.echo(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB, {len(models)} networks)")
+    typer.echo(f"for fast sampling without bf16: counterpoint quantize {output} --data <its training data>")
+
+
+@app.command()
+@user_errors
 def quantize(
     checkpoint: Annotated[
         str, typer.Argument(help="a checkpoint path, or a shipped model (jsb) to remake its int8 file")

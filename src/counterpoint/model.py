@@ -49,11 +49,21 @@ class ModelConfig:
     dropout_channels: bool = False
     pitch_low: int = 36
     pitch_high: int = 81
+    # a product of experts: this many networks of the above shape side by side, as grouped
+    # convolutions in one network (one pass computes all), their logits averaged, so each
+    # step's distribution is proportional to the geometric mean of theirs (see `combine`)
+    members: int = 1
 
     def __post_init__(self) -> None:
         self.kernel = tuple(self.kernel)
         self.dilations = [tuple(d) for d in self.dilations]
-        if self.layers < 2 or self.filters < 1 or not self.dilations or not 0 <= self.dropout < 1:
+        if (
+            self.layers < 2
+            or self.filters < 1
+            or self.members < 1
+            or not self.dilations
+            or not 0 <= self.dropout < 1
+        ):
             raise ConfigError(f"invalid model config {self}")
 
     @property
@@ -64,6 +74,8 @@ class ModelConfig:
         data = asdict(self)
         data["kernel"] = list(self.kernel)
         data["dilations"] = [list(d) for d in self.dilations]
+        if self.members == 1:  # a single network is written as before `members`: the same
+            del data["members"]  # checkpoints, and the same keys for cached evaluations
         return data
 
     @classmethod
@@ -107,14 +119,16 @@ class ConvLayer(nn.Module):
         super().__init__()
         kt, kp = config.kernel
         padding = (dilation[0] * (kt // 2), dilation[1] * (kp // 2))
-        c = config.filters
+        c, m = config.filters * config.members, config.members
         if config.separable:
             self.conv = nn.Sequential(
                 nn.Conv2d(c, c, config.kernel, padding=padding, dilation=dilation, groups=c, bias=False),
-                nn.Conv2d(c, c, 1, bias=False),
+                nn.Conv2d(c, c, 1, groups=m, bias=False),
             )
         else:
-            self.conv = nn.Conv2d(c, c, config.kernel, padding=padding, dilation=dilation, bias=False)
+            self.conv = nn.Conv2d(
+                c, c, config.kernel, padding=padding, dilation=dilation, groups=m, bias=False
+            )
         self.norm = nn.BatchNorm2d(c)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -123,21 +137,21 @@ class ConvLayer(nn.Module):
 
 class Coconet(nn.Module):
     """Input conv, residual pairs of hidden convs (ReLU after each, skip every two layers),
-    output conv to one logit map per voice."""
+    output conv to one logit map per voice (per member, averaged over members)."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
         kt, kp = config.kernel
-        self.input = nn.Conv2d(
-            2 * NUM_VOICES, config.filters, config.kernel, padding=(kt // 2, kp // 2), bias=False
-        )
-        self.input_norm = nn.BatchNorm2d(config.filters)
+        channels, m = config.filters * config.members, config.members
+        padding = (kt // 2, kp // 2)
+        self.input = nn.Conv2d(2 * NUM_VOICES, channels, config.kernel, padding=padding, bias=False)
+        self.input_norm = nn.BatchNorm2d(channels)
         hidden = config.layers - 2
         self.hidden = nn.ModuleList(
             ConvLayer(config, config.dilations[i % len(config.dilations)]) for i in range(hidden)
         )
-        self.output = nn.Conv2d(config.filters, NUM_VOICES, config.kernel, padding=(kt // 2, kp // 2))
+        self.output = nn.Conv2d(channels, NUM_VOICES * m, config.kernel, padding=padding, groups=m)
         dropout = nn.Dropout2d if config.dropout_channels else nn.Dropout
         self.dropout = dropout(config.dropout) if config.dropout > 0 else nn.Identity()
         self.fused = False  # True once batch norm is folded in (fuse_batch_norm): inference only
@@ -155,7 +169,14 @@ class Coconet(nn.Module):
                 skip = h
             else:
                 h = self.dropout(F.relu(h, inplace=True))
-        return self.output(h)
+        return self._average_members(self.output(h))
+
+    def _average_members(self, logits: torch.Tensor) -> torch.Tensor:
+        """``(B, 4 * members, T, P)`` member logits to ``(B, 4, T, P)``: their mean."""
+        if self.config.members == 1:
+            return logits
+        b, _, t, p = logits.shape
+        return logits.reshape(b, self.config.members, NUM_VOICES, t, p).mean(1)
 
     def forward_center(self, x: torch.Tensor, inside: torch.Tensor | None = None) -> torch.Tensor:
         """Logits ``(B, 4, 1, P)`` at the middle step of windows ``x`` of ``2R + 1`` steps,
@@ -208,7 +229,7 @@ class Coconet(nn.Module):
                 skip = h
             else:
                 h = padded(F.relu(h))
-        return conv(self.output, h)
+        return self._average_members(conv(self.output, h))
 
     @property
     def pitch_range(self) -> PitchRange:
@@ -291,6 +312,30 @@ def deepen(model: Coconet, layers: int) -> Coconet:
             nn.init.zeros_(deeper.hidden[index].norm.weight)
             nn.init.zeros_(deeper.hidden[index].norm.bias)
     return deeper.train(model.training)
+
+
+def combine(models: list[Coconet]) -> Coconet:
+    """The product of experts of trained networks of one architecture, as one network
+    (``members``): each step's distribution proportional to the geometric mean of theirs,
+    since a softmax of averaged logits is the normalized product of the softmaxes' roots. A
+    pass costs what the networks' passes cost together, in one call. Products sharpen where
+    the networks agree; two runs of one recipe err differently enough for the product to be a
+    better model than either (docs/model.md)."""
+    if len(models) < 2:
+        raise ConfigError("combine needs at least two networks")
+    single = [replace(m.config, members=1, dropout=0.0) for m in models]
+    if any(m.fused or m.config.members != 1 for m in models) or any(c != single[0] for c in single):
+        raise ConfigError("combine needs unfused single networks of one architecture (dropout aside)")
+    product = Coconet(replace(models[0].config, members=len(models)))
+    states = [m.state_dict() for m in models]
+    product.load_state_dict(
+        {
+            # every member's channels in turn: its block of each grouped conv, and of each norm
+            name: torch.cat([s[name] for s in states]) if states[0][name].ndim else states[0][name]
+            for name in product.state_dict()
+        }
+    )
+    return product.eval()
 
 
 def make_input(pianoroll: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
