@@ -215,8 +215,9 @@ def protocol_table(checkpoints: dict[str, Path], args: argparse.Namespace) -> st
         f"paper's protocol on the {len(common)} of {len(pieces)} validation pieces every model "
         f"finished ({frames.sum()} frames); difference paired by piece, against {next(iter(losses))}",
         "",
-        "| model | pieces it finished | nats per frame | ± | difference | ± |",
-        "|---|---|---|---|---|---|",
+        "| model | pieces it finished | nats per frame | ± | difference | ± | exact: orderings' mean "
+        "| exact: per-piece ensemble |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, piece_losses in losses.items():
         every = np.concatenate(piece_losses)
@@ -227,9 +228,20 @@ def protocol_table(checkpoints: dict[str, Path], args: argparse.Namespace) -> st
         lines.append(
             f"| {name} | {sum(s is not None for s in scores[name])} "
             f"| {every.mean():.4f} | {every.std() / np.sqrt(len(every)):.4f} "
-            f"| {difference:+.4f} | {spread * np.sqrt(len(common)) / frames.sum():.4f} |"
+            f"| {difference:+.4f} | {spread * np.sqrt(len(common)) / frames.sum():.4f} "
+            f"| {exact_likelihoods(scores[name], common, frames)} |"
         )
     return "\n".join(lines)
+
+
+def exact_likelihoods(scores: list[dict | None], common: list[int], frames: np.ndarray) -> str:
+    """Two exact likelihoods beside the protocol, nats per frame over the pieces ``common``:
+    the random orderings' mean, and their per-piece ensemble (``log mean_k p(x | o_k)``). A
+    model that only sharpens, chasing the protocol, worsens these (docs/model.md, session 5)."""
+    totals = [scores[i]["orderings"] for i in common]  # (K,) log-likelihoods of each piece
+    mean = -sum(t.mean() for t in totals) / frames.sum()
+    ensemble = -sum(np.logaddexp.reduce(t) - np.log(len(t)) for t in totals) / frames.sum()
+    return f"{mean:.4f} | {ensemble:.4f}"
 
 
 def cpu_speed(config: TrainConfig, seconds: float) -> float:
