@@ -13,6 +13,7 @@ from counterpoint.model import (
     make_input,
     preset,
     save,
+    split,
 )
 
 
@@ -187,8 +188,8 @@ def test_combine_is_the_product_of_its_networks(separable, tmp_path):
         log_probs = torch.stack([torch.log_softmax(m(x), -1) for m in members])
         expected = torch.log_softmax(log_probs.mean(0), -1)
         torch.testing.assert_close(torch.log_softmax(product(x), -1), expected, atol=1e-5, rtol=1e-5)
-        center = product.forward_center(x)
-        torch.testing.assert_close(center, product(x)[:, :, width // 2 : width // 2 + 1], atol=1e-5, rtol=1e-5)
+        middle = product(x)[:, :, width // 2 : width // 2 + 1]
+        torch.testing.assert_close(product.forward_center(x), middle, atol=1e-5, rtol=1e-5)
         fused = fuse_batch_norm(product)
         torch.testing.assert_close(fused(x), product(x), atol=1e-4, rtol=1e-4)
         # the product is not any one member: the check above can fail
@@ -198,6 +199,17 @@ def test_combine_is_the_product_of_its_networks(separable, tmp_path):
     assert again.config == product.config
     with torch.no_grad():
         torch.testing.assert_close(again(x), product(x))
+
+
+def test_split_gives_back_the_members():
+    torch.manual_seed(0)
+    members = [_trained_looking(Coconet(preset("tiny"))) for _ in range(2)]
+    again = split(combine(members))
+    assert [m.config for m in again] == [m.config for m in members]
+    for before, after in zip(members, again, strict=True):
+        for name, value in before.state_dict().items():
+            assert torch.equal(after.state_dict()[name], value), name
+    assert split(members[0]) == [members[0]]
 
 
 def test_combine_refuses_networks_that_do_not_fit():

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from counterpoint import masks
 from counterpoint.cli import app
 from counterpoint.errors import CheckpointError, ConfigError
-from counterpoint.model import bf16_is_fast, load_model
+from counterpoint.model import Coconet, bf16_is_fast, combine, load_model, preset, save
 from counterpoint.quantized import calibration_set, int8_network, int8_path, quantize
 from counterpoint.sampling import SamplerConfig, inference_model, sample
 from counterpoint.tasks import harmonize
@@ -44,6 +44,26 @@ def test_int8_logits_are_close_to_the_float_network(quantized_model, chorale):
     assert approximate.shape == exact.shape
     assert (approximate.argmax(-1) == exact.argmax(-1)).float().mean() > 0.9
     assert (approximate.exp() - exact.exp()).abs().max() < 0.1
+
+
+def test_a_product_of_networks_quantizes_to_their_product(chorale, tmp_path):
+    """A product is exported as its members one after the other (faster in int8 than grouped
+    convolutions), so its int8 network must still compute the product."""
+    torch.manual_seed(1)
+    product = combine([Coconet(preset("tiny")).eval() for _ in range(2)])
+    save(tmp_path / "product.pt", product)
+    product = load_model(tmp_path / "product.pt")
+    calibration = calibration_set([chorale], product.pitch_range, crops=32)
+    quantize(product, calibration, int8_path(tmp_path / "product.pt"))
+    windows = np.stack([chorale[start : start + 32] for start in (0, 16, 32, 48)])
+    pianoroll = pianoroll_batch(windows, product.pitch_range)
+    known = masks.orderless(4, 32, torch.Generator().manual_seed(1))
+    x = torch.cat([pianoroll * known[..., None], known[..., None].expand_as(pianoroll).float()], 1)
+    with torch.inference_mode():
+        exact = inference_model(product, torch.float32)(x).softmax(-1)
+    approximate = int8_network(product)(x).softmax(-1)
+    assert approximate.shape == exact.shape == (4, 4, 32, 46)
+    assert (approximate - exact).abs().max() < 0.1
 
 
 def test_the_sampler_runs_int8_when_asked_and_by_default_without_bf16(quantized_model, chorale):

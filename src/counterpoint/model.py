@@ -175,8 +175,10 @@ class Coconet(nn.Module):
         """``(B, 4 * members, T, P)`` member logits to ``(B, 4, T, P)``: their mean."""
         if self.config.members == 1:
             return logits
-        b, _, t, p = logits.shape
-        return logits.reshape(b, self.config.members, NUM_VOICES, t, p).mean(1)
+        # constant slices rather than a reshape: the ONNX export then needs no shape arithmetic,
+        # which int8 quantization cannot handle
+        members = [logits[:, i * NUM_VOICES : (i + 1) * NUM_VOICES] for i in range(self.config.members)]
+        return sum(members[1:], members[0]) / self.config.members
 
     def forward_center(self, x: torch.Tensor, inside: torch.Tensor | None = None) -> torch.Tensor:
         """Logits ``(B, 4, 1, P)`` at the middle step of windows ``x`` of ``2R + 1`` steps,
@@ -336,6 +338,27 @@ def combine(models: list[Coconet]) -> Coconet:
         }
     )
     return product.eval()
+
+
+def split(model: Coconet) -> list[Coconet]:
+    """The member networks of a product (``combine``'s inverse); a single network alone."""
+    m = model.config.members
+    if m == 1:
+        return [model]
+    if model.fused:
+        raise ConfigError("cannot split a model with fused batch norm")
+    state = model.state_dict()
+    members = []
+    for index in range(m):
+        member = Coconet(replace(model.config, members=1))
+        member.load_state_dict(
+            {
+                name: state[name].chunk(m)[index] if state[name].ndim else state[name]
+                for name in member.state_dict()
+            }
+        )
+        members.append(member.train(model.training))
+    return members
 
 
 def make_input(pianoroll: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
