@@ -16,8 +16,9 @@ histograms of the evaluation module). Run with nothing else busy:
 
 `--part bar` measures only what issue #6's bar names, in about a minute: harmonizing 2 measures
 (the first 2 of each of the first test sopranos in turn) with the default sampler, p50 and p90,
-and beside it the paper's pass count (one per note to write) and, where the default runs
-bfloat16 or int8, the default in float32.
+and beside it the paper's pass count (one per note to write) and the default in every other
+arithmetic this machine and model can run (float32; bfloat16 on CPUs with native bf16; int8
+where the model has an int8 file).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ from counterpoint.evaluation import (
     harmonize_sopranos,
     histogram_distances,
 )
-from counterpoint.model import Coconet, load_model, make_input, preset
+from counterpoint.model import Coconet, bf16_is_fast, load_model, make_input, preset
+from counterpoint.quantized import int8_network
 from counterpoint.representation import to_pianoroll
 from counterpoint.sampling import SamplerConfig, planned_passes, sample, sampler_network
 from counterpoint.tasks import fill_many, harmonize
@@ -125,8 +127,11 @@ def bar_latency(model: Coconet, test: list[np.ndarray], repeats: int) -> None:
     melodies = [test[i % len(test)][:32, 0] for i in range(repeats + 1)]
     default = SamplerConfig().resolve_precision(model)
     rows = {"default sampler": SamplerConfig(), "the paper's N=96": SamplerConfig(steps=96)}
-    if default != "float32":
-        rows["default in float32"] = SamplerConfig(precision="float32")
+    # every other arithmetic this machine and model can run, side by side in one run
+    others = ["float32"] + ["bfloat16"] * bf16_is_fast() + ["int8"] * (int8_network(model) is not None)
+    for precision in others:
+        if precision != default:
+            rows[f"default in {precision}"] = SamplerConfig(precision=precision)
     medians = {}
     for label, sampler in rows.items():
         times = latency(model, melodies, sampler)

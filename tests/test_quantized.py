@@ -66,10 +66,9 @@ def test_a_product_of_networks_quantizes_to_their_product(chorale, tmp_path):
     assert (approximate - exact).abs().max() < 0.1
 
 
-def test_the_sampler_runs_int8_when_asked_and_by_default_without_bf16(quantized_model, chorale):
+def test_the_sampler_runs_int8_when_asked_and_by_default(quantized_model, chorale):
     assert SamplerConfig(precision="int8").resolve_precision(quantized_model) == "int8"
-    expected = "bfloat16" if bf16_is_fast() else "int8"
-    assert SamplerConfig().resolve_precision(quantized_model) == expected
+    assert SamplerConfig().resolve_precision(quantized_model) == "int8"
     config = SamplerConfig(steps=6, precision="int8")
     threads = torch.get_num_threads()
     melody = chorale[:32, 0]
@@ -90,8 +89,8 @@ def test_changed_weights_never_run_a_stale_int8_file(quantized_model):
         quantized_model.output.bias.add_(0.5)  # as a training step would, in place
     assert int8_network(quantized_model) is None
     assert SamplerConfig(precision="float32").resolve_precision(quantized_model) == "float32"
-    if not bf16_is_fast():
-        assert SamplerConfig().resolve_precision(quantized_model) == "float32"
+    expected = "bfloat16" if bf16_is_fast() else "float32"
+    assert SamplerConfig().resolve_precision(quantized_model) == expected
     with pytest.raises(ConfigError, match="counterpoint quantize"):
         SamplerConfig(precision="int8").resolve_precision(quantized_model)
 

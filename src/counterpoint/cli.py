@@ -389,8 +389,8 @@ AvoidParallels = Annotated[
 Precision = Annotated[
     str,
     typer.Option(
-        help="network arithmetic: auto (bfloat16 on CPUs with native bf16, else int8 where the model "
-        "has an int8 file, else float32), float32, bfloat16 or int8"
+        help="network arithmetic: auto (int8 where the model has an int8 file, else bfloat16 on CPUs "
+        "with native bf16, else float32), float32, bfloat16 or int8"
     ),
 ]
 Seed = Annotated[int, typer.Option(help="the same seed gives the same piece (on the same precision)")]

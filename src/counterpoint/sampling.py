@@ -6,9 +6,9 @@ note lies inside its voice's range (:data:`~counterpoint.representation.VOICE_RA
 run is exactly repeatable from its seeds: element ``b`` of a batch draws only from its own
 generator, so a batch of pieces equals the same pieces sampled one by one.
 
-The network runs with batch norm folded into its convolutions, in bfloat16 where the CPU
-has native bf16; elsewhere as int8 with ONNX Runtime where the model has an int8 file made
-from its weights (:mod:`counterpoint.quantized`), else in float32 (``SamplerConfig.precision``).
+The network runs with batch norm folded into its convolutions, as int8 with ONNX Runtime
+where the model has an int8 file made from its weights (:mod:`counterpoint.quantized`), else
+in bfloat16 where the CPU has native bf16, else in float32 (``SamplerConfig.precision``).
 
 Methods:
 
@@ -66,10 +66,11 @@ class SamplerConfig:
     # notes around it (the model alone writes them several times as often as Bach did)
     avoid_parallels: bool = True
     order: str = "random"  # ancestral: "random" or "chronological"
-    # network arithmetic: "auto" (bfloat16 where the CPU has native bf16, else int8 where the
-    # model has an int8 file, else float32), "float32", "bfloat16" or "int8"; bf16 samples about
-    # 1.65x as fast as float32 (sample_speed.py) and int8 about 1.9x (2-measure harmonizations on
-    # AVX2; passes 2.5x: int8_speed.py), at the same quality (gibbs_steps.py)
+    # network arithmetic: "auto" (int8 where the model has an int8 file made from its weights,
+    # else bfloat16 where the CPU has native bf16, else float32), "float32", "bfloat16" or
+    # "int8"; bf16 samples about 1.65x as fast as float32 (sample_speed.py) and int8 about 1.9x
+    # on AVX2 (passes 2.5x: int8_speed.py), 3.1x on AVX-512 with bf16, where int8 is also 1.8x
+    # as fast as bf16 (session 27), at the same quality (gibbs_steps.py)
     precision: str = "auto"
     # gibbs: start from this many confidence passes instead of one independent draw of every
     # note (0: the paper's start); pair with a lower p_max, e.g. 8 passes, steps 24, p_max 0.5
@@ -96,8 +97,6 @@ class SamplerConfig:
         "int8" or "float32"."""
         if self.precision in ("float32", "bfloat16"):
             return self.precision
-        if self.precision == "auto" and bf16_is_fast():
-            return "bfloat16"
         if quantized.int8_network(model) is not None:
             return "int8"
         if self.precision == "int8":
@@ -105,7 +104,7 @@ class SamplerConfig:
                 "this model has no int8 file made from its weights: "
                 "run `counterpoint quantize` on its checkpoint"
             )
-        return "float32"
+        return "bfloat16" if bf16_is_fast() else "float32"
 
 
 # Gibbs passes per note to write when ``SamplerConfig.steps`` is not given. Two thirds write
