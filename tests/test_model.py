@@ -80,20 +80,24 @@ def test_unknown_preset():
         preset("huge")
 
 
-@pytest.mark.parametrize("name", ["tiny", "doodle"])
-def test_fused_batch_norm_computes_the_same_function(name, tmp_path):
-    torch.manual_seed(0)
-    config = preset(name)
-    config.layers = 6
-    model = Coconet(config)
-    with torch.no_grad():  # non-trivial batch-norm statistics, as after training
+def _trained_looking(model: Coconet) -> Coconet:
+    """``model`` with random batch-norm statistics, as after training, in eval mode."""
+    with torch.no_grad():
         for module in model.modules():
             if isinstance(module, torch.nn.BatchNorm2d):
                 module.running_mean.uniform_(-1, 1)
                 module.running_var.uniform_(0.5, 2)
                 module.weight.uniform_(0.5, 1.5)
                 module.bias.uniform_(-0.5, 0.5)
-    model.eval()
+    return model.eval()
+
+
+@pytest.mark.parametrize("name", ["tiny", "doodle"])
+def test_fused_batch_norm_computes_the_same_function(name, tmp_path):
+    torch.manual_seed(0)
+    config = preset(name)
+    config.layers = 6
+    model = _trained_looking(Coconet(config))
     fused = fuse_batch_norm(model)
     assert fused.fused and not model.fused
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
@@ -159,18 +163,6 @@ def test_channel_dropout_drops_whole_feature_maps():
     assert torch.all((per_map == 0).all(-1) | (per_map == 2).all(-1))
     assert 0 < (per_map == 0).all(-1).float().mean() < 1
     assert torch.equal(model.eval().dropout(maps), maps)
-
-
-def _trained_looking(model: Coconet) -> Coconet:
-    """``model`` with random batch-norm statistics, as after training, in eval mode."""
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.running_mean.uniform_(-1, 1)
-                module.running_var.uniform_(0.5, 2)
-                module.weight.uniform_(0.5, 1.5)
-                module.bias.uniform_(-0.5, 0.5)
-    return model.eval()
 
 
 @pytest.mark.parametrize("separable", [False, True])
