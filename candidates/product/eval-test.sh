@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 data="${1:?usage: eval-test.sh path/to/Jsb16thSeparated.npz}"
 exec nice -n 5 counterpoint evaluate --checkpoint candidates/product/product.pt --data "$data" \
-    --skip-quality --cache candidates/product/eval-test --report candidates/product/eval-test.md
+    --skip-quality --workers 1 --cache candidates/product/eval-test --report candidates/product/eval-test.md
