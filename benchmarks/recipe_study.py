@@ -205,14 +205,20 @@ def protocol_table(checkpoints: dict[str, Path], args: argparse.Namespace) -> st
         for name, path in checkpoints.items()
         if mixture.available(str(path))
     }
+    return paired_table(scores, pieces, "validation")
+
+
+def paired_table(scores: dict[str, list[dict | None]], pieces: list[np.ndarray], split: str) -> str:
+    """The table of :func:`protocol_table` from each model's cached scores of ``pieces``
+    (None where not scored), against the first model."""
     common = [i for i in range(len(pieces)) if all(s[i] is not None for s in scores.values())]
     if not common:
-        return "no validation piece was scored by every model"
+        return f"no {split} piece was scored by every model"
     losses = {name: [paper_protocol_losses(s[i]) for i in common] for name, s in scores.items()}
     frames = np.array([len(pieces[i]) for i in common])
     reference = next(iter(losses.values()))
     lines = [
-        f"paper's protocol on the {len(common)} of {len(pieces)} validation pieces every model "
+        f"paper's protocol on the {len(common)} of {len(pieces)} {split} pieces every model "
         f"finished ({frames.sum()} frames); difference paired by piece, against {next(iter(losses))}",
         "",
         "| model | pieces it finished | nats per frame | ± | difference | ± | exact: orderings' mean "

@@ -1,0 +1,46 @@
+"""Two or more models' test-split scores so far, paired by piece: the paper's protocol (and
+two exact likelihoods) on the test pieces every model's `counterpoint evaluate --cache` folder
+holds, against the first model. For watching a test evaluation that spans sessions; the
+verdict is the full report `counterpoint evaluate` writes once every piece is scored.
+
+    python benchmarks/test_split_pairs.py --data path/to/Jsb16thSeparated.npz \\
+        shipped=jsb:/tmp/candidates/reach/eval-test \\
+        product=candidates/product/product.pt:candidates/product/eval-test
+
+Each model is NAME=CHECKPOINT:CACHE_FOLDER. The shipped model's test scores are in git
+history: `git archive 2d5d558 candidates/reach/eval-test | tar -x -C /tmp` puts them in
+/tmp/candidates/reach/eval-test.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from recipe_study import JSB, paired_table
+
+from counterpoint.data import load_jsb
+from counterpoint.evaluation import cached_scores
+from counterpoint.model import load_model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("models", nargs="+", help="NAME=CHECKPOINT:CACHE_FOLDER, the reference first")
+    parser.add_argument("--data", default=str(JSB))
+    args = parser.parse_args()
+    pieces = load_jsb(args.data).test
+    scores = {}
+    for spec in args.models:
+        name, _, rest = spec.partition("=")
+        checkpoint, _, cache = rest.rpartition(":")
+        if not (name and checkpoint and cache):
+            raise SystemExit(f"{spec}: expected NAME=CHECKPOINT:CACHE_FOLDER")
+        # the settings counterpoint evaluate scores with (the chronological ordering included)
+        scores[name] = cached_scores(load_model(checkpoint), pieces, cache)
+    print(paired_table(scores, pieces, "test"))
+
+
+if __name__ == "__main__":
+    main()
