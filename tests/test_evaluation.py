@@ -268,6 +268,49 @@ def test_a_cached_evaluation_resumes_and_reuses_pieces(chorale, tmp_path, monkey
     assert len(scored) == 4
 
 
+def test_cached_harmonizations_resume_and_depend_on_every_setting(chorale, tmp_path, monkeypatch):
+    from counterpoint import tasks
+    from counterpoint.sampling import SamplerConfig
+
+    torch.manual_seed(0)
+    model = Coconet(ModelConfig(4, 8)).eval()
+    pieces = [chorale[:16], chorale[16:32]]
+    sampler = SamplerConfig(steps=3, precision="float32")
+    cache = tmp_path / "cache"
+    evaluation.harmonize_sopranos(model, pieces[:1], sampler, progress=False, cache=cache)
+    written = []  # lengths of the pieces actually harmonized
+    real_harmonize = tasks.harmonize
+
+    def counting_harmonize(model, chorale, *args, **kwargs):
+        written.append(len(chorale))
+        return real_harmonize(model, chorale, *args, **kwargs)
+
+    monkeypatch.setattr(tasks, "harmonize", counting_harmonize)
+    resumed = evaluation.harmonize_sopranos(model, pieces, sampler, progress=False, cache=cache)
+    assert written == [16]  # the second piece only
+    plain = evaluation.harmonize_sopranos(model, pieces, sampler, progress=False)
+    assert all(np.array_equal(a, b) for a, b in zip(resumed.pieces, plain.pieces, strict=True))
+    assert resumed.accuracy == plain.accuracy
+    assert len(list(cache.glob("harmonized-*.npy"))) == 2
+
+    # another seed, other sampler settings or other weights never reuse a harmonization
+    written.clear()
+    evaluation.harmonize_sopranos(model, pieces[:1], sampler, seed=5, progress=False, cache=cache)
+    evaluation.harmonize_sopranos(
+        model, pieces[:1], SamplerConfig(steps=4, precision="float32"), progress=False, cache=cache
+    )
+    with torch.no_grad():
+        model.output.bias.add_(0.1)
+    evaluation.harmonize_sopranos(model, pieces[:1], sampler, progress=False, cache=cache)
+    assert len(written) == 3 and len(list(cache.glob("harmonized-*.npy"))) == 5
+
+    # an unreadable file is written again, not trusted
+    for path in cache.glob("harmonized-*.npy"):
+        path.write_bytes(b"not an array")
+    evaluation.harmonize_sopranos(model, pieces[:1], sampler, progress=False, cache=cache)
+    assert len(written) == 4
+
+
 def test_figures_do_not_depend_on_the_scoring_batch(chorale, monkeypatch):
     """A GPU scores in batches of GPU_BATCH windows, a CPU in batches of CPU_BATCH_STEPS steps:
     same figures."""
@@ -384,6 +427,7 @@ def test_report_for_a_tiny_model_on_two_pieces(tiny_checkpoint, jsb_path, tmp_pa
     )
     assert result.exit_code == 0, result.output
     assert len(list((tmp_path / "cache").glob("piece-*.npz"))) == 2  # resumable
+    assert len(list((tmp_path / "cache").glob("harmonized-*.npy"))) == 4  # 2 sopranos, 2 samplers
     text = report.read_text()
     assert "framewise NLL" in text and "parallel fifths" in text and "Bach" in text
     data = json.loads(report.with_suffix(".json").read_text())

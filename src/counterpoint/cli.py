@@ -618,8 +618,8 @@ def evaluate(
     cache: Annotated[
         Path | None,
         typer.Option(
-            help="keep each piece's likelihood scores in this folder: run again with it to resume "
-            "a stopped evaluation, or to extend one to more pieces"
+            help="keep each piece's likelihood scores and harmonizations in this folder: run "
+            "again with it to resume a stopped evaluation, or to extend one to more pieces"
         ),
     ] = None,
     report: Annotated[Path, typer.Option("--report", "-o", help="Markdown report; JSON beside it")] = Path(
@@ -668,7 +668,7 @@ def evaluate(
             variants["network alone (--allow-parallels)"] = False
         harmonized = {
             name: evaluation.harmonize_sopranos(
-                model, chosen, _sampler(sampler, steps, temperature, avoid, precision), seed=seed
+                model, chosen, _sampler(sampler, steps, temperature, avoid, precision), seed=seed, cache=cache
             )
             for name, avoid in variants.items()
         }

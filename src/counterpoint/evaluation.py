@@ -40,7 +40,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -660,19 +660,55 @@ class HarmonizationResult:
 
 
 def harmonize_sopranos(
-    model: Coconet, chorales: list[np.ndarray], sampler=None, seed: int = 0, progress: bool = True
+    model: Coconet,
+    chorales: list[np.ndarray],
+    sampler=None,
+    seed: int = 0,
+    progress: bool = True,
+    cache: str | os.PathLike | None = None,
 ) -> HarmonizationResult:
-    """Give the model Bach's soprano of each chorale; it writes alto, tenor and bass."""
+    """Give the model Bach's soprano of each chorale; it writes alto, tenor and bass. With
+    ``cache`` (a folder) each harmonization is kept there as it is written and reused by a
+    later run with the same model, sampler settings, seed and soprano, so a stopped run
+    resumes where it stopped."""
     from tqdm import tqdm
 
+    from counterpoint.sampling import SamplerConfig
     from counterpoint.tasks import harmonize
 
-    outputs = [
-        harmonize(model, chorale, [0], sampler=sampler, seed=seed + index).chorale
-        for index, chorale in enumerate(tqdm(chorales, desc="harmonizing", disable=not progress))
-    ]
+    sampler = sampler or SamplerConfig()
+    # the settings as resolved on this machine: "auto" arithmetic differs between CPUs
+    settings = json.dumps([CACHE_FORMAT, {**asdict(sampler), "precision": sampler.resolve_precision(model)}])
+    key = _settings_key(model, window=False, temperature=sampler.temperature, chronological=False)
+    outputs = []
+    for index, chorale in enumerate(tqdm(chorales, desc="harmonizing", disable=not progress)):
+        path = None if cache is None else _harmonization_path(cache, key + settings, chorale, seed + index)
+        output = _read_harmonization(path, chorale.shape)
+        if output is None:
+            output = harmonize(model, chorale, [0], sampler=sampler, seed=seed + index).chorale
+            if path is not None:
+                write_atomically(path, lambda temporary, o=output: np.save(temporary, o, allow_pickle=False))
+        outputs.append(output)
     written = [output[:, 1:] for output in outputs]  # alto, tenor, bass
     return HarmonizationResult(agreement(written, [chorale[:, 1:] for chorale in chorales]), outputs)
+
+
+def _harmonization_path(cache: str | os.PathLike, key: str, chorale: np.ndarray, seed: int) -> Path:
+    digest = hashlib.sha256(key.encode())
+    digest.update(np.ascontiguousarray(chorale, dtype=np.int64).tobytes())
+    digest.update(str(seed).encode())
+    return Path(cache) / f"harmonized-{digest.hexdigest()[:32]}.npy"
+
+
+def _read_harmonization(path: Path | None, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A cached harmonization, or None where there is none (or it is unreadable: rewritten)."""
+    if path is None or not path.exists():
+        return None
+    try:
+        output = np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    return output if output.shape == shape else None
 
 
 def agreement(written: list[np.ndarray], truth: list[np.ndarray]) -> float:
