@@ -2,8 +2,8 @@
 (`masked_loss_table.py`, `recipe_study.py`): a checkpoint written ``a+b`` is the equal mixture
 of ``a`` and ``b``, each step's distribution the mean of theirs; ``a*b`` is their product of
 experts, each step's distribution proportional to the geometric mean of theirs (sharper where
-they agree). Either costs one pass of every network per pass, so it is measured here, off
-every product path.
+they agree), made by ``model.combine`` as ``counterpoint combine`` makes it. A mixture costs
+one pass of every network per pass and is off every product path, so it is measured here.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from counterpoint.evaluation import on_device
-from counterpoint.model import SHIPPED, Coconet, load_model
+from counterpoint.model import SHIPPED, Coconet, combine, load_model
 
 
 class Mixture(torch.nn.Module):
@@ -22,7 +22,6 @@ class Mixture(torch.nn.Module):
     their log mean probability in place of logits (softmax leaves it unchanged)."""
 
     fused = True  # its networks are; the evaluation folds batch norm only where not
-    cache_tag = ""  # the evaluation's cache tells ensembles of the same networks apart by it
 
     def __init__(self, networks: list[Coconet]) -> None:
         super().__init__()
@@ -47,15 +46,6 @@ class Mixture(torch.nn.Module):
         return self._mean([network.forward_center(x, inside) for network in self.networks])
 
 
-class Product(Mixture):
-    """The networks' mean log probability in place of logits: their normalized geometric mean."""
-
-    cache_tag = "product"
-
-    def _mean(self, logits: list[torch.Tensor]) -> torch.Tensor:
-        return torch.stack([torch.log_softmax(each.float(), -1) for each in logits]).mean(0)
-
-
 def _parts(spec: str) -> list[str]:
     return spec.replace("*", "+").split("+")
 
@@ -65,10 +55,10 @@ def load(spec: str, device: str = "cpu") -> torch.nn.Module:
     their product."""
     if "+" in spec and "*" in spec:
         raise SystemExit(f"{spec}: an ensemble is a mixture (a+b) or a product (a*b), not both")
+    if "*" in spec:  # one network, as `counterpoint combine` makes it
+        return on_device(combine([load_model(part) for part in _parts(spec)]), device)
     networks = [on_device(load_model(part), device) for part in _parts(spec)]
-    if len(networks) == 1:
-        return networks[0]
-    return Product(networks) if "*" in spec else Mixture(networks)
+    return networks[0] if len(networks) == 1 else Mixture(networks)
 
 
 def available(spec: str) -> bool:

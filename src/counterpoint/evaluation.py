@@ -364,8 +364,6 @@ def _settings_key(model: Coconet, window: bool, temperature: float, chronologica
     for name, tensor in model.state_dict().items():
         digest.update(name.encode())
         digest.update(tensor.detach().to("cpu", torch.float64).numpy().tobytes())
-    # ensembles of the same networks (benchmarks/mixture.py) differ only in how they combine
-    digest.update(getattr(model, "cache_tag", "").encode())
     return digest.hexdigest()
 
 

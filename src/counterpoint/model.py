@@ -177,8 +177,9 @@ class Coconet(nn.Module):
             return logits
         # constant slices rather than a reshape: the ONNX export then needs no shape arithmetic,
         # which int8 quantization cannot handle
-        members = [logits[:, i * NUM_VOICES : (i + 1) * NUM_VOICES] for i in range(self.config.members)]
-        return sum(members[1:], members[0]) / self.config.members
+        return average_logits(
+            [logits[:, i * NUM_VOICES : (i + 1) * NUM_VOICES] for i in range(self.config.members)]
+        )
 
     def forward_center(self, x: torch.Tensor, inside: torch.Tensor | None = None) -> torch.Tensor:
         """Logits ``(B, 4, 1, P)`` at the middle step of windows ``x`` of ``2R + 1`` steps,
@@ -314,6 +315,11 @@ def deepen(model: Coconet, layers: int) -> Coconet:
             nn.init.zeros_(deeper.hidden[index].norm.weight)
             nn.init.zeros_(deeper.hidden[index].norm.bias)
     return deeper.train(model.training)
+
+
+def average_logits(logits: list[torch.Tensor]) -> torch.Tensor:
+    """The members' logits averaged: the logits of their product of experts."""
+    return sum(logits[1:], logits[0]) / len(logits)
 
 
 def combine(models: list[Coconet]) -> Coconet:

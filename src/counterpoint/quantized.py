@@ -29,7 +29,7 @@ import torch
 from counterpoint import masks
 from counterpoint.data import pieces_at_least, random_crop
 from counterpoint.errors import CheckpointError, ConfigError
-from counterpoint.model import Coconet, fuse_batch_norm, make_input, split, weights_version
+from counterpoint.model import Coconet, average_logits, fuse_batch_norm, make_input, split, weights_version
 from counterpoint.representation import PitchRange
 
 SUFFIX = ".int8.onnx"
@@ -132,8 +132,7 @@ class _Members(torch.nn.Module):
         self.members = torch.nn.ModuleList(members)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logits = [member(x) for member in self.members]
-        return sum(logits[1:], logits[0]) / len(logits)
+        return average_logits([member(x) for member in self.members])
 
 
 class Int8Network:
