@@ -137,3 +137,23 @@ def test_the_shipped_int8_file_is_made_from_the_shipped_weights():
     model = load_model("jsb")
     assert int8_path(model.source).exists()
     assert int8_network(model) is not None
+
+
+def test_cached_harmonizations_follow_the_int8_file(quantized_model, tiny_checkpoint, chorale, tmp_path):
+    from counterpoint.evaluation import harmonize_sopranos
+
+    sampler = SamplerConfig(steps=2, precision="int8")
+    cache = tmp_path / "cache"
+    harmonize_sopranos(quantized_model, [chorale[:16]], sampler, progress=False, cache=cache)
+    harmonize_sopranos(quantized_model, [chorale[:16]], sampler, progress=False, cache=cache)
+    assert len(list(cache.glob("harmonized-*.npy"))) == 1  # reused
+    # the same weights quantized again, calibrated on other crops: another int8 network
+    before = int8_path(tiny_checkpoint).read_bytes()
+    quantize(
+        quantized_model,
+        calibration_set([chorale], quantized_model.pitch_range, crops=4),
+        int8_path(tiny_checkpoint),
+    )
+    assert int8_path(tiny_checkpoint).read_bytes() != before
+    harmonize_sopranos(quantized_model, [chorale[:16]], sampler, progress=False, cache=cache)
+    assert len(list(cache.glob("harmonized-*.npy"))) == 2

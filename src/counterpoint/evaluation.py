@@ -52,6 +52,7 @@ import torch.nn.functional as F
 from counterpoint.errors import ConfigError
 from counterpoint.io import write_atomically
 from counterpoint.model import Coconet, device_of, fuse_batch_norm, make_input
+from counterpoint.quantized import int8_path
 from counterpoint.representation import (
     NUM_VOICES,
     SILENCE,
@@ -675,12 +676,16 @@ def harmonize_sopranos(
     from counterpoint.tasks import harmonize
 
     sampler = sampler or SamplerConfig()
-    # the settings as resolved on this machine: "auto" arithmetic differs between CPUs
-    settings = json.dumps([CACHE_FORMAT, {**asdict(sampler), "precision": sampler.resolve_precision(model)}])
+    # the settings as resolved on this machine ("auto" arithmetic differs between CPUs), and
+    # the int8 file itself where it runs (quantizing again may calibrate differently)
+    precision = sampler.resolve_precision(model)
+    int8_file = b"" if precision != "int8" else int8_path(model.source).read_bytes()
     key = _settings_key(model, window=False, temperature=sampler.temperature, chronological=False)
+    key += json.dumps([CACHE_FORMAT, {**asdict(sampler), "precision": precision}])
+    key += hashlib.sha256(int8_file).hexdigest()
     outputs = []
     for index, chorale in enumerate(tqdm(chorales, desc="harmonizing", disable=not progress)):
-        path = None if cache is None else _harmonization_path(cache, key + settings, chorale, seed + index)
+        path = None if cache is None else _harmonization_path(cache, key, chorale, seed + index)
         output = _read_harmonization(path, chorale.shape)
         if output is None:
             output = harmonize(model, chorale, [0], sampler=sampler, seed=seed + index).chorale
