@@ -1,0 +1,76 @@
+"""How many Gibbs passes does a long piece need?
+
+The default makes two thirds of a pass per note to write (`gibbs_steps.py` chose that on 2-bar
+windows: 64 passes for the three lower voices). Each pass rewrites a share of *every* note, so
+a piece 4 times as long gets 4 times the passes at 4 times the cost each: 16 times the time.
+The server's longest piece (32 measures) then takes about a minute on two cores, at its
+default time limit. But the network sees ±65 steps, so far-apart parts of a long piece are
+sampled side by side much as short pieces are, and each note is rewritten in proportion to the
+passes, not to the piece's length. This benchmark asks whether a fixed number of passes does
+as well on long pieces as the default's.
+
+Each setting harmonizes the same Bach sopranos (windows of ``--measures`` measures from the
+JSB valid split, soprano given) with the same seeds; per window it scores accuracy (alto, tenor
+and bass notes equal to Bach's) and the NLL of the result under the model (one random
+ordering, the same for every setting), as `gibbs_steps.py` does, with the paired difference
+to the first row (the default) and parallel fifths and octaves per 100 steps.
+
+    python benchmarks/long_pieces.py [--checkpoint jsb] [--measures 8] [--windows 24] [--passes 64,128]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+from gibbs_steps import JSB, mean_sem, parallels, window_scores
+
+from counterpoint.data import load_jsb
+from counterpoint.evaluation import harmonize_sopranos
+from counterpoint.model import load_model
+from counterpoint.representation import STEPS_PER_MEASURE
+from counterpoint.sampling import SamplerConfig, gibbs_passes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--checkpoint", default=None, help="path or shipped name (default: shipped jsb)")
+    parser.add_argument("--measures", type=int, default=8, help="window length in measures")
+    parser.add_argument("--windows", type=int, default=24, help="windows of the valid split, one per piece")
+    parser.add_argument("--passes", default="64,128", help="fixed pass counts to compare with the default")
+    parser.add_argument("--data", type=Path, default=JSB, help="Jsb16thSeparated.npz")
+    args = parser.parse_args()
+    model = load_model(args.checkpoint)
+    steps = args.measures * STEPS_PER_MEASURE
+    windows = [piece[:steps] for piece in load_jsb(args.data).valid if len(piece) >= steps][: args.windows]
+    default = SamplerConfig()
+    settings = {f"default (N={gibbs_passes(default, 3 * steps)})": default}
+    settings |= {f"N={n}": SamplerConfig(steps=n) for n in map(int, args.passes.split(","))}
+    print(
+        f"# {len(windows)} windows of {args.measures} measures from the JSB valid split, soprano "
+        f"given; {args.checkpoint or 'jsb'}; precision {default.resolve_precision(model)}"
+    )
+    scores: dict[str, np.ndarray] = {}
+    for label, sampler in settings.items():
+        start = time.perf_counter()
+        results = harmonize_sopranos(model, windows, sampler, progress=False).pieces
+        seconds = time.perf_counter() - start
+        pairs = enumerate(zip(windows, results, strict=True))
+        scores[label] = np.array([window_scores(model, w, r, i) for i, (w, r) in pairs])
+        rate = parallels(results)
+        print(f"{label}: sampled in {seconds:.0f} s, {rate:.2f} parallels /100 steps", flush=True)
+    baseline = next(iter(scores.values()))
+    print("\n| Gibbs | accuracy | Δ accuracy | NLL of result (nats/step) | Δ NLL |")
+    print("|---|---|---|---|---|")
+    for label, table in scores.items():
+        delta = table - baseline
+        print(
+            f"| {label} | {mean_sem(table[:, 0])} | {mean_sem(delta[:, 0])} | {mean_sem(table[:, 1])} "
+            f"| {mean_sem(delta[:, 1])} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
