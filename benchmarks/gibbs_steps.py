@@ -90,6 +90,30 @@ def mean_sem(values: np.ndarray) -> str:
     return f"{values.mean():.3f} ± {values.std(ddof=1) / np.sqrt(len(values)):.3f}"
 
 
+def paired_table(model, windows: list[np.ndarray], settings: dict[str, SamplerConfig]) -> None:
+    """Harmonize ``windows`` with each sampler setting (the same seeds) and print accuracy and
+    the result's NLL per setting, with their paired differences to the first setting."""
+    scores: dict[str, np.ndarray] = {}
+    rates: dict[str, float] = {}
+    for label, sampler in settings.items():
+        start = time.perf_counter()
+        results = harmonize_sopranos(model, windows, sampler, progress=False).pieces
+        seconds = time.perf_counter() - start
+        pairs = enumerate(zip(windows, results, strict=True))
+        scores[label] = np.array([window_scores(model, w, r, i) for i, (w, r) in pairs])
+        rates[label] = parallels(results)
+        print(f"{label}: sampled in {seconds:.0f} s", flush=True)
+    baseline = next(iter(scores.values()))
+    print("\n| Gibbs | accuracy | Δ accuracy | NLL of result (nats/step) | Δ NLL | parallels /100 steps |")
+    print("|---|---|---|---|---|---|")
+    for label, table in scores.items():
+        delta = table - baseline
+        print(
+            f"| {label} | {mean_sem(table[:, 0])} | {mean_sem(delta[:, 0])} | {mean_sem(table[:, 1])} "
+            f"| {mean_sem(delta[:, 1])} | {rates[label]:.2f} |"
+        )
+
+
 def diversity_table(model, windows: list[np.ndarray], labels: list[str]) -> None:
     columns = "distance to Bach: pitch class | melodic | vertical | duration | mean"
     print(f"\n| Gibbs | accuracy | two seeds agree | {columns} |")
@@ -142,26 +166,7 @@ def main() -> None:
     if args.diversity:
         diversity_table(model, windows, labels)
         return
-    scores: dict[str, np.ndarray] = {}
-    rates: dict[str, float] = {}
-    for label in labels:
-        sampler = SETTINGS[label]
-        start = time.perf_counter()
-        results = harmonize_sopranos(model, windows, sampler, progress=False).pieces
-        seconds = time.perf_counter() - start
-        pairs = enumerate(zip(windows, results, strict=True))
-        scores[label] = np.array([window_scores(model, w, r, i) for i, (w, r) in pairs])
-        rates[label] = parallels(results)
-        print(f"{label}: sampled in {seconds:.0f} s", flush=True)
-    baseline = scores[reference]
-    print("\n| Gibbs | accuracy | Δ accuracy | NLL of result (nats/step) | Δ NLL | parallels /100 steps |")
-    print("|---|---|---|---|---|---|")
-    for label, table in scores.items():
-        delta = table - baseline
-        print(
-            f"| {label} | {mean_sem(table[:, 0])} | {mean_sem(delta[:, 0])} | {mean_sem(table[:, 1])} "
-            f"| {mean_sem(delta[:, 1])} | {rates[label]:.2f} |"
-        )
+    paired_table(model, windows, {label: SETTINGS[label] for label in labels})
     if not args.skip_bach:
         bach = np.array([window_scores(model, w, w, i) for i, w in enumerate(windows)])
         print(f"| Bach himself | 1 | - | {mean_sem(bach[:, 1])} | - | {parallels(windows):.2f} |")

@@ -13,7 +13,8 @@ Each setting harmonizes the same Bach sopranos (windows of ``--measures`` measur
 JSB valid split, soprano given) with the same seeds; per window it scores accuracy (alto, tenor
 and bass notes equal to Bach's) and the NLL of the result under the model (one random
 ordering, the same for every setting), as `gibbs_steps.py` does, with the paired difference
-to the first row (the default) and parallel fifths and octaves per 100 steps.
+to the first row (the default), and parallel fifths and octaves per 100 steps
+(`gibbs_steps.paired_table`).
 
     python benchmarks/long_pieces.py [--checkpoint jsb] [--measures 8] [--windows 24] [--passes 64,128]
 """
@@ -21,14 +22,11 @@ to the first row (the default) and parallel fifths and octaves per 100 steps.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
-import numpy as np
-from gibbs_steps import JSB, mean_sem, parallels, window_scores
+from gibbs_steps import JSB, paired_table
 
 from counterpoint.data import load_jsb
-from counterpoint.evaluation import harmonize_sopranos
 from counterpoint.model import load_model
 from counterpoint.representation import STEPS_PER_MEASURE
 from counterpoint.sampling import SamplerConfig, gibbs_passes
@@ -52,24 +50,7 @@ def main() -> None:
         f"# {len(windows)} windows of {args.measures} measures from the JSB valid split, soprano "
         f"given; {args.checkpoint or 'jsb'}; precision {default.resolve_precision(model)}"
     )
-    scores: dict[str, np.ndarray] = {}
-    for label, sampler in settings.items():
-        start = time.perf_counter()
-        results = harmonize_sopranos(model, windows, sampler, progress=False).pieces
-        seconds = time.perf_counter() - start
-        pairs = enumerate(zip(windows, results, strict=True))
-        scores[label] = np.array([window_scores(model, w, r, i) for i, (w, r) in pairs])
-        rate = parallels(results)
-        print(f"{label}: sampled in {seconds:.0f} s, {rate:.2f} parallels /100 steps", flush=True)
-    baseline = next(iter(scores.values()))
-    print("\n| Gibbs | accuracy | Δ accuracy | NLL of result (nats/step) | Δ NLL |")
-    print("|---|---|---|---|---|")
-    for label, table in scores.items():
-        delta = table - baseline
-        print(
-            f"| {label} | {mean_sem(table[:, 0])} | {mean_sem(delta[:, 0])} | {mean_sem(table[:, 1])} "
-            f"| {mean_sem(delta[:, 1])} |"
-        )
+    paired_table(model, windows, settings)
 
 
 if __name__ == "__main__":
