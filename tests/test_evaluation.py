@@ -225,6 +225,20 @@ def test_a_stopped_evaluation_gives_the_pieces_it_finished(chorale, tmp_path):
     assert cached_scores(model, pieces, cache, orderings=3)[0] is None
 
 
+def _count_pieces(monkeypatch, module, name: str) -> list[int]:
+    """Wrap ``module.name(model, chorale, ...)``: the list it returns gets the length of every
+    chorale the function is then called with (what a cache did not spare)."""
+    calls: list[int] = []
+    real = getattr(module, name)
+
+    def counting(model, chorale, *args, **kwargs):
+        calls.append(len(chorale))
+        return real(model, chorale, *args, **kwargs)
+
+    monkeypatch.setattr(module, name, counting)
+    return calls
+
+
 def test_a_cached_evaluation_resumes_and_reuses_pieces(chorale, tmp_path, monkeypatch):
     from counterpoint import evaluation
 
@@ -239,14 +253,7 @@ def test_a_cached_evaluation_resumes_and_reuses_pieces(chorale, tmp_path, monkey
     cache = tmp_path / "cache"
     likelihood(model, pieces[:2], orderings=2, progress=False, cache=cache)
     assert len(list(cache.glob("piece-*.npz"))) == 2
-    scored = []  # lengths of the pieces actually scored
-    real_score = evaluation._score_piece
-
-    def counting_score(model, chorale, *args, **kwargs):
-        scored.append(len(chorale))
-        return real_score(model, chorale, *args, **kwargs)
-
-    monkeypatch.setattr(evaluation, "_score_piece", counting_score)
+    scored = _count_pieces(monkeypatch, evaluation, "_score_piece")  # lengths of the pieces scored
     resumed = likelihood(model, pieces, orderings=2, progress=False, cache=cache)
     assert scored == [24]  # pieces[2] only
     assert len(list(cache.glob("piece-*.npz"))) == 3
@@ -278,14 +285,7 @@ def test_cached_harmonizations_resume_and_depend_on_every_setting(chorale, tmp_p
     sampler = SamplerConfig(steps=3, precision="float32")
     cache = tmp_path / "cache"
     evaluation.harmonize_sopranos(model, pieces[:1], sampler, progress=False, cache=cache)
-    written = []  # lengths of the pieces actually harmonized
-    real_harmonize = tasks.harmonize
-
-    def counting_harmonize(model, chorale, *args, **kwargs):
-        written.append(len(chorale))
-        return real_harmonize(model, chorale, *args, **kwargs)
-
-    monkeypatch.setattr(tasks, "harmonize", counting_harmonize)
+    written = _count_pieces(monkeypatch, tasks, "harmonize")  # lengths of the pieces harmonized
     resumed = evaluation.harmonize_sopranos(model, pieces, sampler, progress=False, cache=cache)
     assert written == [16]  # the second piece only
     plain = evaluation.harmonize_sopranos(model, pieces, sampler, progress=False)
