@@ -154,6 +154,32 @@ def test_concurrent_requests_are_batched(tiny_model, chorale):
         assert alone["chorales"] == results[2]["chorales"]
 
 
+@pytest.mark.parametrize("batching", [True, False])
+def test_requests_past_their_time_limit_stop_sampling(tiny_model, batching):
+    import json
+    import time
+
+    app = create_app(ServerSettings(time_limit_s=0.3, batching=batching), model=tiny_model)
+    long = {"measures": 32, "steps": 2000}  # seconds of passes, even for the tiny model
+    with TestClient(app) as client:
+        response = client.post("/api/compose", json=long)
+        assert response.status_code == 503 and "0.3 s limit" in response.json()["error"]
+        with client.stream("POST", "/api/compose", json=long | {"stream": True}) as response:
+            events = [json.loads(line) for line in response.iter_lines() if line]
+        assert events[-1] == {"error": "time limit reached"}
+
+        def abandoned() -> int:
+            return client.get("/api/health").json()["abandoned"]
+
+        # both sampling runs stop at their next pass instead of running to the end
+        for _ in range(100):
+            if abandoned() == 2:
+                break
+            time.sleep(0.1)
+        assert abandoned() == 2
+        assert client.post("/api/compose", json={"measures": 1, "steps": 2}).status_code == 200
+
+
 def test_api_docs_are_served_without_a_cdn(client):
     page = client.get("/docs").text
     assert "/docs-assets/swagger-ui-bundle.js" in page and "cdn" not in page.lower()

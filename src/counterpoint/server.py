@@ -150,6 +150,10 @@ class ExportRequest(BaseModel):
 # --------------------------------------------------------------------------- dynamic batching
 
 
+class _Abandoned(Exception):
+    """Raised from the sampler's callback when nobody waits for its result any more."""
+
+
 @dataclass
 class _Job:
     chorales: list[np.ndarray]
@@ -157,6 +161,8 @@ class _Job:
     seeds: list[int]
     sampler: SamplerConfig
     future: asyncio.Future = field(default=None)  # type: ignore[assignment]
+    # set when the request gives up (its time limit): the sampler thread stops at its next pass
+    abandoned: threading.Event = field(default_factory=threading.Event)
 
     @property
     def key(self) -> tuple:
@@ -182,23 +188,37 @@ class Batcher:
         self.task: asyncio.Task | None = None
         self.batches = 0
         self.jobs = 0
+        self.abandoned = 0  # sampling runs stopped because nobody waited for them any more
 
     async def submit(self, job: _Job) -> list:
         loop = asyncio.get_running_loop()
         job.future = loop.create_future()
-        if not self.settings.batching:
-            return await loop.run_in_executor(self.executor, self._run, [job])
-        if self.pending is None:
-            self.pending = asyncio.Queue()
-            self.task = asyncio.create_task(self._loop())
-        await self.pending.put(job)
-        return await job.future
+        try:
+            if not self.settings.batching:
+                return await loop.run_in_executor(self.executor, self._run, [job])
+            if self.pending is None:
+                self.pending = asyncio.Queue()
+                self.task = asyncio.create_task(self._loop())
+            await self.pending.put(job)
+            return await job.future
+        except asyncio.CancelledError:
+            # the request's time limit: without this the sampler thread would finish the job
+            # anyway, and every request queued behind it would wait for a result nobody reads
+            job.abandoned.set()
+            raise
 
     def _run(self, jobs: list[_Job]) -> list:
         chorales = [c for job in jobs for c in job.chorales]
         knowns = [k for job in jobs for k in job.knowns]
         seeds = [s for job in jobs for s in job.seeds]
-        results = fill_many(self.model, chorales, knowns, jobs[0].sampler, seeds)
+
+        def stop_if_abandoned(*_) -> None:
+            if all(job.abandoned.is_set() for job in jobs):
+                self.abandoned += 1
+                raise _Abandoned
+
+        stop_if_abandoned()  # given up while queued
+        results = fill_many(self.model, chorales, knowns, jobs[0].sampler, seeds, stop_if_abandoned)
         self.batches += 1
         self.jobs += len(jobs)
         if len(jobs) == 1:
@@ -304,6 +324,7 @@ def create_app(settings: ServerSettings | None = None, model: Coconet | None = N
             "max_steps": MAX_STEPS,
             "batches": batcher.batches,
             "jobs": batcher.jobs,
+            "abandoned": batcher.abandoned,
         }
 
     async def run(options: SamplerOptions, chorale: np.ndarray, known: np.ndarray):
@@ -331,6 +352,9 @@ def create_app(settings: ServerSettings | None = None, model: Coconet | None = N
         passes = planned_passes(job.sampler, max(int((~known).sum()) for known in job.knowns))
 
         def callback(iteration, pianoroll, rewritten) -> None:
+            if job.abandoned.is_set():
+                batcher.abandoned += 1
+                raise _Abandoned
             now = time.perf_counter()
             if now - last[0] < 0.05:
                 return
@@ -357,6 +381,8 @@ def create_app(settings: ServerSettings | None = None, model: Coconet | None = N
                 )
             except CounterpointError as error:
                 lines.put({"error": str(error)})
+            except _Abandoned:
+                pass
             finally:
                 lines.put(None)
 
@@ -364,15 +390,18 @@ def create_app(settings: ServerSettings | None = None, model: Coconet | None = N
 
         def body():
             deadline = time.perf_counter() + settings.time_limit_s
-            while True:
-                try:
-                    item = lines.get(timeout=max(0.01, deadline - time.perf_counter()))
-                except queue.Empty:
-                    yield json.dumps({"error": "time limit reached"}) + "\n"
-                    return
-                if item is None:
-                    return
-                yield json.dumps(item) + "\n"
+            try:
+                while True:
+                    try:
+                        item = lines.get(timeout=max(0.01, deadline - time.perf_counter()))
+                    except queue.Empty:
+                        yield json.dumps({"error": "time limit reached"}) + "\n"
+                        return
+                    if item is None:
+                        return
+                    yield json.dumps(item) + "\n"
+            finally:  # done, out of time, or the client left: stop sampling for nobody
+                job.abandoned.set()
 
         return StreamingResponse(body(), media_type="application/x-ndjson")
 
