@@ -208,7 +208,7 @@ def test_readme_examples_with_the_shipped_model(tmp_path):
     assert result.exit_code == 0, result.output
 
 
-def test_train_then_resume_with_changed_settings(jsb_path, tmp_path):
+def test_train_then_resume_with_changed_settings(jsb_path, tmp_path, tiny_checkpoint):
     import json
     import shutil
 
@@ -216,13 +216,14 @@ def test_train_then_resume_with_changed_settings(jsb_path, tmp_path):
     first = ["train", "--data", jsb_path, "--preset", "tiny", "--run-dir", run_dir, "--steps", 4]
     channel_dropout = ["--dropout", 0.2, "--dropout-channels"]
     shape = ["--kernel", "5x3", "--dilations", "1x1,2x2"]
-    recipe = ["--weight-decay", 0.05, "--mask", "orderless+continuation"]
+    recipe = ["--weight-decay", 0.05, "--mask", "orderless+continuation", "--teacher", tiny_checkpoint]
     small = ["--eval-every", 2, "--batch-size", 2, "--crop", 16]
     result = run(*first, *small, *channel_dropout, *shape, *recipe)
     assert result.exit_code == 0, result.output
     config = json.loads((run_dir / "config.json").read_text())
     assert config["augment"] is True
     assert config["weight_decay"] == 0.05 and config["mask"] == "orderless+continuation"
+    assert config["teacher"] == str(tiny_checkpoint) and config["teacher_weight"] == 0.5
     assert config["model"]["dropout"] == 0.2 and config["model"]["dropout_channels"] is True
     assert config["model"]["kernel"] == [5, 3] and config["model"]["dilations"] == [[1, 1], [2, 2]]
     moved = tmp_path / "moved" / Path(jsb_path).name  # the same chorales, elsewhere (another machine)

@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -9,14 +10,17 @@ import torch
 
 from counterpoint.data import Dataset
 from counterpoint.errors import ConfigError
-from counterpoint.model import Coconet, load, preset
+from counterpoint.model import Coconet, load, make_input, preset
 from counterpoint.training import (
     TrainConfig,
     evaluate_loss,
     make_batch,
     make_optimizer,
+    masked_cross_entropy,
     masked_nll,
     pianoroll_batch,
+    run_validation_set,
+    step_loss,
     train,
     validation_set,
 )
@@ -50,6 +54,65 @@ def test_loss_is_rescaled_mean_over_erased_notes():
     # silent targets carry no loss
     roll[1, :, 4:] = 0
     torch.testing.assert_close(masked_nll(logits, roll, known), torch.full((2,), float(np.log(46))))
+
+
+def test_distillation_loss_scores_the_same_notes_against_the_teacher():
+    torch.manual_seed(0)
+    roll = pianoroll_batch(np.full((2, 8, 4), 60), preset("tiny").pitch_range)
+    roll[1, :, 4:] = 0  # silent: scored by neither loss
+    known = torch.rand(2, 4, 8) < 0.5
+    logits = torch.randn(2, 4, 8, 46, requires_grad=True)
+    # Bach's one-hot notes as targets: the NLL itself
+    torch.testing.assert_close(
+        masked_cross_entropy(logits, roll, roll, known), masked_nll(logits, roll, known)
+    )
+    assert (
+        step_loss(logits, roll, known, torch.randn(2, 4, 8, 46), 0.0)
+        == masked_nll(logits, roll, known).mean()
+    )
+    # all weight on a teacher: Bach's pitches no longer matter, only which notes sound
+    teacher = torch.randn(2, 4, 8, 46)
+    other = roll.roll(3, dims=-1)  # every note moved up 3 semitones
+    taught = step_loss(logits, roll, known, teacher, 1.0)
+    torch.testing.assert_close(step_loss(logits, other, known, teacher, 1.0), taught)
+    assert not torch.allclose(
+        step_loss(logits, other, known, teacher, 0.5), step_loss(logits, roll, known, teacher, 0.5)
+    )
+    # the student that matches its teacher is where the loss is least: no gradient there
+    student = teacher.clone().requires_grad_(True)
+    step_loss(student, roll, known, teacher, 1.0).backward()
+    assert student.grad.abs().max() < 1e-6
+    step_loss(student + 0.5 * torch.randn_like(student), roll, known, teacher, 1.0).backward()
+    assert student.grad.abs().max() > 1e-3
+
+
+def test_a_run_learns_its_teachers_distributions(chorale, tmp_path, tiny_checkpoint):
+    dataset = _one_piece(chorale)
+    common = _tiny_run(max_steps=60, learning_rate=1e-2, warmup_steps=5, augment=False)
+    train(TrainConfig(run_dir=str(tmp_path / "plain"), **common), dataset=dataset)
+    taught = TrainConfig(
+        run_dir=str(tmp_path / "taught"), teacher=str(tiny_checkpoint), teacher_weight=1.0, **common
+    )
+    train(taught, dataset=dataset)
+    teacher = load(tiny_checkpoint).eval()
+    pianoroll, known = run_validation_set(TrainConfig(**common), dataset)
+
+    def distance_to_teacher(run: str) -> float:
+        student = load(tmp_path / run / "last.pt").eval()
+        with torch.no_grad():
+            ours = student(make_input(pianoroll, known))
+            theirs = torch.softmax(teacher(make_input(pianoroll, known)), dim=-1)
+        return float(masked_cross_entropy(ours, theirs, pianoroll, known).mean())
+
+    # trained on the teacher's distributions alone, the run comes far closer to them than one
+    # trained on Bach's notes (the tiny teacher is untrained: its distributions are not Bach's)
+    assert distance_to_teacher("taught") < distance_to_teacher("plain") - 0.5
+    assert json.loads((tmp_path / "taught" / "config.json").read_text())["teacher"] == str(tiny_checkpoint)
+    with pytest.raises(ConfigError, match="from 0 to 1"):
+        train(
+            TrainConfig(run_dir=str(tmp_path / "x"), teacher="jsb", teacher_weight=2.0, **common),
+            dataset=dataset,
+        )
 
 
 def _tiny_run(**overrides) -> dict:

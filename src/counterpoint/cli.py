@@ -159,6 +159,17 @@ def train(
             "may differ too",
         ),
     ] = None,
+    teacher: Annotated[
+        str | None,
+        typer.Option(
+            help="learn from this model's distributions too (knowledge distillation): a checkpoint "
+            "path or a shipped model's name, e.g. jsb (new runs)"
+        ),
+    ] = None,
+    teacher_weight: Annotated[
+        float,
+        typer.Option(help="the teacher's share of the loss, the rest Bach's notes (new runs)"),
+    ] = 0.5,
     batch_size: Annotated[int, typer.Option(help="examples per step")] = 20,
     crop: Annotated[int, typer.Option(help="crop length in 16th steps")] = 64,
     lr: Annotated[float | None, typer.Option(help="peak learning rate (Adam) [default: 0.002]")] = None,
@@ -223,6 +234,8 @@ def train(
             ema_decay=ema,
             bf16=bf16_is_fast(),
             init_from=str(init_from or ""),
+            teacher=teacher or "",
+            teacher_weight=teacher_weight,
         )
         if init_from is not None:  # the checkpoint's architecture, deepened by --layers
             config.model = load(init_from).config

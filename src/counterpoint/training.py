@@ -15,6 +15,11 @@ writes checkpoints.
 With ``ema_decay`` the run also keeps an exponential moving average of the weights
 (``torch.optim.swa_utils.AveragedModel``): the average is smoother than the last step's
 weights, so it is the one validated and written to ``best.pt``.
+
+With a ``teacher`` (knowledge distillation) the erased notes' targets are partly the teacher
+model's distributions given the same input, not only Bach's notes: a single network can
+learn what a product of several (``model.combine``) knows, at one network's sampling cost.
+Validation still scores Bach's notes alone, so runs with and without a teacher compare.
 """
 
 from __future__ import annotations
@@ -84,6 +89,11 @@ class TrainConfig:
     # start from this checkpoint's weights (a new run only); a deeper ``model`` grows it with
     # new residual pairs that start as the identity (model.deepen)
     init_from: str = ""
+    # learn from this model's distributions too (a checkpoint path or a shipped model's name):
+    # the loss is teacher_weight x the cross-entropy from its distributions on the erased
+    # notes, plus (1 - teacher_weight) x the NLL of Bach's notes
+    teacher: str = ""
+    teacher_weight: float = 0.5
     device: str = "cpu"
     channels_last: bool = True
     bf16: bool = False  # bf16 autocast for the forward pass (2x faster on CPUs with AVX512-BF16)
@@ -118,11 +128,20 @@ def masked_nll(logits: torch.Tensor, pianoroll: torch.Tensor, known: torch.Tenso
 
     Equal to the paper's rescaled loss (sum over erased notes x notes / erased) divided by
     the number of notes in the crop. Silent targets (all-zero rows) carry no loss."""
+    return masked_cross_entropy(logits, pianoroll, pianoroll, known)
+
+
+def masked_cross_entropy(
+    logits: torch.Tensor, targets: torch.Tensor, pianoroll: torch.Tensor, known: torch.Tensor
+) -> torch.Tensor:
+    """Per example, the mean cross-entropy (nats) from ``targets`` (distributions over pitch,
+    ``(B, 4, T, P)``: Bach's one-hot notes, or a teacher's probabilities) to the model's, over
+    the notes :func:`masked_nll` scores: erased, and sounding in ``pianoroll``."""
     log_probs = F.log_softmax(logits.float(), dim=-1)
-    nll = -(log_probs * pianoroll).sum(-1)  # (B, 4, T); zero where silent
-    target = (~known) & (pianoroll.sum(-1) > 0)
-    count = target.flatten(1).sum(1).clamp(min=1)
-    return (nll * target).flatten(1).sum(1) / count
+    cross_entropy = -(log_probs * targets).sum(-1)  # (B, 4, T)
+    scored = (~known) & (pianoroll.sum(-1) > 0)
+    count = scored.flatten(1).sum(1).clamp(min=1)
+    return (cross_entropy * scored).flatten(1).sum(1) / count
 
 
 def forward(
@@ -275,6 +294,40 @@ def initial_weights(config: TrainConfig) -> Coconet:
     return deepen(model, config.model.layers).train()
 
 
+def load_teacher(config: TrainConfig, device: torch.device) -> Coconet:
+    """The run's teacher (``config.teacher``), ready to give distributions: batch norm folded
+    in, no gradients."""
+    from counterpoint.model import fuse_batch_norm, load_model
+
+    if not 0.0 <= config.teacher_weight <= 1.0:
+        raise ConfigError(f"--teacher-weight {config.teacher_weight}: expected a weight from 0 to 1")
+    teacher = load_model(config.teacher)
+    if teacher.pitch_range != config.model.pitch_range:
+        raise ConfigError(
+            f"{config.teacher}: the teacher's pitches {teacher.pitch_range} differ from this "
+            f"run's {config.model.pitch_range}"
+        )
+    teacher = fuse_batch_norm(teacher.eval()).to(device).requires_grad_(False)
+    return teacher.to(memory_format=torch.channels_last) if config.channels_last else teacher
+
+
+def step_loss(
+    logits: torch.Tensor,
+    pianoroll: torch.Tensor,
+    known: torch.Tensor,
+    teacher_logits: torch.Tensor | None = None,
+    teacher_weight: float = 0.0,
+) -> torch.Tensor:
+    """The batch's training loss: the mean of :func:`masked_nll`, or with a teacher's logits
+    its weighted sum with the cross-entropy from the teacher's distributions."""
+    loss = masked_nll(logits, pianoroll, known)
+    if teacher_logits is not None:
+        taught = F.softmax(teacher_logits.float(), dim=-1)
+        soft = masked_cross_entropy(logits, taught, pianoroll, known)
+        loss = (1 - teacher_weight) * loss + teacher_weight * soft
+    return loss.mean()
+
+
 def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = None) -> dict:
     """Train until ``max_steps``, ``max_minutes``, early stopping or Ctrl-C. Returns a summary
     (steps, best validation loss, paths, the trained model: the moving average with
@@ -307,6 +360,7 @@ def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = N
         if resume and "ema" in payload:
             average.load_state_dict(payload["ema"])
     judged = average.module if average is not None else model  # validated and kept as best.pt
+    teacher = load_teacher(config, device) if config.teacher else None
     network = model
     if world > 1:
         network = torch.nn.parallel.DistributedDataParallel(model)
@@ -361,9 +415,14 @@ def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = N
             upcoming = pool.submit(make_batch, train_set, config, rank, step + 1)
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(config, step, elapsed)
+            pianoroll, known = pianoroll.to(device), known.to(device)
+            teacher_logits = None
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
-                logits = forward(network, pianoroll.to(device), known.to(device), config.channels_last)
-            loss = masked_nll(logits, pianoroll.to(device), known.to(device)).mean()
+                logits = forward(network, pianoroll, known, config.channels_last)
+                if teacher is not None:
+                    with torch.no_grad():
+                        teacher_logits = forward(teacher, pianoroll, known, config.channels_last)
+            loss = step_loss(logits, pianoroll, known, teacher_logits, config.teacher_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
