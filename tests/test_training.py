@@ -10,7 +10,7 @@ import torch
 
 from counterpoint.data import Dataset
 from counterpoint.errors import ConfigError
-from counterpoint.model import Coconet, load, make_input, preset
+from counterpoint.model import Coconet, load, make_input, preset, save
 from counterpoint.training import (
     TrainConfig,
     evaluate_loss,
@@ -108,6 +108,13 @@ def test_a_run_learns_its_teachers_distributions(chorale, tmp_path, tiny_checkpo
     # trained on Bach's notes (the tiny teacher is untrained: its distributions are not Bach's)
     assert distance_to_teacher("taught") < distance_to_teacher("plain") - 0.5
     assert json.loads((tmp_path / "taught" / "config.json").read_text())["teacher"] == str(tiny_checkpoint)
+    # a resumed run learns from the same teacher or not at all
+    torch.manual_seed(1)
+    save(tiny_checkpoint, Coconet(preset("tiny")))
+    resumed = TrainConfig.from_dict(json.loads((tmp_path / "taught" / "config.json").read_text()))
+    resumed.max_steps = 61
+    with pytest.raises(ConfigError, match="not the teacher this run started with"):
+        train(resumed, resume=True, dataset=dataset)
     with pytest.raises(ConfigError, match="from 0 to 1"):
         train(
             TrainConfig(run_dir=str(tmp_path / "x"), teacher="jsb", teacher_weight=2.0, **common),

@@ -94,6 +94,9 @@ class TrainConfig:
     # notes, plus (1 - teacher_weight) x the NLL of Bach's notes
     teacher: str = ""
     teacher_weight: float = 0.5
+    # the teacher's weights' hash, set when a run starts: a resumed run refuses another teacher
+    # (a shipped name such as jsb names other weights after an update)
+    teacher_fingerprint: str = ""
     device: str = "cpu"
     channels_last: bool = True
     bf16: bool = False  # bf16 autocast for the forward pass (2x faster on CPUs with AVX512-BF16)
@@ -296,12 +299,17 @@ def initial_weights(config: TrainConfig) -> Coconet:
 
 def load_teacher(config: TrainConfig, device: torch.device) -> Coconet:
     """The run's teacher (``config.teacher``), ready to give distributions: batch norm folded
-    in, no gradients."""
+    in, no gradients. Records its fingerprint in ``config`` (checked when the run resumes)."""
     from counterpoint.model import fuse_batch_norm, load_model
+    from counterpoint.quantized import fingerprint
 
     if not 0.0 <= config.teacher_weight <= 1.0:
         raise ConfigError(f"--teacher-weight {config.teacher_weight}: expected a weight from 0 to 1")
     teacher = load_model(config.teacher)
+    weights = fingerprint(teacher)
+    if config.teacher_fingerprint and config.teacher_fingerprint != weights:
+        raise ConfigError(f"{config.teacher}: not the teacher this run started with (its weights changed)")
+    config.teacher_fingerprint = weights
     if teacher.pitch_range != config.model.pitch_range:
         raise ConfigError(
             f"{config.teacher}: the teacher's pitches {teacher.pitch_range} differ from this "
