@@ -10,10 +10,11 @@ import torch
 
 from counterpoint.data import Dataset
 from counterpoint.errors import ConfigError
-from counterpoint.model import Coconet, load, make_input, preset, save
+from counterpoint.model import Coconet, load, preset, save
 from counterpoint.training import (
     TrainConfig,
     evaluate_loss,
+    forward,
     make_batch,
     make_optimizer,
     masked_cross_entropy,
@@ -100,8 +101,8 @@ def test_a_run_learns_its_teachers_distributions(chorale, tmp_path, tiny_checkpo
     def distance_to_teacher(run: str) -> float:
         student = load(tmp_path / run / "last.pt").eval()
         with torch.no_grad():
-            ours = student(make_input(pianoroll, known))
-            theirs = torch.softmax(teacher(make_input(pianoroll, known)), dim=-1)
+            ours = forward(student, pianoroll, known)
+            theirs = torch.softmax(forward(teacher, pianoroll, known), dim=-1)
         return float(masked_cross_entropy(ours, theirs, pianoroll, known).mean())
 
     # trained on the teacher's distributions alone, the run comes far closer to them than one

@@ -213,9 +213,7 @@ class Batcher:
         seeds = [s for job in jobs for s in job.seeds]
 
         def stop_if_abandoned(*_) -> None:
-            if all(job.abandoned.is_set() for job in jobs):
-                self.abandoned += 1
-                raise _Abandoned
+            self.stop_if_abandoned(jobs)
 
         stop_if_abandoned()  # given up while queued
         results = fill_many(self.model, chorales, knowns, jobs[0].sampler, seeds, stop_if_abandoned)
@@ -228,6 +226,12 @@ class Batcher:
             split.append(results[start : start + len(job.chorales)])
             start += len(job.chorales)
         return split
+
+    def stop_if_abandoned(self, jobs: list[_Job]) -> None:
+        """Raise :class:`_Abandoned` (from a sampler callback) once no request waits for ``jobs``."""
+        if all(job.abandoned.is_set() for job in jobs):
+            self.abandoned += 1
+            raise _Abandoned
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -352,9 +356,7 @@ def create_app(settings: ServerSettings | None = None, model: Coconet | None = N
         passes = planned_passes(job.sampler, max(int((~known).sum()) for known in job.knowns))
 
         def callback(iteration, pianoroll, rewritten) -> None:
-            if job.abandoned.is_set():
-                batcher.abandoned += 1
-                raise _Abandoned
+            batcher.stop_if_abandoned([job])
             now = time.perf_counter()
             if now - last[0] < 0.05:
                 return
