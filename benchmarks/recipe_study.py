@@ -45,6 +45,13 @@ optimistic.)
     python benchmarks/recipe_study.py --out runs/regularize --score other.pt  # one more model, into the cache
     python benchmarks/recipe_study.py --out runs/regularize --table --also other=other.pt
 
+Since session 29 the shipped model is a product of two networks (docs/model-card.md). The
+``finetune`` and ``sharpen`` sets were run on the single network shipped then (phase 8, and
+session 20's: ``git show 5f47ca5:src/counterpoint/weights/jsb.pt``); run now, they fine-tune
+both networks of the product together. ``--table`` pairs every model with the shipped one,
+whose validation scores are in ``candidates/valid/cache`` for the first 12 pieces only
+(session 27; ``--out candidates/valid --score jsb`` extends them).
+
 A checkpoint written ``a+b`` is the equal mixture of two networks (``mixture.py``), for
 ``--score`` and ``--also`` alike.
 

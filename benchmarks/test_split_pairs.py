@@ -4,12 +4,13 @@ holds, against the first model. For watching a test evaluation that spans sessio
 verdict is the full report `counterpoint evaluate` writes once every piece is scored.
 
     python benchmarks/test_split_pairs.py --data path/to/Jsb16thSeparated.npz \\
-        shipped=jsb:/tmp/candidates/reach/eval-test \\
-        product=candidates/product/product.pt:candidates/product/eval-test
+        before=/tmp/jsb-session20.pt:/tmp/candidates/reach/eval-test \\
+        shipped=jsb:candidates/product/eval-test
 
-Each model is NAME=CHECKPOINT:CACHE_FOLDER. The shipped model's test scores are in git
-history: `git archive 2d5d558 candidates/reach/eval-test | tar -x -C /tmp` puts them in
-/tmp/candidates/reach/eval-test.
+Each model is NAME=CHECKPOINT:CACHE_FOLDER. The shipped model (session 29) is scored in
+candidates/product/eval-test. The network shipped before it, and its test scores, are in git
+history: `git show 5f47ca5:src/counterpoint/weights/jsb.pt > /tmp/jsb-session20.pt` and
+`git archive 2d5d558 candidates/reach/eval-test | tar -x -C /tmp`.
 """
 
 from __future__ import annotations

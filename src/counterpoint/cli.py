@@ -718,7 +718,7 @@ def serve(
     batch_window_ms: Annotated[
         float, typer.Option(help="wait this long to batch requests (0: no batching)")
     ] = 10,
-    time_limit: Annotated[float, typer.Option(help="seconds a request may take")] = 60,
+    time_limit: Annotated[float, typer.Option(help="seconds a request may take")] = 180,
 ) -> None:
     """Serve the web app and the JSON API (http://127.0.0.1:8000, API docs at /docs)."""
     import os
