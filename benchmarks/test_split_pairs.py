@@ -7,7 +7,7 @@ verdict is the full report `counterpoint evaluate` writes once every piece is sc
         before=/tmp/jsb-session20.pt:/tmp/candidates/reach/eval-test \\
         shipped=jsb:candidates/product/eval-test
 
-Each model is NAME=CHECKPOINT:CACHE_FOLDER. The shipped model (session 29) is scored in
+Each model is NAME=CHECKPOINT:CACHE_FOLDER. The shipped model (session 30) is scored in
 candidates/product/eval-test. The network shipped before it, and its test scores, are in git
 history: `git show 5f47ca5:src/counterpoint/weights/jsb.pt > /tmp/jsb-session20.pt` and
 `git archive 2d5d558 candidates/reach/eval-test | tar -x -C /tmp`.
