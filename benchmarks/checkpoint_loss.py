@@ -13,6 +13,12 @@ one run's windows instead (its ``config.json``), so that such runs compare at eq
 
     python benchmarks/checkpoint_loss.py candidates/t16c192/last.pt WD7014.pt \
         --windows-of candidates/wd/config.json
+
+Any checkpoint scores on a run's windows that way, a shipped model's file included (it has no
+step or run of its own), e.g. the shipped product against its distilled student:
+
+    python benchmarks/checkpoint_loss.py src/counterpoint/weights/jsb.pt runs/distill/last.pt \
+        --windows-of candidates/wd/config.json
 """
 
 from __future__ import annotations
@@ -56,6 +62,8 @@ def main() -> None:
     print("|---|---|---|---|")
     for path in args.checkpoints:
         payload = read_checkpoint(path)
+        if not shared and "train_config" not in payload:
+            parser.error(f"{path}: not a training run's checkpoint; give --windows-of a run's config.json")
         valid = validation_windows(shared or payload["train_config"])
         model = from_checkpoint(payload, str(path))
         last = evaluate_loss(model, *valid)
@@ -66,7 +74,7 @@ def main() -> None:
             }
             model.load_state_dict(state)
             average = f"{evaluate_loss(model, *valid):.5f}"
-        print(f"| {path} | {payload['step']} | {last:.5f} | {average} |", flush=True)
+        print(f"| {path} | {payload.get('step', '-')} | {last:.5f} | {average} |", flush=True)
 
 
 if __name__ == "__main__":
