@@ -718,7 +718,9 @@ def serve(
     batch_window_ms: Annotated[
         float, typer.Option(help="wait this long to batch requests (0: no batching)")
     ] = 10,
-    time_limit: Annotated[float, typer.Option(help="seconds a request may take")] = 180,
+    time_limit: Annotated[
+        float | None, typer.Option(help="seconds a request may take (default: the server's, 180)")
+    ] = None,
 ) -> None:
     """Serve the web app and the JSON API (http://127.0.0.1:8000, API docs at /docs)."""
     import os
@@ -731,7 +733,8 @@ def serve(
     os.environ["COUNTERPOINT_CHECKPOINT"] = checkpoint or ""
     os.environ["COUNTERPOINT_BATCH_WINDOW_MS"] = str(batch_window_ms)
     os.environ["COUNTERPOINT_BATCHING"] = "1" if batch_window_ms > 0 else "0"
-    os.environ["COUNTERPOINT_TIME_LIMIT_S"] = str(time_limit)
+    if time_limit is not None:
+        os.environ["COUNTERPOINT_TIME_LIMIT_S"] = str(time_limit)
     os.environ["COUNTERPOINT_THREADS"] = str(threads)
     typer.echo(f"counterpoint: http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     uvicorn.run(

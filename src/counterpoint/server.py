@@ -77,7 +77,7 @@ class ServerSettings:
         return cls(
             checkpoint=os.environ.get("COUNTERPOINT_CHECKPOINT") or None,
             batch_window_s=float(os.environ.get("COUNTERPOINT_BATCH_WINDOW_MS", "10")) / 1000,
-            time_limit_s=float(os.environ.get("COUNTERPOINT_TIME_LIMIT_S", "180")),
+            time_limit_s=float(os.environ.get("COUNTERPOINT_TIME_LIMIT_S", cls.time_limit_s)),
             batching=os.environ.get("COUNTERPOINT_BATCHING", "1") != "0",
             threads=int(os.environ.get("COUNTERPOINT_THREADS", "1")),
         )
