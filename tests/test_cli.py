@@ -237,6 +237,14 @@ def test_train_then_resume_with_changed_settings(jsb_path, tmp_path, tiny_checkp
     assert config["augment"] is False and config["learning_rate"] == 1e-3
     assert config["max_steps"] == 6 and config["eval_every"] == 2 and config["batch_size"] == 2
     assert (run_dir / "log.csv").read_text().splitlines()[-1].startswith("6,")
+    # a run kept in git as its one file, last.pt, resumes from it alone with the same settings
+    for name in ("config.json", "log.csv", "best.pt"):
+        (run_dir / name).unlink()
+    result = run("train", "--run-dir", run_dir, "--resume", "--steps", 8)
+    assert result.exit_code == 0, result.output
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["data"] == str(moved) and config["weight_decay"] == 0.05 and config["max_steps"] == 8
+    assert (run_dir / "log.csv").read_text().splitlines()[-1].startswith("8,")
 
 
 def test_an_output_that_cannot_be_written_is_one_line(tiny_checkpoint):

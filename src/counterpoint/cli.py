@@ -105,6 +105,20 @@ def convert(
 # --------------------------------------------------------------------------- train
 
 
+def _stored_train_config(run_dir: Path) -> dict | None:
+    """A run's settings: its ``config.json``, or the copy inside ``last.pt`` (a run kept in git
+    as that one file resumes from it alone)."""
+    config_path, last_path = run_dir / "config.json", run_dir / "last.pt"
+    if config_path.exists():
+        return json.loads(config_path.read_text())
+    if last_path.exists():
+        from counterpoint.model import read_checkpoint
+
+        stored = read_checkpoint(last_path).get("train_config")
+        return json.loads(stored) if stored else None
+    return None
+
+
 @app.command()
 @user_errors
 def train(
@@ -217,9 +231,8 @@ def train(
     from counterpoint.training import TrainConfig
     from counterpoint.training import train as run_training
 
-    config_path = run_dir / "config.json"
-    if resume and config_path.exists():
-        config = TrainConfig.from_dict(json.loads(config_path.read_text()))
+    if resume and (stored := _stored_train_config(run_dir)) is not None:
+        config = TrainConfig.from_dict(stored)
         config.run_dir = str(run_dir)  # a copied run directory continues in its new place
     else:
         config = TrainConfig(
