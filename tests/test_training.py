@@ -273,28 +273,24 @@ def test_a_run_is_validated_with_its_own_masks(jsb):
     assert (((voices_known > 0) & (voices_known < 4)).sum(1) <= 1).all()  # whole steps erased
 
 
+def _torchrun_two_ranks(worker: Path, *args: str) -> subprocess.CompletedProcess:
+    """``torchrun --standalone`` (a free port, so no clash with another run on this machine) with
+    two processes, each rank's output kept in its own log for the assertion's message."""
+    logs = Path(args[-1]) / "logs"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    command += ["--log-dir", str(logs), "--redirects", "3", "--tee", "3", str(worker), *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+
+
 def test_torchrun_two_processes_end_with_identical_weights(jsb_path, tmp_path):
     worker = Path(__file__).parent / "ddp_worker.py"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nproc-per-node",
-            "2",
-            "--master-port",
-            "29531",
-            str(worker),
-            str(jsb_path),
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+    result = _torchrun_two_ranks(worker, str(jsb_path), str(tmp_path))
+    if result.returncode != 0 and "Signal" in result.stderr:
+        # a rank killed by a signal (seen once in CI: SIGABRT inside Gloo) is the
+        # library's, not training's: one more try; a second failure fails the test
+        result = _torchrun_two_ranks(worker, str(jsb_path), str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
     weights = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
     for key in weights[0]:
         torch.testing.assert_close(weights[0][key], weights[1][key], rtol=0, atol=0, msg=key)
