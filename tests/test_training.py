@@ -259,21 +259,21 @@ def test_batches_are_a_function_of_the_step(chorale):
     assert not torch.equal(first[1], other[1])
 
 
-def test_validation_set_is_fixed(jsb):
-    a = validation_set(jsb.valid, 64, 32, 0, preset("tiny").pitch_range)
-    b = validation_set(jsb.valid, 64, 32, 0, preset("tiny").pitch_range)
+def test_validation_set_is_fixed(bach):
+    a = validation_set(bach.valid, 64, 32, 0, preset("tiny").pitch_range)
+    b = validation_set(bach.valid, 64, 32, 0, preset("tiny").pitch_range)
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
     model = Coconet(preset("tiny"))
     assert np.isfinite(evaluate_loss(model, *a))
 
 
-def test_a_run_is_validated_with_its_own_masks(jsb):
-    frames = validation_set(jsb.valid, 64, 32, 0, preset("tiny").pitch_range, mask="frames")[1]
+def test_a_run_is_validated_with_its_own_masks(bach):
+    frames = validation_set(bach.valid, 64, 32, 0, preset("tiny").pitch_range, mask="frames")[1]
     voices_known = frames.sum(1)
     assert (((voices_known > 0) & (voices_known < 4)).sum(1) <= 1).all()  # whole steps erased
 
 
-def test_torchrun_two_processes_end_with_identical_weights(jsb_path, tmp_path):
+def test_torchrun_two_processes_end_with_identical_weights(bach_path, tmp_path):
     worker = Path(__file__).parent / "ddp_worker.py"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
@@ -286,7 +286,7 @@ def test_torchrun_two_processes_end_with_identical_weights(jsb_path, tmp_path):
             "--master-port",
             "29531",
             str(worker),
-            str(jsb_path),
+            str(bach_path),
             str(tmp_path),
         ],
         capture_output=True,
@@ -303,7 +303,7 @@ def test_torchrun_two_processes_end_with_identical_weights(jsb_path, tmp_path):
     assert model.config == preset("tiny")
 
 
-def test_sigterm_stops_cleanly_and_keeps_the_checkpoint(jsb_path, tmp_path):
+def test_sigterm_stops_cleanly_and_keeps_the_checkpoint(bach_path, tmp_path):
     import signal
     import time
 
@@ -315,7 +315,7 @@ def test_sigterm_stops_cleanly_and_keeps_the_checkpoint(jsb_path, tmp_path):
             "counterpoint",
             "train",
             "--data",
-            str(jsb_path),
+            str(bach_path),
             "--preset",
             "tiny",
             "--run-dir",
