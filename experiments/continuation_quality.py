@@ -10,7 +10,7 @@ included), the distance of the written notes' statistics to Bach's continuations
 ``counterpoint evaluate``), and the share of written notes equal to Bach's. Every model writes
 the same pieces with the same seeds, in float32 so that no model has an int8 file the other lacks.
 
-    python benchmarks/continuation_quality.py --checkpoints jsb phase8=path/to/phase8.pt
+    python experiments/continuation_quality.py --checkpoints jsb phase8=path/to/phase8.pt
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import argparse
 import time
 
 import numpy as np
+from common import JSB
 
 from counterpoint.data import load_dataset
 from counterpoint.evaluation import agreement, fault_rates, histogram_distances
@@ -26,7 +27,6 @@ from counterpoint.model import load_model
 from counterpoint.sampling import SamplerConfig
 from counterpoint.tasks import continue_piece
 
-JSB = "../shared/data/jsb/Jsb16thSeparated.npz"
 GIVEN, WRITTEN = 64, 32  # steps: 4 measures given, 2 written
 SETTINGS = {
     "default": SamplerConfig(precision="float32"),

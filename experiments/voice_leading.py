@@ -1,7 +1,7 @@
 """Voice leading of sampler settings: harmonize Bach's JSB test sopranos with each and count
 faults (per 100 steps, as `counterpoint evaluate`), harmonization accuracy and time.
 
-    python benchmarks/voice_leading.py --pieces 20 \
+    python experiments/voice_leading.py --pieces 20 \
         --variant default: --variant cold:temperature=0.5 \
         --variant annealed:temperature=1.0,final_temperature=0.0
 
@@ -17,13 +17,12 @@ import time
 from dataclasses import fields
 
 import torch
+from common import JSB
 
 from counterpoint.data import load_dataset
 from counterpoint.evaluation import fault_rates, harmonize_sopranos
 from counterpoint.model import load_model
 from counterpoint.sampling import SamplerConfig
-
-JSB = "../shared/data/jsb/Jsb16thSeparated.npz"
 
 
 def parse_variant(text: str) -> tuple[str, SamplerConfig]:

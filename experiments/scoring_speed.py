@@ -13,7 +13,7 @@ test split's notes whose window overhangs an edge, then the cone alone by batch 
 ``likelihood`` end to end on one test piece (with how many of the paper protocol's later voices
 were computed rather than reused from the exact conditionals):
 
-    python benchmarks/scoring_speed.py [--checkpoints runs/reach/best.pt ...] [--threads 2]
+    python experiments/scoring_speed.py [--checkpoints runs/reach/best.pt ...] [--threads 2]
 
 Without ``--checkpoints`` it times the shipped model. Ratios hold on a busy machine; absolute
 times do not."""
@@ -25,10 +25,10 @@ import statistics
 import time
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 import torch
+from common import JSB as DEFAULT_DATA
 
 from counterpoint import evaluation
 from counterpoint.data import load_jsb
@@ -37,7 +37,6 @@ from counterpoint.model import load_model
 from counterpoint.representation import SILENCE
 
 OLD_BATCH = 64  # windows per pass until session 15
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
 
 
 def median_seconds(run: Callable[[], object], repeats: int) -> float:

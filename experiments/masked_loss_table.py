@@ -7,7 +7,7 @@ sees ±20 on short windows, and on orderless masks (notes erased anywhere) again
 model (fixed by the seed), so the rows compare directly:
 
     git show 2d5d558:src/counterpoint/weights/jsb.pt > /tmp/phase8.pt
-    python benchmarks/masked_loss_table.py --data ../shared/data/jsb/Jsb16thSeparated.npz \
+    python experiments/masked_loss_table.py --data ../shared/data/jsb/Jsb16thSeparated.npz \
         --checkpoints jsb /tmp/phase8.pt
 
 A checkpoint written ``a+b`` is the equal mixture of two networks (`mixture.py`).

@@ -4,23 +4,22 @@ default preset at 20 layers), batch 10 of 128-step crops under bf16 autocast, as
 and phase-7 fine-tunes ran. Each variant is timed twice, interleaved, so that a drift of the
 machine shows. Run with nothing else busy:
 
-    python benchmarks/dropout_cost.py [--seconds 25]
+    python experiments/dropout_cost.py [--seconds 25]
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-from pathlib import Path
 
 import torch
+from common import JSB
 from train_speed import rate  # the same timing loop (warm-up, then as many steps as fit)
 
 from counterpoint.data import load_jsb
 from counterpoint.model import Coconet, preset
 from counterpoint.training import TrainConfig, forward, make_batch, masked_nll
 
-JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
 VARIANTS = {
     "no dropout": {"dropout": 0.0},
     "dropout 0.25, single activations": {"dropout": 0.25},

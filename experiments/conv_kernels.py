@@ -13,7 +13,7 @@ every route PyTorch offers on a CPU, plus a Winograd F(4x4, 3x3) written in PyTo
   dilated layer would first need its input split into dilation-by-dilation subgrids). The
   matrix products alone are timed too: what it would cost if the transforms were free.
 
-    python benchmarks/conv_kernels.py [--threads 1 2] [--repeats 300]
+    python experiments/conv_kernels.py [--threads 1 2] [--repeats 300]
 
 Each row's figures come from one run, side by side, so their ratios hold even on a busy
 machine; the absolute times do not.

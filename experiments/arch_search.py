@@ -7,8 +7,8 @@ receptive field in time (which sets the cost of exact likelihood evaluation) and
 of a 2-measure harmonization (Gibbs, 32 steps). Every candidate sees 1,280 steps of music per
 training step: batch 20 of 64-step crops, or batch 10 of 128-step crops, and so on. Rerun:
 
-    python benchmarks/arch_search.py --minutes 4 --out docs/arch_search.json
-    python benchmarks/arch_search.py --minutes 4 --bf16 --only "16x64 pitch" time 12x128 \
+    python experiments/arch_search.py --minutes 4 --out experiments/out/arch_search.json
+    python experiments/arch_search.py --minutes 4 --bf16 --only "16x64 pitch" time 12x128 \
         --out docs/arch_search_bf16.json
 
 (the first is session 1's search, in float32; the second, written in session 8 and not yet
@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from common import JSB
 
 from counterpoint.data import load_jsb
 from counterpoint.model import Coconet, ModelConfig, count_parameters, preset
@@ -34,7 +35,6 @@ from counterpoint.sampling import SamplerConfig
 from counterpoint.tasks import harmonize
 from counterpoint.training import TrainConfig, evaluate_loss, train, validation_set
 
-JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
 PITCH_DILATIONS = [(1, 1), (1, 2), (1, 4), (1, 8)]
 
 NOTES_PER_BATCH = 1280  # steps of music per training step, whatever the crop length

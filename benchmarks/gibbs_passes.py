@@ -2,7 +2,7 @@
 
 The paper's annealed Gibbs sampler makes one pass per note to write (96 for the three lower
 voices of 2 bars), which misses the 1 s latency bar on CPUs without native bf16 in float32
-(`docs/sample_speed.txt`) and meets it only narrowly in int8. This benchmark asks what fewer
+(`docs/benchmarks.md`) and meets it only narrowly in int8. This benchmark asks what fewer
 passes cost in quality (since session 19 the default makes two thirds: N=64). Each
 setting harmonizes the same Bach sopranos (2-measure windows of the JSB valid split, soprano
 given) with the same seeds, and per window it scores:
@@ -14,7 +14,7 @@ given) with the same seeds, and per window it scores:
 
 Each row gives the mean ± its standard error, and the paired difference to the first row
 (the paper's N = 96) ± the standard error of the differences. Passes, not seconds, are the cost: the
-latency of N passes is in `docs/sample_speed.txt` (about N times one pass).
+latency of N passes is in `docs/benchmarks.md` (about N times one pass).
 
 `--diversity` instead harmonizes every window twice more (seeds 1000+i and 2000+i) and
 reports, per setting, the accuracy of those results, how often the two agree (the share of
@@ -22,16 +22,16 @@ notes two seeds write alike: how much "Again" changes), and the total variation 
 their histograms to Bach's (pitch class, melodic and vertical intervals, note durations; the
 evaluation module's), without the NLL scoring.
 
-    python benchmarks/gibbs_steps.py [--checkpoint jsb] [--windows 64] [--settings "N=32,N=48"] [--diversity]
+    python benchmarks/gibbs_passes.py [--checkpoint jsb] [--windows 64] [--settings "N=32,N=48"] [--diversity]
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
+from common import add_checkpoint, add_data, cpu_description
 
 from counterpoint.data import load_jsb
 from counterpoint.evaluation import (
@@ -43,8 +43,6 @@ from counterpoint.evaluation import (
 )
 from counterpoint.model import load_model
 from counterpoint.sampling import SamplerConfig
-
-JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
 
 # the first is the reference every row is compared with; the paper's schedule has p_min 0.05
 SETTINGS = {
@@ -134,7 +132,8 @@ def diversity_table(model, windows: list[np.ndarray], labels: list[str]) -> None
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--checkpoint", default=None, help="path or shipped name (default: shipped jsb)")
+    add_checkpoint(parser)
+    add_data(parser)
     parser.add_argument("--windows", type=int, default=64, help="2-bar windows of the valid split")
     parser.add_argument(
         "--settings",
@@ -149,10 +148,11 @@ def main() -> None:
     )
     args = parser.parse_args()
     model = load_model(args.checkpoint)
-    valid = load_jsb(JSB).valid
+    valid = load_jsb(args.data).valid
     windows = [p[s : s + 32] for p in valid for s in (0, 64) if len(p) >= s + 32][: args.windows]
     name = args.checkpoint or "jsb"
     precision = SamplerConfig().resolve_precision(model)
+    print(f"# {cpu_description()}")
     print(
         f"# {len(windows)} windows of 2 bars from the JSB valid split, soprano given; {name}; "
         f"the default's precision here: {precision}"

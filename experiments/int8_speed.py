@@ -9,7 +9,7 @@ run by ONNX Runtime (`counterpoint.quantized`, what `counterpoint quantize` writ
 2 threads, and what each costs: the loss on erased notes of validation crops (orderless masks,
 the training loss), the same crops for all.
 
-    python benchmarks/int8_speed.py [--checkpoint jsb] [--repeats 40]
+    python experiments/int8_speed.py [--checkpoint jsb] [--repeats 40]
 
 Run with nothing else busy. Eager quantization is deprecated in favour of torchao and is here
 only for comparison; the package runs ONNX Runtime.
@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import torch.ao.nn.intrinsic as nni
 import torch.ao.quantization as quantization
+from common import JSB
 from torch import nn
 
 from counterpoint import masks
@@ -37,7 +38,6 @@ from counterpoint.model import Coconet, fuse_batch_norm, load_model, make_input
 from counterpoint.quantized import Int8Network, quantize
 from counterpoint.representation import to_pianoroll
 
-JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
 STEPS = 32  # 2 measures of 16th notes
 
 

@@ -9,22 +9,20 @@ conditionals (a frame's later voices given the true notes, not the model's guess
 printed beside it. This measures both on the same pieces and
 orderings, so the two can be set side by side:
 
-    python benchmarks/calibration.py --checkpoint jsb --split valid --pieces 10
+    python experiments/calibration.py --checkpoint jsb --split valid --pieces 10
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import torch
+from common import JSB
 
 from counterpoint.data import load_jsb
 from counterpoint.evaluation import likelihood
 from counterpoint.model import load_model
-
-JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
 
 
 def main() -> None:

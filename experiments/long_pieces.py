@@ -1,6 +1,6 @@
 """How many Gibbs passes does a long piece need?
 
-The default makes two thirds of a pass per note to write (`gibbs_steps.py` chose that on 2-bar
+The default makes two thirds of a pass per note to write (`gibbs_passes.py` chose that on 2-bar
 windows: 64 passes for the three lower voices). Each pass rewrites a share of *every* note, so
 a piece 4 times as long gets 4 times the passes at 4 times the cost each: 16 times the time.
 The server's longest piece (32 measures) then takes about a minute on two cores, at its
@@ -12,11 +12,11 @@ as well on long pieces as the default's.
 Each setting harmonizes the same Bach sopranos (windows of ``--measures`` measures from the
 JSB valid split, soprano given) with the same seeds; per window it scores accuracy (alto, tenor
 and bass notes equal to Bach's) and the NLL of the result under the model (one random
-ordering, the same for every setting), as `gibbs_steps.py` does, with the paired difference
+ordering, the same for every setting), as `gibbs_passes.py` does, with the paired difference
 to the first row (the default), and parallel fifths and octaves per 100 steps
-(`gibbs_steps.paired_table`).
+(`gibbs_passes.paired_table`).
 
-    python benchmarks/long_pieces.py [--checkpoint jsb] [--measures 8] [--windows 24] [--passes 64,128]
+    python experiments/long_pieces.py [--checkpoint jsb] [--measures 8] [--windows 24] [--passes 64,128]
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gibbs_steps import JSB, paired_table
+from common import JSB
+from gibbs_passes import paired_table
 
 from counterpoint.data import load_jsb
 from counterpoint.model import load_model

@@ -36,21 +36,21 @@ pieces all of them finished, paired against the shipped model. (Validation loss 
 own masks cannot rank arms trained on other masks, and session 14's 4 pieces were 0.015 too
 optimistic.)
 
-    python benchmarks/recipe_study.py --set fresh --device cuda --data path/to/Jsb16thSeparated.npz \\
+    python experiments/recipe_study.py --set fresh --device cuda --data path/to/Jsb16thSeparated.npz \\
         --out runs/fresh-study --minutes 4.5
-    python benchmarks/recipe_study.py --set fresh --cpu-speed   # on the CPU machine, nothing else busy
-    python benchmarks/recipe_study.py --set regularize --device cuda --data path/to/Jsb16thSeparated.npz \\
+    python experiments/recipe_study.py --set fresh --cpu-speed   # on the CPU machine, nothing else busy
+    python experiments/recipe_study.py --set regularize --device cuda --data path/to/Jsb16thSeparated.npz \\
         --out runs/regularize --minutes 4.7 --protocol-seconds 470
-    python benchmarks/recipe_study.py --set regularize --out runs/regularize --table  # again, from the cache
-    python benchmarks/recipe_study.py --out runs/regularize --score other.pt  # one more model, into the cache
-    python benchmarks/recipe_study.py --out runs/regularize --table --also other=other.pt
+    python experiments/recipe_study.py --set regularize --out runs/regularize --table  # again, from the cache
+    python experiments/recipe_study.py --out runs/regularize --score other.pt  # one more model, to the cache
+    python experiments/recipe_study.py --out runs/regularize --table --also other=other.pt
 
 Since session 29 the shipped model is a product of two networks (docs/model-card.md). The
 ``finetune`` and ``sharpen`` sets were run on the single network shipped then (phase 8, and
 session 20's: ``git show 5f47ca5:src/counterpoint/weights/jsb.pt``); run now, they fine-tune
 both networks of the product together. ``--table`` pairs every model with the shipped one,
-whose validation scores are in ``candidates/valid/cache`` for the first 12 pieces only
-(session 27; ``--out candidates/valid --score jsb`` extends them).
+whose validation scores are in ``runs/valid/cache`` for the first 12 pieces only
+(session 27; ``--out runs/valid --score jsb`` extends them).
 
 A checkpoint written ``a+b`` is the equal mixture of two networks (``mixture.py``), for
 ``--score`` and ``--also`` alike.
@@ -72,17 +72,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import mixture
-import numpy as np
 import torch
+from common import JSB, paired_table
 
 from counterpoint.data import load_jsb, pieces_at_least
-from counterpoint.evaluation import cached_scores, likelihood, paper_protocol_losses
+from counterpoint.evaluation import cached_scores, likelihood
 from counterpoint.model import Coconet, ModelConfig, load_model, save
 from counterpoint.training import TrainConfig, forward, make_batch, masked_nll, train
 
 HERE = Path(__file__).resolve().parent
 SHIPPED = HERE.parent / "src" / "counterpoint" / "weights" / "jsb.pt"
-JSB = HERE.parents[1] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
 PITCH = [(1, 1), (1, 2), (1, 4), (1, 8)]  # phase 8's network's (time, pitch) dilations
 TIME = [(1, 1), (2, 2), (4, 4), (8, 8)]  # the shipped network's (session 20)
 TIME16 = [*TIME, (16, 8)]  # reach ±102 at the same cost per pass (session 24)
@@ -147,7 +146,7 @@ SETS = {
         "t32": lambda: fresh(_network(dilations=[*TIME16, (32, 8)]), 5000, ema_decay=0.0),  # ±191
     },
     "reach-crops": {  # more reach where the crops give it context (untried: for a lent GPU)
-        # all with weight decay 0.1, the best full-run recipe (candidates/wd, session 25);
+        # all with weight decay 0.1, the best full-run recipe (runs/wd, session 25);
         # t8-c128 is then session 21's wd0.1 arm, the control
         "t8-c128": lambda: fresh(_network(dilations=TIME), 7000, weight_decay=0.1),
         "t16-c128": lambda: fresh(_network(dilations=TIME16), 7000, weight_decay=0.1),
@@ -213,48 +212,6 @@ def protocol_table(checkpoints: dict[str, Path], args: argparse.Namespace) -> st
         if mixture.available(str(path))
     }
     return paired_table(scores, pieces, "validation")
-
-
-def paired_table(scores: dict[str, list[dict | None]], pieces: list[np.ndarray], split: str) -> str:
-    """The table of :func:`protocol_table` from each model's cached scores of ``pieces``
-    (None where not scored), against the first model."""
-    common = [i for i in range(len(pieces)) if all(s[i] is not None for s in scores.values())]
-    if not common:
-        return f"no {split} piece was scored by every model"
-    losses = {name: [paper_protocol_losses(s[i]) for i in common] for name, s in scores.items()}
-    frames = np.array([len(pieces[i]) for i in common])
-    reference = next(iter(losses.values()))
-    lines = [
-        f"paper's protocol on the {len(common)} of {len(pieces)} {split} pieces every model "
-        f"finished ({frames.sum()} frames); difference paired by piece, against {next(iter(losses))}",
-        "",
-        "| model | pieces it finished | nats per frame | ± | difference | ± | exact: orderings' mean "
-        "| exact: per-piece ensemble |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for name, piece_losses in losses.items():
-        every = np.concatenate(piece_losses)
-        totals = np.array([(a - b).sum() for a, b in zip(piece_losses, reference, strict=True)])
-        difference = totals.sum() / frames.sum()
-        # a ratio estimator's standard error: per-piece residuals of the frame-weighted mean
-        spread = np.std(totals - difference * frames, ddof=1) if len(common) > 1 else 0.0
-        lines.append(
-            f"| {name} | {sum(s is not None for s in scores[name])} "
-            f"| {every.mean():.4f} | {every.std() / np.sqrt(len(every)):.4f} "
-            f"| {difference:+.4f} | {spread * np.sqrt(len(common)) / frames.sum():.4f} "
-            f"| {exact_likelihoods(scores[name], common, frames)} |"
-        )
-    return "\n".join(lines)
-
-
-def exact_likelihoods(scores: list[dict | None], common: list[int], frames: np.ndarray) -> str:
-    """Two exact likelihoods beside the protocol, nats per frame over the pieces ``common``:
-    the random orderings' mean, and their per-piece ensemble (``log mean_k p(x | o_k)``). A
-    model that only sharpens, chasing the protocol, worsens these (docs/model.md, session 5)."""
-    totals = [scores[i]["orderings"] for i in common]  # (K,) log-likelihoods of each piece
-    mean = -sum(t.mean() for t in totals) / frames.sum()
-    ensemble = -sum(np.logaddexp.reduce(t) - np.log(len(t)) for t in totals) / frames.sum()
-    return f"{mean:.4f} | {ensemble:.4f}"
 
 
 def cpu_speed(config: TrainConfig, seconds: float) -> float:

@@ -3,7 +3,7 @@ side by side (one CPU thread each, started together, so both see the same machin
 on the JSB validation split in its original keys (masked-prediction loss, nats per erased
 note; lower is better).
 
-    python benchmarks/augmentation.py [--minutes 12] [--resume-from runs/jsb]
+    python experiments/augmentation.py [--minutes 12] [--resume-from runs/jsb]
 
 With ``--resume-from`` both runs continue that run's ``last.pt`` instead of starting from
 scratch (the question then is whether to fine-tune with or without transposition); its
@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
+from common import JSB
 
 
 def command(run_dir: Path, augment: bool, minutes: float, resume: bool) -> list[str]:

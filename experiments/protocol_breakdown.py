@@ -9,10 +9,10 @@ over the orderings that reached their frame with a given fraction of the piece k
 share says what a better model in that kind of context is worth to the figure. Frames are also
 split into those where some voice starts a note and those where every voice holds.
 
-    python benchmarks/protocol_breakdown.py --checkpoints jsb --split valid --pieces 10
+    python experiments/protocol_breakdown.py --checkpoints jsb --split valid --pieces 10
 
 With several checkpoints, each is measured on the same pieces and orderings (seed 0, as
-``counterpoint evaluate`` and ``benchmarks/calibration.py`` draw them), so the figures can be
+``counterpoint evaluate`` and ``experiments/calibration.py`` draw them), so the figures can be
 compared row by row.
 """
 
@@ -20,17 +20,16 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from common import JSB
 
 from counterpoint.data import load_jsb
 from counterpoint.evaluation import magenta_frame_log_probs, map_pieces, on_device, random_orderings
 from counterpoint.model import load_model
 from counterpoint.representation import SILENCE, onsets
 
-JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
 BINS = np.linspace(0.0, 1.0, 6)  # fraction of the piece's steps known when the frame is reached
 
 
