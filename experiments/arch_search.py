@@ -9,7 +9,7 @@ training step: batch 20 of 64-step crops, or batch 10 of 128-step crops, and so 
 
     python experiments/arch_search.py --minutes 4 --out experiments/out/arch_search.json
     python experiments/arch_search.py --minutes 4 --bf16 --only "16x64 pitch" time 12x128 \
-        --out docs/arch_search_bf16.json
+        --out experiments/out/arch_search_bf16.json
 
 (the first is session 1's search, in float32; the second, written in session 8 and not yet
 run, trains under bf16 autocast, as every run since session 2 has, and adds kernel shape, crop

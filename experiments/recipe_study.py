@@ -7,13 +7,13 @@ differs, so an arm's validation loss says what that many steps buy on 2 cores. W
 on this machine's CPUs is measured separately (``--cpu-speed``: training examples/s of each
 arm's network, one thread, float32), so that the two together give validation loss per
 CPU-hour. Every arm validates on the same 256 fixed windows (128 steps, orderless and frame
-masks, seed 0) as phases 7-9 of the shipped model (docs/model.md), so its validation loss
+masks, seed 0) as phases 7-9 of the shipped model (docs/notes/), so its validation loss
 compares with theirs (phase 8, the shipped model: 0.41218).
 
 Sets of arms:
 
 - ``finetune``: the shipped model fine-tuned with phase 8's recipe at lower peak learning
-  rates, other dropout rates and more steps (docs/model.md, "Fine-tuning further: phase 10");
+  rates, other dropout rates and more steps (docs/notes/2026-11-27-sessions-10-11-reach-in-time.md);
 - ``fresh``: new networks trained from scratch with phase 8's recipe (channel dropout 0.15
   from the start, 128-step crops, frame masks for half of each batch, moving average),
   varying reach in time, kernel, depth and width;
@@ -85,7 +85,7 @@ SHIPPED = HERE.parent / "src" / "counterpoint" / "weights" / "jsb.pt"
 PITCH = [(1, 1), (1, 2), (1, 4), (1, 8)]  # phase 8's network's (time, pitch) dilations
 TIME = [(1, 1), (2, 2), (4, 4), (8, 8)]  # the shipped network's (session 20)
 TIME16 = [*TIME, (16, 8)]  # reach ±102 at the same cost per pass (session 24)
-# phase 8's recipe (docs/model.md); an arm changes some of it
+# phase 8's recipe (docs/notes/); an arm changes some of it
 RECIPE = dict(
     crop_steps=128, batch_size=10, mask="orderless+frames", augment=False, ema_decay=0.999,
     eval_every=250, patience=0, seed=0, bf16=True, progress=False,
