@@ -11,14 +11,14 @@ the same settings can be compared row by row:
 Runs with other crops have other validation windows; ``--windows-of`` scores every checkpoint on
 one run's windows instead (its ``config.json``), so that such runs compare at equal steps:
 
-    python benchmarks/checkpoint_loss.py candidates/t16c192/last.pt WD7014.pt \
-        --windows-of candidates/wd/config.json
+    python benchmarks/checkpoint_loss.py runs/t16c192/last.pt WD7014.pt \
+        --windows-of runs/wd/config.json
 
 Any checkpoint scores on a run's windows that way, a shipped model's file included (it has no
 step or run of its own), e.g. the shipped product against its distilled student:
 
     python benchmarks/checkpoint_loss.py src/counterpoint/weights/jsb.pt runs/distill/last.pt \
-        --windows-of candidates/wd/config.json
+        --windows-of runs/wd/config.json
 """
 
 from __future__ import annotations

@@ -26,10 +26,10 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from common import add_checkpoint, add_data, cpu_description, percentile
 
 from counterpoint import masks
 from counterpoint.data import load_jsb
@@ -45,8 +45,6 @@ from counterpoint.quantized import int8_network
 from counterpoint.representation import to_pianoroll
 from counterpoint.sampling import SamplerConfig, planned_passes, sample, sampler_network
 from counterpoint.tasks import fill_many, harmonize
-
-JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
 
 # "auto" precision is bfloat16 on CPUs with native bf16, else int8 where the model has an int8
 # file (counterpoint quantize), else float32; the header line says which it is here
@@ -64,10 +62,6 @@ SETTINGS = {
     "confidence 4 passes": SamplerConfig(method="confidence", steps=4),
     "independent (1 pass)": SamplerConfig(method="independent"),
 }
-
-
-def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q))
 
 
 def latency(model: Coconet, melodies: list[np.ndarray], sampler: SamplerConfig | None = None) -> list[float]:
@@ -203,13 +197,15 @@ def quality_table(model: Coconet, test: list[np.ndarray], pieces: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--checkpoint", default=None, help="path or shipped name (default: shipped jsb)")
+    add_checkpoint(parser)
+    add_data(parser)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--pieces", type=int, default=64)
     parser.add_argument("--part", choices=["bar", "speed", "quality", "all"], default="all")
     args = parser.parse_args()
-    test = load_jsb(JSB).test
+    test = load_jsb(args.data).test
     model = load_model(args.checkpoint)
+    print(cpu_description())
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
         f"sampler precision 'auto' = {SamplerConfig().resolve_precision(model)} for this model on this CPU"

@@ -17,6 +17,7 @@ import time
 import urllib.request
 
 import numpy as np
+from common import add_checkpoint, cpu_description
 
 MELODY = [
     72,
@@ -134,11 +135,12 @@ def measure(url: str, clients: int, seconds: float) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--checkpoint", default=None)
+    add_checkpoint(parser)
     parser.add_argument("--clients", type=int, nargs="*", default=[1, 8, 32])
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     args = parser.parse_args()
+    print(cpu_description())
     print("| workers | batching | clients | requests/s | p50 s | p99 s | errors |")
     print("|---|---|---|---|---|---|---|")
     for workers in args.workers:

@@ -5,11 +5,11 @@ verdict is the full report `counterpoint evaluate` writes once every piece is sc
 
     python benchmarks/test_split_pairs.py --data path/to/Jsb16thSeparated.npz \\
         before=/tmp/jsb-session20.pt:/tmp/candidates/reach/eval-test \\
-        shipped=jsb:candidates/product/eval-test
+        shipped=jsb:runs/product/eval-test
 
 Each model is NAME=CHECKPOINT:CACHE_FOLDER. The shipped model (session 30) is scored in
-candidates/product/eval-test. The network shipped before it, and its test scores, are in git
-history: `git show 5f47ca5:src/counterpoint/weights/jsb.pt > /tmp/jsb-session20.pt` and
+runs/product/eval-test (docs/runs.md restores it). The network shipped before it, and its test
+scores, are in git history: `git show 5f47ca5:src/counterpoint/weights/jsb.pt > /tmp/jsb-session20.pt` and
 `git archive 2d5d558 candidates/reach/eval-test | tar -x -C /tmp`.
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 
-from recipe_study import JSB, paired_table
+from common import add_data, paired_table
 
 from counterpoint.data import load_jsb
 from counterpoint.evaluation import cached_scores
@@ -29,7 +29,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("models", nargs="+", help="NAME=CHECKPOINT:CACHE_FOLDER, the reference first")
-    parser.add_argument("--data", default=str(JSB))
+    add_data(parser)
     args = parser.parse_args()
     pieces = load_jsb(args.data).test
     scores = {}

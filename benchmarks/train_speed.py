@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import torch
+from common import add_data, cpu_description
 
 from counterpoint.data import load_jsb
 from counterpoint.model import Coconet, preset
 from counterpoint.training import TrainConfig, forward, make_batch, masked_nll
-
-JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
 
 
 def conv_flops(model: Coconet, steps: int, pitches: int) -> float:
@@ -99,14 +97,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--batch", type=int, default=20)
     parser.add_argument("--steps", type=int, default=64)
+    add_data(parser)
     args = parser.parse_args()
+    print(cpu_description())
     ceiling = matmul_gflops()
     bf16_ceiling = matmul_gflops(dtype=torch.bfloat16)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads; matmul: "
         f"{ceiling:.0f} GFLOP/s fp32, {bf16_ceiling:.0f} GFLOP/s bf16"
     )
-    train_set = load_jsb(JSB).train
+    train_set = load_jsb(args.data).train
     print("| preset | variant | examples/s | GFLOP/s | % of matmul in the same precision |")
     print("|---|---|---|---|---|")
     for name in args.presets:

@@ -1,17 +1,58 @@
-"""Shared fixtures: the JSB file beside the project (tests that need it skip without it),
-tiny models, and a small isolated cache directory."""
+"""Shared fixtures: Bach chorales and tiny models.
+
+Most tests need only "some real Bach chorales": they use ``bach``, the committed fixture
+``tests/fixtures/chorales.json`` (56 chorales from music21's corpus, made by
+``scripts/make-test-fixture.py``), so a fresh clone runs them. The few that need the JSB file
+itself (its split sizes, its JSON twin) ask for ``jsb`` or ``jsb_path``, carry
+``@pytest.mark.jsb``, and skip only where the file is absent. The file is
+``$COUNTERPOINT_JSB`` if set, else ``../shared/data/jsb/Jsb16thSeparated.npz`` beside the project.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from counterpoint.data import Dataset, load_jsb
 from counterpoint.model import Coconet, preset, save
 
-JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
+JSB = Path(
+    os.environ.get("COUNTERPOINT_JSB")
+    or Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
+)
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "chorales.json"
+
+
+def pytest_collection_modifyitems(items):
+    """A test that reads the JSB file says so with ``@pytest.mark.jsb`` (so ``-m "not jsb"``
+    selects what a clone without it can run)."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if {"jsb", "jsb_path"} & set(getattr(item, "fixturenames", ())) and not item.get_closest_marker("jsb")
+    ]
+    if unmarked:
+        raise pytest.UsageError(f"these tests read the JSB file without @pytest.mark.jsb: {unmarked}")
+
+
+@pytest.fixture(scope="session")
+def bach_path() -> Path:
+    """The fixture file, in the JSB JSON layout: a ``--data`` path the CLI reads as it is."""
+    return FIXTURE
+
+
+@pytest.fixture(scope="session")
+def bach(bach_path) -> Dataset:
+    """56 Bach chorales from music21's corpus (32 train, 8 valid, 16 test), named by file."""
+    dataset = load_jsb(bach_path)
+    dataset.name = "music21-fixture"
+    dataset.names = json.loads(bach_path.read_text())["names"]
+    return dataset
 
 
 @pytest.fixture(scope="session")
@@ -22,16 +63,14 @@ def jsb_path() -> Path:
 
 
 @pytest.fixture(scope="session")
-def jsb(jsb_path):
-    from counterpoint.data import load_jsb
-
+def jsb(jsb_path) -> Dataset:
     return load_jsb(jsb_path)
 
 
 @pytest.fixture(scope="session")
-def chorale(jsb) -> np.ndarray:
-    """A real Bach chorale (JSB test piece 0)."""
-    return jsb.test[0]
+def chorale(bach) -> np.ndarray:
+    """A real Bach chorale (the fixture's first test piece, bwv112.5-sc; 160 steps)."""
+    return bach.test[0]
 
 
 @pytest.fixture()

@@ -50,6 +50,7 @@ def test_convert_between_formats(chorale, tmp_path):
     np.testing.assert_array_equal(read_chorale(tmp_path / "c.json"), chorale)
 
 
+@pytest.mark.jsb
 def test_data_on_the_jsb_file(jsb_path):
     result = run("data", jsb_path)
     assert result.exit_code == 0
@@ -208,12 +209,12 @@ def test_readme_examples_with_the_shipped_model(tmp_path):
     assert result.exit_code == 0, result.output
 
 
-def test_train_then_resume_with_changed_settings(jsb_path, tmp_path, tiny_checkpoint):
+def test_train_then_resume_with_changed_settings(bach_path, tmp_path, tiny_checkpoint):
     import json
     import shutil
 
     run_dir = tmp_path / "run"
-    first = ["train", "--data", jsb_path, "--preset", "tiny", "--run-dir", run_dir, "--steps", 4]
+    first = ["train", "--data", bach_path, "--preset", "tiny", "--run-dir", run_dir, "--steps", 4]
     channel_dropout = ["--dropout", 0.2, "--dropout-channels"]
     shape = ["--kernel", "5x3", "--dilations", "1x1,2x2"]
     recipe = ["--weight-decay", 0.05, "--mask", "orderless+continuation", "--teacher", tiny_checkpoint]
@@ -226,9 +227,9 @@ def test_train_then_resume_with_changed_settings(jsb_path, tmp_path, tiny_checkp
     assert config["teacher"] == str(tiny_checkpoint) and config["teacher_weight"] == 0.5
     assert config["model"]["dropout"] == 0.2 and config["model"]["dropout_channels"] is True
     assert config["model"]["kernel"] == [5, 3] and config["model"]["dilations"] == [[1, 1], [2, 2]]
-    moved = tmp_path / "moved" / Path(jsb_path).name  # the same chorales, elsewhere (another machine)
+    moved = tmp_path / "moved" / Path(bach_path).name  # the same chorales, elsewhere (another machine)
     moved.parent.mkdir()
-    shutil.copy(jsb_path, moved)
+    shutil.copy(bach_path, moved)
     resumed = ["train", "--run-dir", run_dir, "--resume", "--data", moved, "--device", "cpu"]
     result = run(*resumed, "--steps", 6, "--no-augment", "--lr", 1e-3)
     assert result.exit_code == 0, result.output

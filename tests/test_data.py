@@ -17,6 +17,7 @@ from counterpoint.representation import DEFAULT_RANGE, SILENCE
 MUSIC21_CHORALES = 409
 
 
+@pytest.mark.jsb
 def test_jsb_split_sizes(jsb):
     assert (len(jsb.train), len(jsb.valid), len(jsb.test)) == (229, 76, 77)
     assert sum(len(p) for p in jsb.train) == 55228
@@ -24,6 +25,7 @@ def test_jsb_split_sizes(jsb):
     assert any((p == SILENCE).any() for p in jsb.train)  # NaN became silence
 
 
+@pytest.mark.jsb
 def test_jsb_json_twin_equals_npz(jsb, jsb_path):
     twin = load_jsb(jsb_path.with_suffix(".json"))
     for a, b in zip(twin.test, jsb.test, strict=True):
@@ -57,9 +59,9 @@ def test_music21_corpus_loads_and_caches(tmp_path, monkeypatch):
     assert len(everything.train) == MUSIC21_CHORALES and len(everything.valid) == len(dataset.valid)
 
 
-def test_transposition_stays_in_range_and_within_max_shift(jsb):
+def test_transposition_stays_in_range_and_within_max_shift(bach):
     rng = np.random.default_rng(0)
-    for piece in jsb.train[:20]:
+    for piece in bach.train[:20]:
         for max_shift, limit in ((0, 99), (2, 2)):
             moved = random_transposition(piece, rng, DEFAULT_RANGE, max_shift)
             sounding = piece != SILENCE
@@ -72,6 +74,6 @@ def test_transposition_stays_in_range_and_within_max_shift(jsb):
     assert (random_transposition(wide, rng, DEFAULT_RANGE, 3) == wide).all()
 
 
-def test_pieces_too_short_for_the_crop_are_an_error(jsb):
+def test_pieces_too_short_for_the_crop_are_an_error(bach):
     with pytest.raises(ConfigError, match="longer than every piece"):
-        pieces_at_least(jsb.train, 10_000)
+        pieces_at_least(bach.train, 10_000)

@@ -391,15 +391,15 @@ def test_contrary_motion_is_not_parallel():
     assert voice_leading_faults(_piece([[72, 64, 55, 48], [74, 65, 55, 38]]))["parallel_octaves"] == 0
 
 
-def test_bach_is_close_to_bach(jsb):
-    near = histogram_distances(jsb.test[:20], jsb.test[20:40])
+def test_bach_is_close_to_bach(bach):
+    near = histogram_distances(bach.train[:16], bach.train[16:32])
     assert all(value < 0.15 for value in near.values())
     noise = [np.random.default_rng(0).integers(48, 72, size=(64, 4)) for _ in range(5)]
-    far = histogram_distances(noise, jsb.test[:20])
+    far = histogram_distances(noise, bach.train[:16])
     assert far["melodic_interval"] > 0.3
 
 
-def test_report_for_a_tiny_model_on_two_pieces(tiny_checkpoint, jsb_path, tmp_path):
+def test_report_for_a_tiny_model_on_two_pieces(tiny_checkpoint, bach_path, tmp_path):
     from typer.testing import CliRunner
 
     from counterpoint.cli import app
@@ -410,7 +410,7 @@ def test_report_for_a_tiny_model_on_two_pieces(tiny_checkpoint, jsb_path, tmp_pa
         [
             "evaluate",
             "--data",
-            str(jsb_path),
+            str(bach_path),
             "--checkpoint",
             str(tiny_checkpoint),
             "--max-pieces",

@@ -22,8 +22,8 @@ from counterpoint.io import (
 from counterpoint.representation import SILENCE
 
 
-def test_midi_round_trip_is_exact(jsb, tmp_path):
-    for index, piece in enumerate(jsb.test[:8]):
+def test_midi_round_trip_is_exact(bach, tmp_path):
+    for index, piece in enumerate(bach.test[:8]):
         path = tmp_path / f"{index}.mid"
         write_midi(piece, path)
         np.testing.assert_array_equal(read_chorale(path), piece[: len(read_chorale(path))])
@@ -45,10 +45,10 @@ def test_midi_tracks_are_named_with_tempo_and_held_notes_are_one_note(chorale, t
     assert soprano_ons == changes  # one note per run of equal pitches
 
 
-def test_musicxml_round_trip_is_exact(jsb, tmp_path):
+def test_musicxml_round_trip_is_exact(bach, tmp_path):
     from music21 import converter
 
-    for index, piece in enumerate(jsb.test[:3]):
+    for index, piece in enumerate(bach.test[:3]):
         path = tmp_path / f"{index}.musicxml"
         write_musicxml(piece, path)
         np.testing.assert_array_equal(read_chorale(path), piece)

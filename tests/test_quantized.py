@@ -105,10 +105,10 @@ def test_a_broken_int8_file_is_a_clear_error(tiny_checkpoint):
         int8_network(load_model(tiny_checkpoint))
 
 
-def test_quantize_command_then_harmonize_with_it(tiny_checkpoint, jsb_path, chorale, tmp_path):
+def test_quantize_command_then_harmonize_with_it(tiny_checkpoint, bach_path, chorale, tmp_path):
     from counterpoint.io import write_chorale
 
-    result = run("quantize", tiny_checkpoint, "--data", jsb_path, "--crops", 16)
+    result = run("quantize", tiny_checkpoint, "--data", bach_path, "--crops", 16)
     assert result.exit_code == 0, result.output
     assert "tiny.int8.onnx" in result.output and int8_path(tiny_checkpoint).exists()
     write_chorale(chorale[:32], tmp_path / "melody.npy")

@@ -16,8 +16,8 @@ from counterpoint.representation import (
 )
 
 
-def test_one_hot_round_trip_on_real_chorales(jsb):
-    for piece in jsb.test[:10]:
+def test_one_hot_round_trip_on_real_chorales(bach):
+    for piece in bach.test[:10]:
         roll = to_pianoroll(piece)
         assert roll.shape == (4, len(piece), 46)
         assert set(np.unique(roll.sum(-1))) <= {0.0, 1.0}
@@ -48,8 +48,8 @@ def test_bad_shapes(bad):
         to_pianoroll(bad)
 
 
-def test_transposition_keeps_range(jsb):
-    for piece in jsb.train[:20]:
+def test_transposition_keeps_range(bach):
+    for piece in bach.train[:20]:
         low, high = transposition_range(piece)
         assert low <= 0 <= high
         for shift in (low, high):

@@ -259,16 +259,16 @@ def test_batches_are_a_function_of_the_step(chorale):
     assert not torch.equal(first[1], other[1])
 
 
-def test_validation_set_is_fixed(jsb):
-    a = validation_set(jsb.valid, 64, 32, 0, preset("tiny").pitch_range)
-    b = validation_set(jsb.valid, 64, 32, 0, preset("tiny").pitch_range)
+def test_validation_set_is_fixed(bach):
+    a = validation_set(bach.valid, 64, 32, 0, preset("tiny").pitch_range)
+    b = validation_set(bach.valid, 64, 32, 0, preset("tiny").pitch_range)
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
     model = Coconet(preset("tiny"))
     assert np.isfinite(evaluate_loss(model, *a))
 
 
-def test_a_run_is_validated_with_its_own_masks(jsb):
-    frames = validation_set(jsb.valid, 64, 32, 0, preset("tiny").pitch_range, mask="frames")[1]
+def test_a_run_is_validated_with_its_own_masks(bach):
+    frames = validation_set(bach.valid, 64, 32, 0, preset("tiny").pitch_range, mask="frames")[1]
     voices_known = frames.sum(1)
     assert (((voices_known > 0) & (voices_known < 4)).sum(1) <= 1).all()  # whole steps erased
 
@@ -283,13 +283,13 @@ def _torchrun_two_ranks(worker: Path, *args: str) -> subprocess.CompletedProcess
     return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
 
 
-def test_torchrun_two_processes_end_with_identical_weights(jsb_path, tmp_path):
+def test_torchrun_two_processes_end_with_identical_weights(bach_path, tmp_path):
     worker = Path(__file__).parent / "ddp_worker.py"
-    result = _torchrun_two_ranks(worker, str(jsb_path), str(tmp_path))
+    result = _torchrun_two_ranks(worker, str(bach_path), str(tmp_path))
     if result.returncode != 0 and "Signal" in result.stderr:
         # a rank killed by a signal (seen once in CI: SIGABRT inside Gloo) is the
         # library's, not training's: one more try; a second failure fails the test
-        result = _torchrun_two_ranks(worker, str(jsb_path), str(tmp_path))
+        result = _torchrun_two_ranks(worker, str(bach_path), str(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
     weights = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
     for key in weights[0]:
@@ -299,7 +299,7 @@ def test_torchrun_two_processes_end_with_identical_weights(jsb_path, tmp_path):
     assert model.config == preset("tiny")
 
 
-def test_sigterm_stops_cleanly_and_keeps_the_checkpoint(jsb_path, tmp_path):
+def test_sigterm_stops_cleanly_and_keeps_the_checkpoint(bach_path, tmp_path):
     import signal
     import time
 
@@ -311,7 +311,7 @@ def test_sigterm_stops_cleanly_and_keeps_the_checkpoint(jsb_path, tmp_path):
             "counterpoint",
             "train",
             "--data",
-            str(jsb_path),
+            str(bach_path),
             "--preset",
             "tiny",
             "--run-dir",

@@ -1,0 +1,110 @@
+"""What the maintained benchmarks share: the JSB path, the --data and --checkpoint options, a
+one-line description of the machine for every figure's header, medians and percentiles of
+timings, and the paper's protocol paired by piece (test_split_pairs.py).
+
+The benchmarks run as scripts from the repository root (``python benchmarks/NAME.py``), so this
+module is imported as ``common``. The one-off studies in ``experiments/`` import it the same way
+with ``PYTHONPATH=src:benchmarks``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+from pathlib import Path
+
+import numpy as np
+
+# the one place the JSB file's default path is written: the data set beside the project
+# (../shared/data/jsb), or $COUNTERPOINT_JSB (as the tests read it)
+JSB = Path(
+    os.environ.get("COUNTERPOINT_JSB")
+    or Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
+)
+
+# CPU features that decide which arithmetic the sampler runs fastest (README, "Speed")
+FLAGS = {"avx512f": "AVX-512", "avx512_bf16": "AVX-512 BF16", "amx_tile": "AMX", "avx2": "AVX2"}
+
+
+def add_data(parser: argparse.ArgumentParser, help: str = "Jsb16thSeparated.npz or .json") -> None:
+    parser.add_argument("--data", type=Path, default=JSB, help=f"{help} (default: {JSB})")
+
+
+def add_checkpoint(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", default=None, help="path or shipped name (default: shipped jsb)")
+
+
+def cpu_description() -> str:
+    """The CPU's model name, its cores, the vector features that matter, and torch's threads."""
+    import torch
+
+    name, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                name = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    except OSError:  # not Linux: the name alone
+        pass
+    features = ", ".join(label for flag, label in FLAGS.items() if flag in flags) or "no AVX2"
+    return (
+        f"{name}, {os.cpu_count()} cores ({features}); torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads"
+    )
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def paired_table(scores: dict[str, list[dict | None]], pieces: list[np.ndarray], split: str) -> str:
+    """The paper's protocol from each model's cached scores of ``pieces`` (None where not
+    scored), on the pieces every model finished, paired by piece against the first model."""
+    from counterpoint.evaluation import paper_protocol_losses
+
+    common = [i for i in range(len(pieces)) if all(s[i] is not None for s in scores.values())]
+    if not common:
+        return f"no {split} piece was scored by every model"
+    losses = {name: [paper_protocol_losses(s[i]) for i in common] for name, s in scores.items()}
+    frames = np.array([len(pieces[i]) for i in common])
+    reference = next(iter(losses.values()))
+    lines = [
+        f"paper's protocol on the {len(common)} of {len(pieces)} {split} pieces every model "
+        f"finished ({frames.sum()} frames); difference paired by piece, against {next(iter(losses))}",
+        "",
+        "| model | pieces it finished | nats per frame | ± | difference | ± | exact: orderings' mean "
+        "| exact: per-piece ensemble |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, piece_losses in losses.items():
+        every = np.concatenate(piece_losses)
+        totals = np.array([(a - b).sum() for a, b in zip(piece_losses, reference, strict=True)])
+        difference = totals.sum() / frames.sum()
+        # a ratio estimator's standard error: per-piece residuals of the frame-weighted mean
+        spread = np.std(totals - difference * frames, ddof=1) if len(common) > 1 else 0.0
+        lines.append(
+            f"| {name} | {sum(s is not None for s in scores[name])} "
+            f"| {every.mean():.4f} | {every.std() / np.sqrt(len(every)):.4f} "
+            f"| {difference:+.4f} | {spread * np.sqrt(len(common)) / frames.sum():.4f} "
+            f"| {exact_likelihoods(scores[name], common, frames)} |"
+        )
+    return "\n".join(lines)
+
+
+def exact_likelihoods(scores: list[dict | None], common: list[int], frames: np.ndarray) -> str:
+    """Two exact likelihoods beside the protocol, nats per frame over the pieces ``common``:
+    the random orderings' mean, and their per-piece ensemble (``log mean_k p(x | o_k)``). A
+    model that only sharpens, chasing the protocol, worsens these (docs/notes, session 5)."""
+    totals = [scores[i]["orderings"] for i in common]  # (K,) log-likelihoods of each piece
+    mean = -sum(t.mean() for t in totals) / frames.sum()
+    ensemble = -sum(np.logaddexp.reduce(t) - np.log(len(t)) for t in totals) / frames.sum()
+    return f"{mean:.4f} | {ensemble:.4f}"
