@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from counterpoint.spelling import Spelling, accidentals, estimate_key, spell_chorale
+from counterpoint.spelling import Spelling, accidentals, spell_chorale
 
 STEPS_PER_QUARTER = 4
 VOICE_NAMES = ("soprano", "alto", "tenor", "bass")
@@ -129,9 +129,7 @@ def measure(path: Path, counts: Counter, courtesy: bool = False) -> None:
     struck = [n for n in written if not n.tied and n.end > n.start and chorale[n.start, n.voice] == n.midi]
     counts["notes"] += len(struck)
     counts["off grid"] += sum(1 for n in written if not n.tied) - len(struck)
-    sounding = chorale[chorale != -1]
-    given = estimate_key(sounding.tolist(), [1] * sounding.size, fifths)
-    for label, key in (("estimated", None), ("given", given)):
+    for label, key in (("estimated", None), ("given", fifths)):
         names = spell_chorale(chorale, onset, key)
         for note in struck:
             ours = Spelling.parse(names[note.start, note.voice])

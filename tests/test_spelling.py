@@ -2,7 +2,15 @@ import numpy as np
 import pytest
 
 from counterpoint.representation import SILENCE
-from counterpoint.spelling import Key, Spelling, accidentals, estimate_key, spell, spell_chorale
+from counterpoint.spelling import (
+    Key,
+    Spelling,
+    accidentals,
+    chorale_key,
+    estimate_key,
+    spell,
+    spell_chorale,
+)
 
 
 def names(pitches, key=None, lengths=None, voices=None):
@@ -73,6 +81,7 @@ def test_a_given_key_decides_between_enharmonic_keys():
     assert names(scale, Key.parse("F# major")) == ["F#4", "G#4", "A#4", "B4", "C#5", "D#5", "E#5", "F#5"]
     # the signature alone picks major or minor by the notes
     assert estimate_key(scale, [1] * 8, fifths=-6) == Key(-6, "major")
+    assert names(scale, -6) == names(scale, Key.parse("Gb major"))
 
 
 def test_a_key_signature_from_a_file_picks_its_mode():
@@ -97,6 +106,10 @@ def test_spell_chorale_names_every_sounding_step():
     assert spelled[:, 1].tolist() == ["D4", "D4", "D4", ""]
     assert spelled[:, 2].tolist() == ["Bb3", "Bb3", "A3", "Bb3"]
     assert spell_chorale(np.full((3, 4), SILENCE)).tolist() == [[""] * 4] * 3
+    assert chorale_key(chorale, onset) == Key(-2, "minor") == chorale_key(chorale, onset, fifths=-2)
+    # a one-sharp signature: G major (the notes centre on G), not E minor
+    assert chorale_key(chorale, onset, fifths=1) == Key(1, "major")
+    assert names([61]) == ["C#4"] and names([]) == []
 
 
 def test_a_pitch_outside_midi_is_one_sentence():

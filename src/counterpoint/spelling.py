@@ -209,20 +209,21 @@ def spell(
     pitches: Sequence[int],
     onsets: Sequence[float],
     durations: Sequence[float],
-    key: Key | None = None,
+    key: Key | int | None = None,
     voices: Sequence[int] | None = None,
 ) -> list[Spelling]:
     """The spelling of each note (MIDI ``pitches``, ``onsets`` and ``durations`` in any one
-    time unit, notes in any order, several voices together), in the given ``key`` or in the key
-    estimated from the notes. ``voices`` (the voice of each note), if given, lets a chromatic
-    passing or neighbour note be named by where its voice goes next."""
+    time unit, notes in any order, several voices together) in ``key``: a :class:`Key`, a key
+    signature's fifths (from a file; the mode is estimated) or None (estimated from the notes).
+    ``voices`` (the voice of each note), if given, lets a chromatic passing or neighbour note
+    be named by where its voice goes next."""
     from partitura.musicanalysis import estimate_spelling
 
     if len(pitches) == 0:
         return []
     _check_pitches(pitches)
-    if key is None:
-        key = estimate_key(pitches, durations)
+    if not isinstance(key, Key):
+        key = estimate_key(pitches, durations, key)
     names = estimate_spelling(_note_array(pitches, onsets, durations))
     positions = np.array([Spelling(str(n["step"]), int(n["alter"]), 0).fifths for n in names])
     low, high = (key.fifths + edge for edge in KEY_WINDOWS[key.mode])
@@ -240,21 +241,37 @@ def spell(
     ]
 
 
-def spell_chorale(chorale: np.ndarray, onset: np.ndarray | None = None, key: Key | None = None) -> np.ndarray:
+def _chorale_notes(chorale: np.ndarray, onset: np.ndarray | None) -> list[tuple[int, int, int, int]]:
+    """Every note of a chorale as ``(voice, start, length, pitch)``."""
+    chorale = np.asarray(chorale)
+    starts = None if onset is None else np.asarray(onset)
+    return [
+        (voice, start, length, pitch)
+        for voice in range(NUM_VOICES)
+        for start, length, pitch in notes(chorale[:, voice], None if starts is None else starts[:, voice])
+    ]
+
+
+def chorale_key(chorale: np.ndarray, onset: np.ndarray | None = None, fifths: int | None = None) -> Key:
+    """The key of a chorale ``(steps, 4)``, estimated from its notes; with ``fifths`` (a key
+    signature from a file), that signature's major or minor key. :func:`spell_chorale` spells
+    in this key when it is given none, so a writer prints the signature the names agree with."""
+    found = _chorale_notes(chorale, onset)
+    return estimate_key([pitch for *_, pitch in found], [length / 4 for _, _, length, _ in found], fifths)
+
+
+def spell_chorale(
+    chorale: np.ndarray, onset: np.ndarray | None = None, key: Key | int | None = None
+) -> np.ndarray:
     """The name of every sounding step of a chorale: a ``(steps, 4)`` array of strings such
     as ``"F#4"`` (``""`` where a voice is silent); every step of a note has its note's name.
 
     ``onset`` (bool ``(steps, 4)``) marks where a note is struck, so that a repeated note is
-    two notes; without it a run of one pitch is one note. All voices are spelled together."""
+    two notes; without it a run of one pitch is one note. ``key`` as in :func:`spell`. All
+    voices are spelled together."""
     chorale = np.asarray(chorale)
-    found = [
-        (voice, start, length, pitch)
-        for voice in range(NUM_VOICES)
-        for start, length, pitch in notes(
-            chorale[:, voice], None if onset is None else np.asarray(onset)[:, voice]
-        )
-    ]
     names = np.full(chorale.shape, "", dtype="<U6")
+    found = _chorale_notes(chorale, onset)
     if not found:
         return names
     voices, starts, lengths, pitches = (list(column) for column in zip(*found, strict=True))
