@@ -148,3 +148,20 @@ def test_courtesy_accidentals_after_a_barline_are_optional():
     assert accidentals(notes_in("F#4 F4"), [1, 2], 0, courtesy=True) == ["sharp", "natural"]
     with pytest.raises(ValueError, match="one entry per note"):
         accidentals(notes_in("F#4 F4"), [1], 0)
+
+
+def test_the_melody_set_is_spelled_in_its_own_keys():
+    from pathlib import Path
+
+    from counterpoint.melodies import read_melodies
+
+    for melody in read_melodies(Path(__file__).resolve().parents[1] / "examples" / "melodies.json"):
+        pitches, onsets, lengths = zip(*melody.sounding(), strict=True)
+        estimated = spell(pitches, onsets, lengths)
+        if melody.key.endswith("dorian"):  # D dorian: no flat, the B is natural
+            assert {s.name[:-1] for s in estimated} <= set("CDEFGAB"), melody.title
+            continue
+        key = Key.parse(melody.key)
+        assert spell(pitches, onsets, lengths, key) == estimated, melody.title
+        # these tunes keep to their scale: every name lies in the key signature's seven
+        assert all(key.fifths - 1 <= s.fifths <= key.fifths + 5 for s in estimated), melody.title
