@@ -117,7 +117,12 @@ class Key:
     def tonic(self) -> str:
         """The tonic's name without octave: ``"G"``, ``"Bb"``, ``"F#"``."""
         position = self.fifths + (3 if self.mode == "minor" else 0)
-        return Spelling.at(position * 7 % 12 + 60, position).name[:-1]
+        return Spelling.at(self.tonic_pitch_class + 60, position).name[:-1]
+
+    @property
+    def tonic_pitch_class(self) -> int:
+        """The tonic's pitch class, C = 0 (F-sharp major and G-flat major share 6)."""
+        return (self.fifths + (3 if self.mode == "minor" else 0)) * 7 % 12
 
     @property
     def name(self) -> str:
@@ -174,11 +179,13 @@ def estimate_key(pitches: Sequence[int], durations: Sequence[float], fifths: int
     if len(pitches) == 0:
         return Key(fifths or 0)
     array = _note_array(pitches, np.zeros(len(pitches)), durations)
-    for name in partitura_key(array, return_sorted_keys=True):
-        key_fifths, mode = key_name_to_fifths_mode(name)
-        if fifths is None or key_fifths == fifths:
-            return Key(key_fifths, mode)
-    return Key(fifths)  # not reached: every signature has a major and a minor key
+    ranked = [Key(*key_name_to_fifths_mode(name)) for name in partitura_key(array, return_sorted_keys=True)]
+    if fifths is None:
+        return ranked[0]
+    # partitura names each key one way (F-sharp major, never G-flat major): match by tonic.
+    # The ranking holds all 24 keys, so both keys of the signature are in it.
+    fits = [key.mode for key in ranked if key.tonic_pitch_class == Key(fifths, key.mode).tonic_pitch_class]
+    return Key(fifths, fits[0])
 
 
 def _resolve_by_step(
