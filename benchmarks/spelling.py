@@ -170,13 +170,14 @@ def main() -> None:
         f"{notes} notes ({counts['off grid']} shorter than a 16th left out), "
         f"{time.perf_counter() - began:.0f} s"
     )
-    print(f"{'key':<34}{'letter+alter':>14}{'with octave':>13}{'accidentals':>13}")
+    print(f"{'key':<34}{'letter+alter':>14}{'with octave':>13}{'differ':>8}{'accidentals':>13}")
     rows = (("estimated", "estimated from the notes (MIDI)"), ("given", "signature given (from the file)"))
     for label, title in rows:
         letter = 100 * counts[label, "letter"] / notes
         octave = 100 * counts[label, "octave"] / notes
         printed = 100 * counts[label, "accidental"] / counts[label, "written"]
-        print(f"{title:<34}{letter:>13.2f}%{octave:>12.2f}%{printed:>12.2f}%")
+        differ = notes - counts[label, "octave"]
+        print(f"{title:<34}{letter:>13.2f}%{octave:>12.2f}%{differ:>8}{printed:>12.2f}%")
     print(
         f"accidentals: printed or not as the editors did, over {counts['given', 'written']} written notes"
         f"{' (courtesy accidentals after a barline)' if args.courtesy else ''}; editors print "
