@@ -39,7 +39,7 @@ ACCIDENTAL_NAMES = {-2: "flat-flat", -1: "flat", 0: "natural", 1: "sharp", 2: "d
 MODES = ("major", "minor")
 # Where a key's notes lie on the line of fifths, relative to its signature's fifths: in the
 # editors' spellings of music21's Bach chorales (benchmarks/spelling.py), these windows hold all
-# but 5 of their 96,728 notes (E-flat to E-sharp in D minor). A name outside is moved by 12
+# but 5 of their 96,728 notes (in D minor: A-flat to D-sharp). A name outside is moved by 12
 # fifths, to the other name of its pitch.
 KEY_WINDOWS = {"major": (-5, 10), "minor": (-3, 10)}
 # The first and last MIDI pitch that have a name.
