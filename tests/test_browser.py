@@ -29,7 +29,12 @@ FLAGS = [
     "--autoplay-policy=no-user-gesture-required",
 ]
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
-PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 2}
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "has_touch": True,
+    "is_mobile": True,
+    "device_scale_factor": 2,
+}
 # staff positions (diatonic steps from C-1): treble G4 .. C5, and A3 (below a soprano's range)
 G4, A4, B4, C5, A3 = 32, 33, 34, 35, 26
 IDLE = "!app.state.busy && !!app.state.last"
@@ -47,7 +52,16 @@ def _free_port() -> int:
 def server(tiny_checkpoint):
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "counterpoint", "serve", "--checkpoint", str(tiny_checkpoint), "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "counterpoint",
+            "serve",
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--port",
+            str(port),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -115,11 +129,14 @@ def _point(page, step: float, staff: int, position: int) -> tuple[float, float]:
         page.evaluate(
             """([t, staff, d]) => {
               const g = app.state.geometry, scroller = document.getElementById("staff-scroll");
-              const at = () => { const p = g.svg.createSVGPoint(); p.x = g.stepX(t) + 5; p.y = g.yOf(staff, d);
+              const at = () => { const p = g.svg.createSVGPoint();
+                                 p.x = g.stepX(t) + 5; p.y = g.yOf(staff, d);
                                  return p.matrixTransform(g.svg.getScreenCTM()); };
               const box = scroller.getBoundingClientRect();
               let s = at();
-              if (s.x < box.left + 20 || s.x > box.right - 20) { scroller.scrollLeft += s.x - box.left - box.width / 2; s = at(); }
+              if (s.x < box.left + 20 || s.x > box.right - 20) {
+                scroller.scrollLeft += s.x - box.left - box.width / 2; s = at();
+              }
               return [s.x, s.y];
             }""",
             [step, staff, position],
@@ -167,21 +184,33 @@ def _boxes(page, selector: str) -> list[dict]:
 
 
 def _overlap(a: dict, b: dict, slack: float = 0.5) -> bool:
-    return a["x"] < b["r"] - slack and b["x"] < a["r"] - slack and a["y"] < b["b"] - slack and b["y"] < a["b"] - slack
+    return (
+        a["x"] < b["r"] - slack
+        and b["x"] < a["r"] - slack
+        and a["y"] < b["b"] - slack
+        and b["y"] < a["b"] - slack
+    )
 
 
 # every glyph VexFlow writes as text in a note, with its ink box (svg units) from canvas metrics
 GLYPH_BOXES = """(() => {
   const canvas = document.createElement("canvas").getContext("2d");
-  return [...document.querySelectorAll("#staff g.vf-stavenote")].flatMap((n, note) => [...n.querySelectorAll("text")].map(t => {
+  return [...document.querySelectorAll("#staff g.vf-stavenote")].flatMap((n, note) =>
+    [...n.querySelectorAll("text")].map(t => {
     const style = getComputedStyle(t);
     canvas.font = `${style.fontSize} ${style.fontFamily}`;
-    const m = canvas.measureText(t.textContent), x = Number(t.getAttribute("x")), y = Number(t.getAttribute("y"));
-    return {note, x: x - m.actualBoundingBoxLeft, r: x + m.actualBoundingBoxRight, y: y - m.actualBoundingBoxAscent,
+    const m = canvas.measureText(t.textContent);
+    const x = Number(t.getAttribute("x")), y = Number(t.getAttribute("y"));
+    return {note, x: x - m.actualBoundingBoxLeft, r: x + m.actualBoundingBoxRight,
+            y: y - m.actualBoundingBoxAscent,
             b: y + m.actualBoundingBoxDescent};
   }));
 })()"""
-NATURAL, SHARP, DOT = "\ue261", "\ue262", "\ue1e7"  # SMuFL: accidentalNatural, accidentalSharp, augmentationDot
+NATURAL, SHARP, DOT = (
+    "\ue261",
+    "\ue262",
+    "\ue1e7",
+)  # SMuFL: accidentalNatural, accidentalSharp, augmentationDot
 
 
 # ------------------------------------------------------------------ notation
@@ -213,24 +242,35 @@ def test_notation_is_engraved(desktop):
     assert page.locator(f"{svg} .vf-timesignature").count() == 2
     assert page.locator(f"{svg} .vf-stem").count() >= 10
     assert page.locator(f"{svg} .vf-beam").count() >= 1
-    assert page.locator(f"{svg} .vf-stavetie").count() == 1 + 1 + 1  # C5, the alto's E4 (a half and tied), the bass
+    assert (
+        page.locator(f"{svg} .vf-stavetie").count() == 1 + 1 + 1
+    )  # C5, the alto's E4 (a half and tied), the bass
     assert _notes(page, 0) == [78, 77, 72, 74, 72]
     assert _notes(page, 2) == [55, 55]
     assert page.locator(f"{svg} g.rest[data-voice='0']").count() == 1
-    soprano_text = page.evaluate("[...document.querySelectorAll('#staff g.note[data-voice=\"0\"]')].map(e => e.textContent)")
+    soprano_text = page.evaluate(
+        "[...document.querySelectorAll('#staff g.note[data-voice=\"0\"]')].map(e => e.textContent)"
+    )
     assert SHARP in soprano_text[0] and NATURAL in soprano_text[1]
     assert DOT in "".join(soprano_text)
     # stems: the soprano's up (the stem above the head), the alto's down (its half note)
     stems = page.evaluate(
-        """[[0, 4], [1, 8]].map(([v, t]) => { const n = document.querySelector(`#staff g.note[data-voice="${v}"][data-start="${t}"]`);
-           const stem = n.querySelector('.vf-stem path').getBBox(), head = Number(n.querySelector('.vf-notehead text').getAttribute('y'));
+        """[[0, 4], [1, 8]].map(([v, t]) => {
+           const n = document.querySelector(`#staff g.note[data-voice="${v}"][data-start="${t}"]`);
+           const stem = n.querySelector('.vf-stem path').getBBox();
+           const head = Number(n.querySelector('.vf-notehead text').getAttribute('y'));
            return [stem.y < head - 5, stem.y + stem.height > head + 5]; })"""
     )
     assert stems == [[True, False], [False, True]]
     # no two glyphs (heads, accidentals, dots, rests) of different notes overlap: ink boxes
     # from the music font's own metrics
     glyphs = page.evaluate(GLYPH_BOXES)
-    clashes = [(a, b) for i, a in enumerate(glyphs) for b in glyphs[i + 1 :] if a["note"] != b["note"] and _overlap(a, b)]
+    clashes = [
+        (a, b)
+        for i, a in enumerate(glyphs)
+        for b in glyphs[i + 1 :]
+        if a["note"] != b["note"] and _overlap(a, b)
+    ]
     assert len(glyphs) > 20 and clashes == []
     page.screenshot(path=str(ARTIFACTS / "notation-desktop.png"), full_page=True)
 
@@ -255,7 +295,8 @@ def test_key_and_time_signatures_on_both_staves(desktop, key, metre):
 def test_spelling_follows_the_key(desktop):
     spelled = desktop.evaluate(
         """async () => { const m = await import("/static/js/music.js");
-          return [[66, 0], [70, 0], [70, 2], [63, -3], [65, 6], [61, 4]].map(([p, k]) => m.noteName(p, k)); }"""
+          return [[66, 0], [70, 0], [70, 2], [63, -3], [65, 6], [61, 4]]
+            .map(([p, k]) => m.noteName(p, k)); }"""
     )
     assert spelled == ["F♯4", "B♭4", "A♯4", "E♭4", "E♯4", "C♯4"]
 
@@ -380,7 +421,10 @@ def test_keyboard_alone(desktop):
     page.keyboard.press("Enter")
     assert len(_notes(page, 0)) == 5
     # distinct names for the two groups of voice checkboxes
-    labels = page.evaluate("[...document.querySelectorAll('input[type=checkbox]')].map(e => e.getAttribute('aria-label') || e.parentElement.textContent.trim())")
+    labels = page.evaluate(
+        "[...document.querySelectorAll('input[type=checkbox]')]"
+        ".map(e => e.getAttribute('aria-label') || e.parentElement.textContent.trim())"
+    )
     names = page.evaluate("[...document.querySelectorAll('input[type=checkbox]')].map(e => e.name || e.id)")
     assert len(set(labels)) == len(labels) and len(set(names)) == len(names)
 
@@ -410,8 +454,10 @@ def test_busy_page_is_locked_and_cancel_restores(desktop):
     before = page.evaluate("JSON.stringify(app.state.piece)")
     locked = page.evaluate(
         """() => { document.getElementById("harmonize").click();
-          const ids = ["preset", "measures", "metre", "key", "clear", "clear-voice", "open-button", "harmonize", "alternatives", "undo"];
-          return {disabled: ids.filter(id => document.getElementById(id).disabled), hint: document.getElementById("hint").textContent,
+          const ids = ["preset", "measures", "metre", "key", "clear", "clear-voice", "open-button",
+                       "harmonize", "alternatives", "undo"];
+          return {disabled: ids.filter(id => document.getElementById(id).disabled),
+                  hint: document.getElementById("hint").textContent,
                   cancel: !document.getElementById("cancel").hidden}; }"""
     )
     assert len(locked["disabled"]) == 10, locked
@@ -430,8 +476,9 @@ def test_alternatives_progress_and_choice(desktop):
     assert "Passion" not in page.locator("#preset").inner_text()
     page.evaluate(
         """() => { window.progressSeen = [];
-          new MutationObserver(() => window.progressSeen.push(document.querySelector("#progress span").textContent))
-            .observe(document.querySelector("#progress span"), {childList: true, characterData: true, subtree: true}); }"""
+          const span = document.querySelector("#progress span");
+          new MutationObserver(() => window.progressSeen.push(span.textContent))
+            .observe(span, {childList: true, characterData: true, subtree: true}); }"""
     )
     page.click("#alternatives")
     page.wait_for_function("!app.state.busy && !document.querySelector('.choice').disabled", timeout=60_000)
@@ -484,14 +531,20 @@ def _swipe(page, x: float, y: float, dx: float) -> None:
     cdp = page.context.new_cdp_session(page)
     cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
     for i in range(1, 11):
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x + dx * i / 10, "y": y}]})
+        cdp.send(
+            "Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x + dx * i / 10, "y": y}]}
+        )
         time.sleep(0.016)
     cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
 
 
 def test_phone(phone):
     page = phone
+    assert page.locator("#piece-settings").get_attribute("open") is None  # folded: the staff comes first
+    page.click("#piece-settings summary")
     page.select_option("#preset", "mary")
+    assert "Mary Had a Little Lamb, 4 bars, 4/4, C major" in page.locator("#piece-summary").inner_text()
+    page.click("#piece-settings summary")
     notes = _notes(page, 0)
     assert len(notes) == 13
     # staff positions far enough apart for a finger (8 px or more)
@@ -524,9 +577,12 @@ def test_phone(phone):
     assert choice["y"] < 844 and choice["y"] + choice["height"] > 0, "the alternatives are in view"
     page.screenshot(path=str(ARTIFACTS / "phone-2-alternatives.png"), full_page=False)
     page.locator(".choice").first.click()
-    assert page.evaluate("document.documentElement.scrollWidth") <= 392, "the page itself must not scroll sideways"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 392, (
+        "the page itself must not scroll sideways"
+    )
     small = page.evaluate(
-        "[...document.querySelectorAll('button:not([hidden]), select')].filter(e => e.offsetParent && !e.closest('#choice-list'))"
+        "[...document.querySelectorAll('button:not([hidden]), select')]"
+        ".filter(e => e.offsetParent && !e.closest('#choice-list'))"
         ".map(e => e.getBoundingClientRect()).filter(b => b.height < 44).length"
     )
     assert small == 0, "every control is at least 44 px high on a phone"

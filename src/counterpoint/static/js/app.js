@@ -101,6 +101,9 @@ function render() {
   $("staff").setAttribute("aria-busy", String(busy));
   for (const button of document.querySelectorAll(".choice")) button.disabled = busy;
   $("clear-voice").textContent = `Clear ${VOICES[state.voice]}`;
+  const preset = PRESETS[$("preset").value];
+  const key = KEYS.find(([k]) => k === state.key)[2].split(" / ")[0];
+  $("piece-summary").textContent = `${preset ? preset.label + ", " : ""}${state.measures} bars, ${state.metre}, ${key}, ♩ = ${$("tempo").value}`;
 }
 
 function selectedNote() {
@@ -605,6 +608,7 @@ function changeShape(mutate) {
 
 function setup() {
   setColours(document.documentElement);
+  if (matchMedia("(max-width: 640px)").matches) $("piece-settings").open = false;  // the staff first on a phone
   for (let m = 1; m <= 32; m++) $("measures").append(new Option(String(m), String(m)));
   for (const metre of Object.keys(METRES)) $("metre").append(new Option(metre, metre));
   for (const [k, , label] of [...KEYS].sort((a, b) => a[0] - b[0])) $("key").append(new Option(label, String(k)));
