@@ -301,6 +301,51 @@ def test_spelling_follows_the_key(desktop):
     assert spelled == ["F♯4", "B♭4", "A♯4", "E♭4", "E♯4", "C♯4"]
 
 
+def test_written_durations(desktop):
+    """A held note is written as a musician writes it: ties at barlines and where the beat
+    (or the middle of a 4/4 bar) would be hidden; dots where they read well."""
+    pieces = desktop.evaluate(
+        """async () => { const m = await import("/static/js/music.js");
+          const cases = [[0, 12, "4/4"], [4, 12, "4/4"], [8, 20, "4/4"], [2, 6, "4/4"], [1, 4, "4/4"],
+                         [0, 12, "3/4"], [4, 12, "3/4"], [0, 6, "2/4"], [6, 10, "2/4"]];
+          return cases.map(([a, b, metre]) => m.writtenPieces(a, b, metre)
+            .map(p => [p.start, p.length])); }"""
+    )
+    assert pieces == [
+        [[0, 12]],  # a dotted half from the downbeat
+        [[4, 4], [8, 4]],  # beat 2 to 4: tied over the middle of the bar
+        [[8, 8], [16, 4]],  # over the barline
+        [[2, 2], [4, 2]],  # an 8th off the beat, tied into the next beat
+        [[1, 1], [2, 2]],
+        [[0, 12]],
+        [[4, 8]],
+        [[0, 6]],  # 2/4: a dotted quarter
+        [[6, 2], [8, 2]],
+    ]
+
+
+def test_unison_and_playback_follow_the_notes(desktop):
+    page = desktop
+    # soprano and alto on the same C5: two notes, stems both ways
+    _set_piece(page, [[0, 0, 4, 72, "user"], [1, 0, 8, 72, "user"], [0, 4, 8, 74, "user"]])
+    assert _notes(page, 0)[0] == 72 and _notes(page, 1) == [72]
+    assert (
+        page.locator(
+            "#staff g.note[data-start='0'] .vf-stem, #staff g.note[data-start='0'] .vf-notehead"
+        ).count()
+        >= 4
+    )
+    page.click("#play")
+    assert page.locator("#play").inner_text() == "■ Stop"
+    _click(page, 8, 0, C5)  # an edit stops what plays: it no longer is what is written
+    assert page.locator("#play").inner_text() == "▶ Play"
+    page.click("#play")
+    page.click("#harmonize")
+    assert page.evaluate("app.state.playing") is None
+    page.wait_for_function("!app.state.busy", timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "unison.png"))
+
+
 # ------------------------------------------------------------------ editing
 
 
@@ -452,21 +497,35 @@ def test_busy_page_is_locked_and_cancel_restores(desktop):
     page = desktop
     page.select_option("#preset", "mary")
     before = page.evaluate("JSON.stringify(app.state.piece)")
+    x, y = _point(page, 0, 0, G4)
+    # all in one turn of the page's event loop, so no answer from the model can come between
     locked = page.evaluate(
-        """() => { document.getElementById("harmonize").click();
+        """([x, y]) => { document.getElementById("harmonize").click();
           const ids = ["preset", "measures", "metre", "key", "clear", "clear-voice", "open-button",
                        "harmonize", "alternatives", "undo"];
-          return {disabled: ids.filter(id => document.getElementById(id).disabled),
-                  hint: document.getElementById("hint").textContent,
-                  cancel: !document.getElementById("cancel").hidden}; }"""
+          const seen = {disabled: ids.filter(id => document.getElementById(id).disabled),
+                        hint: document.getElementById("hint").textContent,
+                        cancel: !document.getElementById("cancel").hidden};
+          // a tap on the staff while the model works
+          const staff = document.getElementById("staff");
+          for (const type of ["pointerdown", "pointerup"]) {
+            const init = {clientX: x, clientY: y, pointerId: 7, button: 0, bubbles: true};
+            staff.dispatchEvent(new PointerEvent(type, init));
+          }
+          seen.tapped = document.getElementById("hint").textContent;
+          seen.notes = JSON.stringify(app.state.piece.pitch);
+          document.getElementById("cancel").click();
+          return seen; }""",
+        [x, y],
     )
     assert len(locked["disabled"]) == 10, locked
     assert "the model is writing" in locked["hint"] and locked["cancel"]
-    page.click("#cancel")
+    assert "Wait, or press Cancel" in locked["tapped"]
+    assert locked["notes"] == json.dumps(json.loads(before)["pitch"], separators=(",", ":"))
     page.wait_for_function("!app.state.busy", timeout=30_000)
-    assert "cancelled" in _hint(page) or "done" in _hint(page)
-    if "cancelled" in _hint(page):
-        assert page.evaluate("JSON.stringify(app.state.piece)") == before
+    assert "cancelled: nothing changed" in _hint(page)
+    assert page.evaluate("JSON.stringify(app.state.piece)") == before
+    assert not page.locator("#harmonize").is_disabled()
 
 
 def test_alternatives_progress_and_choice(desktop):
@@ -481,12 +540,18 @@ def test_alternatives_progress_and_choice(desktop):
             .observe(span, {childList: true, characterData: true, subtree: true}); }"""
     )
     page.click("#alternatives")
-    page.wait_for_function("!app.state.busy && !document.querySelector('.choice').disabled", timeout=60_000)
+    page.wait_for_function(
+        "!app.state.busy && !document.querySelector('.choice .use').disabled", timeout=60_000
+    )
     seen = page.evaluate("window.progressSeen")
     assert any("pass" in text and "each of the 3" in text for text in seen), seen
     assert page.locator(".choice").count() == 3
-    assert page.locator(".choice svg .roll-note").count() > 30
-    page.locator(".choice").nth(1).click()
+    assert page.locator(".choice .vf-stavenote").count() > 3 * 10, "each version is a small score"
+    page.locator("#choices").screenshot(path=str(ARTIFACTS / "alternatives-desktop.png"))
+    page.locator(".choice .listen").nth(0).click()
+    assert page.locator(".choice .listen").nth(0).inner_text() == "■ Stop"
+    page.locator(".choice .use").nth(1).click()
+    assert page.evaluate("app.state.playing") is None
     assert "Version 2 chosen" in _hint(page)
     assert _notes(page, 1)
 
@@ -571,18 +636,20 @@ def test_phone(phone):
     assert _notes(page, 0)[4:6] == [76, 74]
     page.screenshot(path=str(ARTIFACTS / "phone-1-melody.png"), full_page=False)
     page.click("#alternatives")
-    page.wait_for_function("!app.state.busy && !document.querySelector('.choice').disabled", timeout=60_000)
+    page.wait_for_function(
+        "!app.state.busy && !document.querySelector('.choice .use').disabled", timeout=60_000
+    )
     page.wait_for_timeout(600)  # the smooth scroll
     choice = page.locator(".choice").first.bounding_box()
     assert choice["y"] < 844 and choice["y"] + choice["height"] > 0, "the alternatives are in view"
     page.screenshot(path=str(ARTIFACTS / "phone-2-alternatives.png"), full_page=False)
-    page.locator(".choice").first.click()
+    page.locator(".choice .use").first.click()
     assert page.evaluate("document.documentElement.scrollWidth") <= 392, (
         "the page itself must not scroll sideways"
     )
     small = page.evaluate(
         "[...document.querySelectorAll('button:not([hidden]), select')]"
-        ".filter(e => e.offsetParent && !e.closest('#choice-list'))"
+        ".filter(e => e.offsetParent)"
         ".map(e => e.getBoundingClientRect()).filter(b => b.height < 44).length"
     )
     assert small == 0, "every control is at least 44 px high on a phone"

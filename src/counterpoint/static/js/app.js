@@ -99,7 +99,7 @@ function render() {
   $("pitch-up").disabled = $("pitch-down").disabled = busy || !note;
   $("cancel").hidden = !busy;
   $("staff").setAttribute("aria-busy", String(busy));
-  for (const button of document.querySelectorAll(".choice")) button.disabled = busy;
+  for (const control of document.querySelectorAll(".choice button")) control.disabled = busy;
   $("clear-voice").textContent = `Clear ${VOICES[state.voice]}`;
   const preset = PRESETS[$("preset").value];
   const key = KEYS.find(([k]) => k === state.key)[2].split(" / ")[0];
@@ -414,6 +414,7 @@ async function sample(label, base, known, count, onProgress) {
     return null;
   } finally {
     state.busy = null;
+    if (state.playing) state.playing.stop();  // what plays is what is written
     setProgress(null);
     render();
   }
@@ -455,32 +456,43 @@ async function alternatives() {
   const known = knownForHarmonize(base);
   const count = 3;
   const list = $("choice-list");
-  const previews = [];
+  const cards = [];
   list.replaceChildren();
   for (let i = 0; i < count; i++) {
-    const button = document.createElement("button");
-    button.className = "choice"; button.type = "button"; button.disabled = true;
-    button.setAttribute("aria-label", `use version ${i + 1}`);
-    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-    const label = document.createElement("span"); label.textContent = `Version ${i + 1}`;
-    button.append(label, svg);
-    list.appendChild(button);
-    previews.push([button, svg]);
+    const card = document.createElement("div");
+    card.className = "choice";
+    const head = document.createElement("div");
+    head.className = "choice-head";
+    const title = document.createElement("span");
+    title.textContent = `Version ${i + 1}`;
+    const listen = button(`▶ Play`, `play version ${i + 1}`, "listen");
+    const use = button("Use this", `use version ${i + 1}`, "use");
+    head.append(title, listen, use);
+    const score = document.createElement("div");
+    score.className = "mini";
+    const roll = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    score.append(roll);
+    card.append(head, score);
+    list.appendChild(card);
+    cards.push({ card, listen, use, score, roll });
   }
   $("choices").hidden = false;
   $("choices").scrollIntoView({ block: "nearest", behavior: "smooth" });
-  const draw = (chorales) => chorales.forEach((chorale, i) => previews[i] && drawRoll(previews[i][1], applyResult(base, known, chorale),
+  // while the model works each version's pianoroll shows its progress; then its score
+  const drawRolls = (chorales) => chorales.forEach((chorale, i) => cards[i] && drawRoll(cards[i].roll, applyResult(base, known, chorale),
     { cell: 3, row: 2, labelled: false, barSteps: stepsPerBar(state.metre) }));
-  const result = await sample("3 alternatives", base, known, count, (event) => draw(event.chorales));
+  const result = await sample("3 alternatives", base, known, count, (event) => drawRolls(event.chorales));
   if (!result) { $("choices").hidden = true; return; }
-  draw(result.chorales);
   result.chorales.forEach((chorale, i) => {
-    const [button] = previews[i];
-    button.disabled = false;
-    button.addEventListener("click", () => {
+    const option = applyResult(base, known, chorale);
+    const { listen, use, score } = cards[i];
+    engrave(score, option, { key: state.key, metre: state.metre, zoom: 0.55, preview: true });
+    listen.addEventListener("click", () => togglePlay(option, listen));
+    use.addEventListener("click", () => {
       if (state.busy) return;
+      if (state.playing) state.playing.stop();
       state.undo.push(snapshot()); state.redo = [];
-      state.piece = applyResult(base, known, chorale);
+      state.piece = copyPiece(option);
       state.last = { kind: "harmonize" };
       $("choices").hidden = true;
       hint(`Version ${i + 1} chosen. Press Play to listen.`);
@@ -488,19 +500,32 @@ async function alternatives() {
       $("staff-scroll").scrollIntoView({ block: "nearest", behavior: "smooth" });
     });
   });
-  hint("Three versions below: play the piece after choosing, or choose another.");
+  hint("Three versions below: play them, then use the one you like.");
   $("choices").scrollIntoView({ block: "nearest", behavior: "smooth" });
+}
+
+function button(text, label, className) {
+  const element = document.createElement("button");
+  element.type = "button"; element.textContent = text; element.className = className;
+  element.setAttribute("aria-label", label);
+  return element;
 }
 
 // ------------------------------------------------------------------ sound
 
-function togglePlay() {
-  if (state.playing) { state.playing.stop(); return; }
+/** Play (or stop) a piece: the one on the staff, with a cursor, or a version's preview. */
+function togglePlay(piece = null, control = $("play")) {
+  const wasPlaying = state.playing?.control;
+  if (state.playing) state.playing.stop();
+  if (wasPlaying === control) return;
+  const shown = piece === null;
   const heard = VOICES.map((_, v) => $(`hear-${v}`).checked);
-  const cursor = () => document.getElementById("staff-cursor");
-  state.playing = play(state.piece, {
+  const cursor = () => (shown ? document.getElementById("staff-cursor") : null);
+  const text = control.textContent;
+  const handle = play(piece || state.piece, {
     tempo: Number($("tempo").value), heard,
     onStep: (step) => {
+      if (!shown) return;
       const x = state.geometry.stepX(Math.min(step, state.piece.steps - 0.01)) + 5;
       cursor()?.setAttribute("x1", x); cursor()?.setAttribute("x2", x); cursor()?.setAttribute("visibility", "visible");
       const roll = $("roll-cursor");
@@ -508,12 +533,13 @@ function togglePlay() {
     },
     onEnd: () => {
       state.playing = null;
-      $("play").textContent = "▶ Play";
+      control.textContent = text;
       cursor()?.setAttribute("visibility", "hidden");
       $("roll-cursor")?.setAttribute("visibility", "hidden");
     },
   });
-  $("play").textContent = "■ Stop";
+  state.playing = { stop: handle.stop, control };
+  control.textContent = "■ Stop";
 }
 
 // ------------------------------------------------------------------ files
@@ -653,7 +679,7 @@ function setup() {
     commit((p) => clearVoice(p, v));
     state.selected = null; hint(`The ${VOICES[v]} is cleared. Undo (Ctrl+Z) brings it back.`); render();
   });
-  $("play").addEventListener("click", togglePlay);
+  $("play").addEventListener("click", () => togglePlay());
   $("download-midi").addEventListener("click", () => download("midi"));
   $("download-xml").addEventListener("click", () => download("musicxml"));
   $("open-button").addEventListener("click", () => $("open").click());

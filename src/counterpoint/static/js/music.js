@@ -144,7 +144,7 @@ function writable(offset, length, barSteps) {
   if (!(length in WRITABLE) || offset + length > barSteps) return false;
   if (offset === 0 && length === barSteps) return true;              // a whole bar
   const beat = STEPS_PER_BEAT, half = barSteps === 16 ? 8 : null;
-  if (half && offset < half && offset + length > half) return false;   // 4/4: show the middle of the bar
+  if (half && offset > 0 && offset < half && offset + length > half) return false;  // 4/4: show the middle of the bar
   if (length >= beat) return offset % beat === 0;                      // beats start on a beat
   if (length === 3) return offset % beat === 0;                        // a dotted 8th starts a beat
   return Math.floor(offset / beat) === Math.floor((offset + length - 1) / beat) && offset % length === 0;

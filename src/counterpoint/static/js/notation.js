@@ -95,7 +95,8 @@ function makeNote(VF, w, shared, clef) {
 
 /**
  * Draw the piece into container (a <div>); view: {key, metre, spelling?(v, start), selected:
- * {v, start}|null, cursor: {t, staff, d}|null}. Returns the geometry for editing.
+ * {v, start}|null, cursor: {t, staff, d}|null, zoom?, preview? (a small copy: no marks for
+ * editing, no ids)}. Returns the geometry for editing.
  */
 export function engrave(container, piece, view) {
   const VF = window.VexFlow;
@@ -118,9 +119,10 @@ export function engrave(container, piece, view) {
     barX.push(x); barWidth.push(width); x += width;
   }
   const totalWidth = x + 12;
-  renderer.resize(Math.ceil(totalWidth * ZOOM), Math.ceil(HEIGHT * ZOOM));
+  const zoom = view.zoom ?? ZOOM;
+  renderer.resize(Math.ceil(totalWidth * zoom), Math.ceil(HEIGHT * zoom));
   const ctx = renderer.getContext();
-  ctx.scale(ZOOM, ZOOM);
+  ctx.scale(zoom, zoom);
   const svg = container.querySelector("svg");
 
   // the staves, bar by bar; notes start at the same x on both staves
@@ -205,7 +207,7 @@ export function engrave(container, piece, view) {
   for (let v = 0; v < 4; v++) {
     for (const w of written[v]) {
       if (!w.note) continue;
-      const element = w.note.getSVGElement();
+      const element = view.preview ? null : w.note.getSVGElement();
       const head = headBox(w.note);
       if (element) {
         element.classList.add(w.spelled ? "note" : "rest");
@@ -301,5 +303,6 @@ function decorate(svg, geometry, view, piece) {
     shape("rect", { class: "cursor-column", x: x - 4, y: geometry.line0[staff] - 30, width: 19, height: 100 }, back);
     shape("ellipse", { class: "cursor", cx: x + 5.5, cy: y, rx: 6.5, ry: 5 }, front);
   }
+  if (view.preview) return;
   shape("line", { id: "staff-cursor", x1: 0, x2: 0, y1: 10, y2: HEIGHT - 10, visibility: "hidden" }, front);
 }
