@@ -556,6 +556,27 @@ def test_alternatives_progress_and_choice(desktop):
     assert _notes(page, 1)
 
 
+def test_share_link_opens_the_same_piece(desktop, browser, server):
+    page = desktop
+    page.select_option("#preset", "twinkle")
+    page.select_option("#key", "-1")
+    page.click("#harmonize")
+    page.wait_for_function(IDLE, timeout=60_000)
+    page.click("#share")
+    link = page.input_value("#share-link")
+    assert link.startswith(server) and "#piece=" in link
+    fields = "({pitch: app.state.piece.pitch, onset: app.state.piece.onset, origin: app.state.piece.origin,"
+    fields += " key: app.state.key, metre: app.state.metre})"
+    piece = page.evaluate(fields)
+    other = _open(browser, link, PHONE)
+    assert other.evaluate(fields) == piece
+    assert "A shared piece" in _hint(other)
+    assert _notes(other, 0) == [72, 72, 79, 79, 81, 81, 79, 77, 77, 76, 76, 74, 74, 72]
+    broken = _open(browser, link[:-40], DESKTOP)
+    assert "could not be read" in _hint(broken)
+    assert other.errors == [] and broken.errors == []
+
+
 # ------------------------------------------------------------------ errors and small things
 
 

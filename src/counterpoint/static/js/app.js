@@ -11,6 +11,7 @@ import { engrave, setColours, ZOOM } from "./notation.js";
 import { ROLL, drawRoll, rollPitchAt, rollStepAt } from "./roll.js";
 import { Cancelled, exportFile, health, importFile, infill, sentence } from "./api.js";
 import { play } from "./playback.js";
+import { fragmentToPiece, pieceToFragment } from "./share.js";
 
 const LENGTHS = [[1, "16th", "3"], [2, "8th", "4"], [4, "quarter", "5"], [8, "half", "6"], [16, "whole", "7"]];
 const DIGIT_LENGTH = { 3: 1, 4: 2, 5: 4, 6: 8, 7: 16 };  // MuseScore's duration keys
@@ -89,7 +90,7 @@ function render() {
   drawRoll($("roll"), state.piece, { cell: ROLL.cell, row: ROLL.row, labelled: true, selection: state.region, barSteps: stepsPerBar(state.metre) });
   const busy = Boolean(state.busy);
   for (const id of ["preset", "measures", "metre", "key", "clear", "clear-voice", "open-button", "harmonize", "alternatives",
-    "download-midi", "download-xml", "lock-mode"]) $(id).disabled = busy;
+    "download-midi", "download-xml", "lock-mode", "share"]) $(id).disabled = busy;
   $("undo").disabled = busy || !state.undo.length;
   $("redo").disabled = busy || !state.redo.length;
   $("again").disabled = busy || !state.last;
@@ -104,6 +105,12 @@ function render() {
   const preset = PRESETS[$("preset").value];
   const key = KEYS.find(([k]) => k === state.key)[2].split(" / ")[0];
   $("piece-summary").textContent = `${preset ? preset.label + ", " : ""}${state.measures} bars, ${state.metre}, ${key}, ♩ = ${$("tempo").value}`;
+}
+
+// progress can arrive faster than a long piece is engraved: draw at most once a frame
+let frame = null;
+function renderSoon() {
+  if (frame === null) frame = requestAnimationFrame(() => { frame = null; render(); });
 }
 
 function selectedNote() {
@@ -431,7 +438,7 @@ async function run(kind) {
   const result = await sample(label, base, known, 1, (event) => {
     // the Doodle's best moment: the voices settle pass by pass
     state.piece = applyResult(base, known, event.chorales[0]);
-    render();
+    renderSoon();
   });
   if (!result) { render(); return; }
   state.undo.push(before); state.redo = [];
@@ -583,6 +590,35 @@ async function open(file) {
   hint(`Opened ${file.name} (${measures} bars). Its notes are yours: select a region to refill, or clear voices and harmonize.`);
 }
 
+// ------------------------------------------------------------------ a link to the piece
+
+async function share() {
+  const fragment = pieceToFragment(state.piece, { measures: state.measures, metre: state.metre, key: state.key, tempo: Number($("tempo").value) });
+  history.replaceState(null, "", fragment);
+  const link = $("share-link");
+  link.value = location.href; link.hidden = false; link.select();
+  try {
+    await navigator.clipboard.writeText(location.href);
+    hint("Link copied: whoever opens it sees and hears this piece (it lives in the link, not on a server).");
+  } catch {
+    hint("Copy the link beside the button: whoever opens it sees and hears this piece.");
+  }
+}
+
+function openShared() {
+  if (!location.hash.startsWith("#piece=")) return;
+  try {
+    const shared = fragmentToPiece(location.hash);
+    Object.assign(state, { piece: shared.piece, measures: shared.measures, metre: shared.metre, key: shared.key });
+    $("tempo").value = String(shared.tempo);
+    state.last = null;
+    syncMenus();
+    hint("A shared piece: play it, change it, or harmonize it again.");
+  } catch {
+    hint("This link's piece could not be read (it may be cut short): start from a melody or write your own.", true);
+  }
+}
+
 // ------------------------------------------------------------------ set-up
 
 function loadPreset(name) {
@@ -684,6 +720,7 @@ function setup() {
   $("download-xml").addEventListener("click", () => download("musicxml"));
   $("open-button").addEventListener("click", () => $("open").click());
   $("open").addEventListener("change", (e) => { if (e.target.files[0]) open(e.target.files[0]); e.target.value = ""; });
+  $("share").addEventListener("click", share);
   pointerHandlers($("staff"));
   $("staff").addEventListener("focus", () => { if (!state.cursor) { state.cursor = { t: 0, staff: 0, d: 35 }; render(); } });
   const roll = $("roll");
@@ -710,6 +747,7 @@ function setup() {
   });
   roll.addEventListener("pointerup", () => { if (state.rollDrag) { state.rollDrag = null; regionHint(); render(); } });
   document.addEventListener("keydown", keydown);
+  openShared();
   render();
   health().then(setRanges).catch(() => hint("The server is not answering: you can write, but Harmonize needs `counterpoint serve`.", true));
 }
