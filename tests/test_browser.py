@@ -465,6 +465,12 @@ def test_keyboard_alone(desktop):
     page.keyboard.press("ArrowUp")
     page.keyboard.press("Enter")
     assert len(_notes(page, 0)) == 5
+    # the pianoroll: arrows select a region, Shift+arrows extend it
+    page.focus("#roll")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Shift+ArrowRight")
+    assert page.locator("#selection").count() == 1
+    assert "Selected bar 1, beat 2 to bar 1, beat 3¾" in _hint(page)
     # distinct names for the two groups of voice checkboxes
     labels = page.evaluate(
         "[...document.querySelectorAll('input[type=checkbox]')]"
