@@ -299,6 +299,13 @@ def test_spelling_follows_the_key(desktop):
             .map(([p, k]) => m.noteName(p, k)); }"""
     )
     assert spelled == ["F♯4", "B♭4", "A♯4", "E♭4", "E♯4", "C♯4"]
+    # an opened file is shown in the key signature that writes it with fewest accidentals
+    keys = desktop.evaluate(
+        """async () => { const m = await import("/static/js/music.js");
+          const scale = (tonic) => [0, 2, 4, 5, 7, 9, 11].map(i => tonic + i);
+          return [m.likelyKey(scale(69)), m.likelyKey(scale(63)), m.likelyKey(scale(60).concat([66]))]; }"""
+    )
+    assert keys == [3, -3, 0]
 
 
 def test_written_durations(desktop):
@@ -594,6 +601,11 @@ def test_errors_in_words(desktop, server, tmp_path):
     page.wait_for_function("document.querySelector('#hint').textContent.includes('Could not open')")
     text = _hint(page)
     assert "melody.mid" in text and "/tmp" not in text and "Error" not in text, text
+    # a real chorale opens in its key, every voice drawn
+    page.set_input_files("#open", str(Path(__file__).resolve().parents[1] / "examples" / "bach.mid"))
+    page.wait_for_function("document.querySelector('#hint').textContent.includes('Opened bach.mid')")
+    assert page.evaluate("app.state.key") == 3
+    assert all(len(_notes(page, voice)) > 10 for voice in range(4))
     # tempo is kept between 30 and 240
     page.fill("#tempo", "0")
     page.keyboard.press("Tab")

@@ -4,7 +4,7 @@
 // music.js, the server in api.js, sound in playback.js.
 
 import {
-  KEYS, METRES, RANGES, VOICES, clearVoice, copyPiece, degree, emptyPiece, noteAt, noteName,
+  KEYS, METRES, RANGES, VOICES, clearVoice, copyPiece, degree, emptyPiece, likelyKey, noteAt, noteName,
   notesOf, pitchAtDegree, resize, runsOf, setNote, setRanges, spell, stepsPerBar, where,
 } from "./music.js";
 import { engrave, setColours, ZOOM } from "./notation.js";
@@ -586,6 +586,7 @@ async function open(file) {
     piece.onset[v][t] = t === 0 || data.chorale[t - 1][v] !== p;
   }));
   state.piece = piece; state.region = null; state.selected = null; state.last = null;
+  state.key = likelyKey(piece.pitch.flat().filter((p) => p !== -1));
   syncMenus(); afterChange();
   hint(`Opened ${file.name} (${measures} bars). Its notes are yours: select a region to refill, or clear voices and harmonize.`);
 }

@@ -60,6 +60,20 @@ export function spell(pitch, key) {
   return { letter, alter, octave };
 }
 
+/**
+ * The key signature that writes these pitches with the fewest accidentals (ties: the
+ * signature with fewer sharps or flats). Until the server sends the key it estimates
+ * (issue 39), an opened file is shown in this one.
+ */
+export function likelyKey(pitches) {
+  let best = 0, fewest = Infinity;
+  for (const [key] of [...KEYS].filter(([k]) => Math.abs(k) <= 6).sort((a, b) => Math.abs(a[0]) - Math.abs(b[0]))) {
+    const accidentals = pitches.filter((p) => spell(p, key).alter !== keyAlter(spell(p, key).letter, key)).length;
+    if (accidentals < fewest) { best = key; fewest = accidentals; }
+  }
+  return best;
+}
+
 /** Staff position (diatonic steps from C-1) of a spelling. */
 export function degree(spelling) { return spelling.octave * 7 + spelling.letter; }
 
