@@ -606,6 +606,7 @@ def test_errors_in_words(desktop, server, tmp_path):
     page.wait_for_function("document.querySelector('#hint').textContent.includes('Opened bach.mid')")
     assert page.evaluate("app.state.key") == 3
     assert all(len(_notes(page, voice)) > 10 for voice in range(4))
+    page.click("#clear")
     # tempo is kept between 30 and 240
     page.fill("#tempo", "0")
     page.keyboard.press("Tab")
