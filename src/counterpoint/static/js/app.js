@@ -9,7 +9,7 @@ import {
 } from "./music.js";
 import { engrave, setColours, ZOOM } from "./notation.js";
 import { ROLL, drawRoll, rollPitchAt, rollStepAt } from "./roll.js";
-import { Cancelled, exportFile, health, importFile, infill, sentence } from "./api.js";
+import { Cancelled, exportFile, health, importFile, infill } from "./api.js";
 import { play } from "./playback.js";
 import { fragmentToPiece, pieceToFragment } from "./share.js";
 

@@ -88,7 +88,6 @@ export function noteName(pitch, key) {
   const s = spell(pitch, key);
   return `${LETTERS[s.letter]}${ALTER_SIGN[s.alter]}${s.octave}`;
 }
-export function letterName(letter) { return LETTERS[letter]; }
 
 /** "bar 3, beat 2" (beat 2½ for the 8th after it, 2¼ and 2¾ for 16ths). */
 export function where(step, metre) {

@@ -18,7 +18,7 @@ const CELL = 15;                  // px (unzoomed) per 16th step
 const ACCIDENTAL = 10;            // extra px before a step per accidental column there
 const BAR_LEFT = 12, BAR_RIGHT = 10;
 const X0 = 22;                    // where the staves begin (the brace is left of it)
-const TREBLE_Y = 20, BASS_Y = 130, HEIGHT = 250;
+const TREBLE_Y = 20, BASS_Y = 130, HEIGHT = 280;  // room for C2 with its stem down
 const TOP_DEGREE = [38, 26];      // the top line of each staff: F5 (treble), A3 (bass)
 const STEM = [1, -1, 1, -1];      // up, down, up, down
 const STAFF_OF_VOICE = [0, 0, 1, 1];
