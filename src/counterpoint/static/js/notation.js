@@ -25,6 +25,13 @@ const STAFF_OF_VOICE = [0, 0, 1, 1];
 // where each voice's rests sit when it shares its staff (upper voice high, lower voice low)
 const REST_KEY = [["d/5", "g/4"], ["f/3", "b/2"]];
 const MIDDLE_KEY = ["b/4", "d/3"];
+// a whole rest hangs from the line above the one a half rest sits on
+const WHOLE_REST_KEY = [["f/5", "b/4"], ["a/3", "d/3"]];
+const MIDDLE_WHOLE_KEY = ["d/5", "f/3"];
+function restKey(staff, v, shared, whole) {
+  if (whole) return shared ? WHOLE_REST_KEY[staff][v % 2] : MIDDLE_WHOLE_KEY[staff];
+  return shared ? REST_KEY[staff][v % 2] : MIDDLE_KEY[staff];
+}
 const LETTERS = "cdefgab";
 const STAVE_PADDING = 12;         // VexFlow's Metrics "Stave.padding" (not exported by the bundle)
 
@@ -79,8 +86,7 @@ function makeNote(VF, w, shared, clef) {
   const v = w.v, staff = STAFF_OF_VOICE[v];
   let note;
   if (!w.spelled) {
-    const key = shared ? REST_KEY[staff][v % 2] : MIDDLE_KEY[staff];
-    note = new VF.StaveNote({ keys: [key], duration: duration + "r", dots, clef });
+    note = new VF.StaveNote({ keys: [restKey(staff, v, shared, duration === "w")], duration: duration + "r", dots, clef });
   } else {
     note = new VF.StaveNote({ keys: [vexKey(w.spelled)], duration, dots, clef, stemDirection: STEM[v], autoStem: !shared });
     if (w.accidental) note.addModifier(new VF.Accidental(w.accidental), 0);
@@ -148,10 +154,12 @@ export function engrave(container, piece, view) {
       if (!shown[v]) continue;
       const staff = STAFF_OF_VOICE[v], shared = shown[v ^ 1];
       const inBar = written[v].filter((w) => Math.floor(w.start / barSteps) === bar);
-      const notes = inBar.map((w) => makeNote(VF, w, shared, staff ? "bass" : "treble"));
+      // a rest both voices of a staff share is written once, in the middle (VexFlow hides the lower one)
+      const partnerRests = new Set(written[v ^ 1].filter((w) => !w.spelled).map((w) => `${w.start}:${w.length}`));
+      const notes = inBar.map((w) => makeNote(VF, w, shared && !(!w.spelled && partnerRests.has(`${w.start}:${w.length}`)), staff ? "bass" : "treble"));
       // a rest through the whole bar: one whole rest in its middle, whatever the metre
       if (inBar.length === 1 && !inBar[0].spelled && inBar[0].length === barSteps && barSteps !== 16) {
-        const rest = new VF.StaveNote({ keys: [shared ? REST_KEY[staff][v % 2] : MIDDLE_KEY[staff]], duration: "wr",
+        const rest = new VF.StaveNote({ keys: [restKey(staff, v, shared, true)], duration: "wr",
           clef: staff ? "bass" : "treble", alignCenter: true, durationOverride: new VF.Fraction(METRES[view.metre], 4) });
         rest.setStyle({ fillStyle: COLOURS[v], strokeStyle: COLOURS[v] });
         inBar[0].note = rest; notes[0] = rest;
