@@ -16,6 +16,7 @@ export function setColours(root) { VOICES.forEach((v, i) => root.style.setProper
 export const ZOOM = 1.6;          // 10 px staff spaces drawn 16 px apart: 8 px between positions
 const CELL = 15;                  // px (unzoomed) per 16th step
 const ACCIDENTAL = 10;            // extra px before a step per accidental column there
+const FLAG = 8;                   // extra px after a flagged note
 const BAR_LEFT = 12, BAR_RIGHT = 10;
 const X0 = 22;                    // where the staves begin (the brace is left of it)
 const TREBLE_Y = 20, BASS_Y = 130, HEIGHT = 280;  // room for C2 with its stem down
@@ -75,6 +76,18 @@ function columns(written, steps, barSteps) {
     const count = new Array(steps).fill(0);
     for (const w of [0, 1].flatMap((i) => written[2 * staff + i])) if (w.accidental) count[w.start] += 1;
     count.forEach((c, t) => { extra[t] = Math.max(extra[t], c * ACCIDENTAL); });
+  }
+  // a flag (an 8th or 16th with no neighbour in its beat to beam to) needs room on its right
+  for (const voice of written) {
+    voice.forEach((w, i) => {
+      if (!w.spelled || w.length >= 4) return;
+      const beat = (p) => Math.floor(p.start / 4);
+      const beamable = (p) => p && p.spelled && p.length < 4 && beat(p) === beat(w);
+      const after = w.start + w.length;
+      if (!beamable(voice[i - 1]) && !beamable(voice[i + 1]) && after < steps && after % barSteps !== 0) {
+        extra[after] = Math.max(extra[after], FLAG);
+      }
+    });
   }
   const x = new Array(steps);
   for (let t = 0; t < steps; t++) x[t] = (t % barSteps === 0 ? 0 : x[t - 1] + CELL) + extra[t];
