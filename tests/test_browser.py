@@ -434,10 +434,13 @@ def test_select_move_delete_undo(desktop):
     assert _notes(page, 0) == [67, 68, 69]
     page.keyboard.press("Control+y")
     assert _notes(page, 0) == [67, 69]
-    # the touch buttons do the same
+    # the touch buttons do the same; a length chosen with a note selected is its length
     _click(page, 0, 0, G4)
     page.click("#pitch-up")
     assert _notes(page, 0) == [68, 69]
+    page.click("#lengths button:has-text('8th')")
+    assert page.evaluate("app.state.piece.pitch[0].slice(0, 4)") == [68, 68, -1, -1]
+    page.click("#lengths button:has-text('quarter')")
     page.click("#delete")
     assert _notes(page, 0) == [69]
     # a rest is placed like a note

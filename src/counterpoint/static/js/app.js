@@ -676,7 +676,11 @@ function setup() {
   for (const metre of Object.keys(METRES)) $("metre").append(new Option(metre, metre));
   for (const [k, , label] of [...KEYS].sort((a, b) => a[0] - b[0])) $("key").append(new Option(label, String(k)));
   for (const [name, preset] of Object.entries(PRESETS)) $("preset").append(new Option(preset.label, name));
-  radioGroup($("lengths"), LENGTHS.map(([l, label, key]) => [l, label, key]), state.length, chooseLength);
+  // as in MuseScore, a length chosen while a note is selected is that note's length too
+  radioGroup($("lengths"), LENGTHS.map(([l, label, key]) => [l, label, key]), state.length, (length) => {
+    chooseLength(length);
+    if (selectedNote()) changeLength(length);
+  });
   radioGroup($("edit-voice"), VOICES.map((v, i) => [i, v, null, `voice-chip ${v}`]), state.voice, (v) => { chooseVoice(v); state.selected = null; render(); });
   voiceChecks($("hear"), "hear", "hear", () => true);
   voiceChecks($("refill-voices"), "refill", "rewrite", (v) => v > 0);
