@@ -504,7 +504,7 @@ async function alternatives() {
       $("choices").hidden = true;
       hint(`Version ${i + 1} chosen. Press Play to listen.`);
       afterChange();
-      $("staff-scroll").scrollIntoView({ block: "nearest", behavior: "smooth" });
+      $("hint").scrollIntoView({ block: "start", behavior: "smooth" });  // the hint, then the staff
     });
   });
   hint("Three versions below: play them, then use the one you like.");
