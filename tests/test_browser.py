@@ -443,6 +443,15 @@ def test_select_move_delete_undo(desktop):
     page.click("#lengths button:has-text('quarter')")
     page.click("#delete")
     assert _notes(page, 0) == [69]
+    # a mouse drags a note up or down the staff; one Undo takes the whole drag back
+    x, y = _point(page, 8, 0, A4)
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x, _point(page, 8, 0, C5)[1], steps=6)
+    page.mouse.up()
+    assert _notes(page, 0) == [72]
+    page.keyboard.press("Control+z")
+    assert _notes(page, 0) == [69]
     # a rest is placed like a note
     page.click("#rest")
     _click(page, 12, 0, B4)

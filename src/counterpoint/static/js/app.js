@@ -206,16 +206,22 @@ function chooseLength(length) {
   for (const button of $("lengths").children) button.setAttribute("aria-pressed", String(Number(button.dataset.value) === length));
 }
 
+/** The notehead (or the user's rest) at an svg point, preferring the voice being written. */
+function headAt(x, y) {
+  const g = state.geometry;
+  const { staff, d } = g.positionAt(y);
+  const hits = g.heads.filter((h) => STAFF_OF_VOICE[h.v] === staff && x >= h.x1 - 5 && x <= h.x2 + 5 &&
+    (h.rest ? h.run.origin === "user" && Math.abs(y - h.y) < 16 : g.positionAt(h.y).d === d));
+  return hits.find((h) => h.v === state.voice) || hits[0] || null;
+}
+
 /** A tap or click on the staff at a screen point: select what is there, or place. */
 function tapStaff(clientX, clientY) {
   if (state.busy) { busyHint(); return; }
   const g = state.geometry;
   const { x, y } = g.toSvg(clientX, clientY);
   const { staff, d } = g.positionAt(y);
-  // a notehead at this staff position (a rest: anywhere near it) is selected
-  const hits = g.heads.filter((h) => STAFF_OF_VOICE[h.v] === staff && x >= h.x1 - 5 && x <= h.x2 + 5 &&
-    (h.rest ? h.run.origin === "user" && Math.abs(y - h.y) < 16 : g.positionAt(h.y).d === d));
-  const hit = hits.find((h) => h.v === state.voice) || hits[0];
+  const hit = headAt(x, y);
   if (hit) {
     if ($("lock-mode").checked && !hit.rest) {
       commit((p) => { for (let s = hit.run.start; s < hit.run.end; s++) p.locked[hit.v][s] = !hit.run.locked; });
@@ -232,20 +238,50 @@ function tapStaff(clientX, clientY) {
   place(v, t, state.rest ? -1 : pitchAtDegree(d, state.key));
 }
 
-// pointers: a tap places or selects; a swipe scrolls the staff (the browser pans it) and never places
+/** A mouse dragging a note up or down: its pitch follows the staff position under it. */
+function dragNote(drag, clientY) {
+  const g = state.geometry;
+  const { d } = g.positionAt(g.toSvg(0, clientY).y);
+  if (d === drag.d) return;
+  const pitch = pitchAtDegree(d, state.key);
+  const why = inRange(pitch, drag.v);
+  if (why) { hint(`${why}.`, true); return; }
+  if (!drag.moved) { state.undo.push(snapshot()); state.redo = []; drag.moved = true; }
+  drag.d = d;
+  for (let s = drag.start; s < drag.end; s++) { state.piece.pitch[drag.v][s] = pitch; state.piece.origin[drag.v][s] = "user"; }
+  state.selected = { v: drag.v, start: drag.start };
+  hint(`${capital(VOICES[drag.v])} ${noteName(pitch, state.key)} at ${where(drag.start, state.metre)}.`);
+  renderSoon();
+}
+
+// pointers: a tap places or selects; a swipe scrolls the staff (the browser pans it) and never
+// places; a mouse drags a note's pitch
 function pointerHandlers(element) {
   let down = null;
   element.addEventListener("pointerdown", (e) => {
     if (e.button !== 0) return;
     down = { id: e.pointerId, x: e.clientX, y: e.clientY, scroll: $("staff-scroll").scrollLeft };
+    if (e.pointerType === "mouse" && !state.busy && !$("lock-mode").checked) {
+      const { x, y } = state.geometry.toSvg(e.clientX, e.clientY);
+      const hit = headAt(x, y);
+      if (hit && !hit.rest) {
+        down.drag = { v: hit.v, start: hit.run.start, end: hit.run.end, d: state.geometry.positionAt(hit.y).d, moved: false };
+        element.setPointerCapture(e.pointerId);
+      }
+    }
   });
   element.addEventListener("pointermove", (e) => {
-    if (down && e.pointerId === down.id && Math.hypot(e.clientX - down.x, e.clientY - down.y) > 10) down.moved = true;
+    if (!down || e.pointerId !== down.id) return;
+    if (down.drag) { if (Math.abs(e.clientY - down.y) > 4) dragNote(down.drag, e.clientY); return; }
+    if (Math.hypot(e.clientX - down.x, e.clientY - down.y) > 10) down.moved = true;
   });
   element.addEventListener("pointercancel", () => { down = null; });
   element.addEventListener("pointerup", (e) => {
-    const tap = down && e.pointerId === down.id && !down.moved && $("staff-scroll").scrollLeft === down.scroll;
+    if (!down || e.pointerId !== down.id) return;
+    const { drag } = down;
+    const tap = !down.moved && !drag?.moved && $("staff-scroll").scrollLeft === down.scroll;
     down = null;
+    if (drag?.moved) { afterChange(); return; }
     if (tap) { element.focus({ preventScroll: true }); tapStaff(e.clientX, e.clientY); }
   });
 }
