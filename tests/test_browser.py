@@ -306,6 +306,15 @@ def test_spelling_follows_the_key(desktop):
           return [m.likelyKey(scale(69)), m.likelyKey(scale(63)), m.likelyKey(scale(60).concat([66]))]; }"""
     )
     assert keys == [3, -3, 0]
+    # a spelling the server sends wins while the pitch is the one it spelled
+    _set_piece(desktop, [[0, 0, 4, 70, "user"], [0, 4, 8, 70, "user"]])
+    desktop.evaluate(
+        "app.state.spellings = [[...'AAAA', ...'DDDD'].map(c => c === 'A' ? 'A#4' : 'C5')]; app.render()"
+    )
+    heads = desktop.evaluate(
+        "[...document.querySelectorAll('#staff g.note[data-voice=\"0\"]')].map(e => e.textContent)"
+    )
+    assert SHARP in heads[0] and SHARP not in heads[1]  # the second: "C5" is not pitch 70, so B-flat
 
 
 def test_written_durations(desktop):

@@ -5,7 +5,7 @@
 
 import {
   KEYS, METRES, RANGES, VOICES, clearVoice, copyPiece, degree, emptyPiece, likelyKey, noteAt, noteName,
-  notesOf, pitchAtDegree, resize, runsOf, setNote, setRanges, spell, stepsPerBar, where,
+  notesOf, parseSpelling, pitchAtDegree, pitchOfSpelling, resize, runsOf, setNote, setRanges, spell, stepsPerBar, where,
 } from "./music.js";
 import { engrave, setColours, ZOOM } from "./notation.js";
 import { ROLL, drawRoll, rollPitchAt, rollStepAt } from "./roll.js";
@@ -30,7 +30,7 @@ const STAFF_OF_VOICE = [0, 0, 1, 1];
 const $ = (id) => document.getElementById(id);
 const state = {
   measures: 2, metre: "4/4", key: 0, length: 4, rest: false, voice: 0,
-  piece: null, region: null, selected: null, cursor: null, busy: null,
+  piece: null, region: null, selected: null, cursor: null, busy: null, spellings: null,
   undo: [], redo: [], last: null, playing: null, geometry: null,
 };
 
@@ -85,7 +85,9 @@ function hint(text, warn = false) {
 
 function render() {
   const scroller = $("staff-scroll"), left = scroller.scrollLeft;
-  state.geometry = engrave($("staff"), state.piece, { key: state.key, metre: state.metre, selected: state.selected, cursor: state.cursor });
+  state.geometry = engrave($("staff"), state.piece, {
+    key: state.key, metre: state.metre, selected: state.selected, cursor: state.cursor, spelling: serverSpelling,
+  });
   scroller.scrollLeft = left;
   drawRoll($("roll"), state.piece, { cell: ROLL.cell, row: ROLL.row, labelled: true, selection: state.region, barSteps: stepsPerBar(state.metre) });
   const busy = Boolean(state.busy);
@@ -111,6 +113,14 @@ function render() {
 let frame = null;
 function renderSoon() {
   if (frame === null) frame = requestAnimationFrame(() => { frame = null; render(); });
+}
+
+/** The server's spelling of the note at (v, t), when it sent one for the pitch there now
+ * (issue 39: a result's "spellings", per chorale [voice][step] names like "F#4"); otherwise
+ * notation.js spells by the key. */
+function serverSpelling(v, t) {
+  const spelled = parseSpelling(state.spellings?.[v]?.[t]);
+  return spelled && pitchOfSpelling(spelled) === state.piece.pitch[v][t] ? spelled : null;
 }
 
 function selectedNote() {
@@ -479,6 +489,7 @@ async function run(kind) {
   if (!result) { render(); return; }
   state.undo.push(before); state.redo = [];
   state.piece = applyResult(base, known, result.chorales[0]);
+  state.spellings = result.spellings?.[0] ?? state.spellings;
   state.last = { kind, region, voices };
   const notices = result.notices.length ? " " + result.notices.join(" ") : "";
   hint(`${label}: done.${notices} Press Play to listen, Again for another version.`);

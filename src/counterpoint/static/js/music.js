@@ -74,6 +74,17 @@ export function likelyKey(pitches) {
   return best;
 }
 
+/** A spelling written as the server writes one ("F#4", "Bb3", "E4"), or null if it is not one. */
+export function parseSpelling(text) {
+  const match = /^([A-G])(##|#|bb|b|)(-?\d+)$/.exec(String(text));
+  if (!match) return null;
+  const alter = { "##": 2, "#": 1, "": 0, b: -1, bb: -2 }[match[2]];
+  return { letter: LETTERS.indexOf(match[1]), alter, octave: Number(match[3]) };
+}
+
+/** The pitch a spelling names. */
+export function pitchOfSpelling(s) { return 12 * (s.octave + 1) + LETTER_PC[s.letter] + s.alter; }
+
 /** Staff position (diatonic steps from C-1) of a spelling. */
 export function degree(spelling) { return spelling.octave * 7 + spelling.letter; }
 
