@@ -13,6 +13,7 @@ export function sentence(message, fileName = "the file") {
 }
 
 const UNREACHABLE = "The server is not answering. Check that `counterpoint serve` is still running, then try again.";
+function unreachable() { const error = new Error(UNREACHABLE); error.unreachable = true; return error; }
 
 async function send(url, init, fileName) {
   let response;
@@ -20,7 +21,7 @@ async function send(url, init, fileName) {
     response = await fetch(url, init);
   } catch (error) {
     if (error.name === "AbortError") throw new Cancelled();
-    throw new Error(UNREACHABLE);
+    throw unreachable();
   }
   if (!response.ok) {
     const body = await response.json().catch(() => null);
@@ -64,7 +65,7 @@ export async function infill(body, { signal, onProgress }) {
     }
   } catch (error) {
     if (error.name === "AbortError") throw new Cancelled();
-    if (error instanceof TypeError) throw new Error(UNREACHABLE);
+    if (error instanceof TypeError) throw unreachable();
     throw error;
   }
   throw new Error("The server stopped before the model finished. Try again.");

@@ -463,7 +463,8 @@ async function sample(label, base, known, count, onProgress) {
   } catch (error) {
     state.piece = base;
     if (error instanceof Cancelled) hint(`${label} cancelled: nothing changed.`);
-    else hint(error.message, true);
+    else if (error.unreachable) hint(error.message, true);
+    else hint(`${label} did not run: ${error.message.replace(/\.$/, "")}. Nothing changed; change the notes it names and try again.`, true);
     return null;
   } finally {
     state.busy = null;
@@ -619,7 +620,7 @@ async function open(file) {
   try {
     data = await importFile(file);
   } catch (error) {
-    hint(`Could not open ${file.name}: ${error.message}`, true);
+    hint(error.unreachable ? error.message : `Could not open ${file.name}: ${error.message.replace(/\.$/, "")}. Open a MIDI (.mid) or MusicXML file with a melody or four voices.`, true);
     return;
   }
   const steps = data.chorale.length, barSteps = stepsPerBar(state.metre);
