@@ -10,7 +10,7 @@ from counterpoint.data import (
     split_of,
 )
 from counterpoint.errors import ConfigError, FileFormatError, MissingFileError
-from counterpoint.representation import DEFAULT_RANGE, SILENCE
+from counterpoint.music.representation import DEFAULT_RANGE, SILENCE
 
 # What music21 10.5.1's corpus yields (documented in the README): 413 candidate files, of
 # which 409 load; 3 are duplicates of other files and 1 has two parts.

@@ -17,10 +17,10 @@ from counterpoint.evaluation import (
     histogram_distances,
     likelihood,
     magenta_frame_log_probs,
-    voice_leading_faults,
 )
 from counterpoint.model import Coconet, ModelConfig, make_input
-from counterpoint.representation import SILENCE, to_pianoroll
+from counterpoint.music.representation import SILENCE, to_pianoroll
+from counterpoint.music.rules import voice_leading_faults
 
 
 def _piece(rows):

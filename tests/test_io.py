@@ -19,7 +19,7 @@ from counterpoint.io import (
     write_midi,
     write_musicxml,
 )
-from counterpoint.representation import SILENCE
+from counterpoint.music.representation import SILENCE
 
 
 def test_midi_round_trip_is_exact(jsb, tmp_path):
@@ -103,7 +103,7 @@ def test_one_track_chorale_is_split_into_voices(chorale, tmp_path):
     events = []
     piece = chorale[:32]
     for voice in range(4):
-        from counterpoint.representation import notes
+        from counterpoint.music.notes import notes
 
         for start, length, pitch in notes(piece[:, voice]):
             events.append((start * 120, "note_on", pitch))

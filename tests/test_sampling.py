@@ -4,14 +4,13 @@ import torch
 
 from counterpoint import masks
 from counterpoint.errors import ConfigError, MaskError, PitchOutOfRangeError
-from counterpoint.evaluation import voice_leading_faults
-from counterpoint.representation import SILENCE, VOICE_RANGES, to_pianoroll
+from counterpoint.music.representation import SILENCE, to_pianoroll
+from counterpoint.music.rules import VOICE_RANGES, parallel_pitches, voice_leading_faults
 from counterpoint.sampling import (
     METHODS,
     SamplerConfig,
     gibbs_schedule,
     inference_model,
-    parallel_pitches,
     planned_passes,
     sample,
 )
@@ -231,8 +230,8 @@ def test_parallel_pitches_follow_the_evaluation_rule():
     for _ in range(30):
         chorale = rng.integers(0, 20, size=(6, 4)) + 40
         chorale[rng.random((6, 4)) < 0.1] = SILENCE
-        sounding = torch.from_numpy(chorale.T != SILENCE)[None]
-        flagged = parallel_pitches(torch.from_numpy(np.maximum(chorale.T, 0))[None], sounding, 128)[0]
+        sounding = (chorale.T != SILENCE)[None]
+        flagged = parallel_pitches(np.maximum(chorale.T, 0)[None], sounding, 128)[0]
         for voice in range(4):
             for step in range(6):
                 for pitch in range(36, 70):

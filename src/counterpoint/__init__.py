@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from counterpoint.io import read_chorale, read_melody, write_chorale
     from counterpoint.model import load, load_model
-    from counterpoint.representation import SILENCE, VOICES, from_pianoroll, to_pianoroll
+    from counterpoint.music.representation import SILENCE, VOICES, from_pianoroll, to_pianoroll
     from counterpoint.sampling import SamplerConfig, sample
     from counterpoint.tasks import compose, continue_piece, harmonize, infill, transition
 
@@ -34,10 +34,10 @@ _EXPORTS = {
     "write_chorale": "io",
     "load": "model",
     "load_model": "model",
-    "SILENCE": "representation",
-    "VOICES": "representation",
-    "from_pianoroll": "representation",
-    "to_pianoroll": "representation",
+    "SILENCE": "music.representation",
+    "VOICES": "music.representation",
+    "from_pianoroll": "music.representation",
+    "to_pianoroll": "music.representation",
     "SamplerConfig": "sampling",
     "sample": "sampling",
     "compose": "tasks",

@@ -494,7 +494,7 @@ def harmonize(
     from counterpoint.errors import MultipleVoicesError
     from counterpoint.io import read_chorale, read_melody
     from counterpoint.model import load_model
-    from counterpoint.representation import parse_voices
+    from counterpoint.music.representation import parse_voices
     from counterpoint.tasks import harmonize as run
 
     _check_output(output)
@@ -529,7 +529,7 @@ def infill(
     """Erase a time window of some voices and rewrite it."""
     from counterpoint.io import read_chorale
     from counterpoint.model import load_model
-    from counterpoint.representation import parse_voices
+    from counterpoint.music.representation import parse_voices
     from counterpoint.tasks import infill as run
 
     _check_output(output)

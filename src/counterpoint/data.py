@@ -28,7 +28,7 @@ from counterpoint.errors import (
     FileFormatError,
     MissingFileError,
 )
-from counterpoint.representation import (
+from counterpoint.music.representation import (
     DEFAULT_RANGE,
     NUM_VOICES,
     SILENCE,

@@ -52,16 +52,10 @@ import torch.nn.functional as F
 from counterpoint.errors import ConfigError
 from counterpoint.io import write_atomically
 from counterpoint.model import Coconet, device_of, fuse_batch_norm, make_input
+from counterpoint.music.notes import notes
+from counterpoint.music.representation import NUM_VOICES, SILENCE, VOICES, to_pianoroll
+from counterpoint.music.rules import FAULT_RULES, FAULTS, voice_leading_faults
 from counterpoint.quantized import int8_path
-from counterpoint.representation import (
-    NUM_VOICES,
-    SILENCE,
-    VOICE_RANGES,
-    VOICES,
-    notes,
-    onsets,
-    to_pianoroll,
-)
 
 # --------------------------------------------------------------------------- likelihood
 
@@ -521,71 +515,6 @@ def masked_loss(
 
 
 # --------------------------------------------------------------------------- voice leading
-
-FAULTS = (
-    "parallel_fifths",
-    "parallel_octaves",
-    "hidden_fifths_octaves",
-    "voice_crossing",
-    "spacing",
-    "out_of_range",
-    "leaps_over_octave",
-)
-
-FAULT_RULES = {
-    "parallel_fifths": "two voices a fifth apart (mod octave) both move, in the same direction, "
-    "to another fifth",
-    "parallel_octaves": "two voices an octave or unison apart (mod octave) both move, in the same "
-    "direction, to another octave or unison",
-    "hidden_fifths_octaves": "soprano and bass move in the same direction into a fifth or octave "
-    "from another interval, the soprano by leap (more than 2 semitones)",
-    "voice_crossing": "a step where a voice sounds below the next lower voice",
-    "spacing": "a step where soprano-alto or alto-tenor are more than an octave apart",
-    "out_of_range": "a note outside its voice's range in the JSB chorales",
-    "leaps_over_octave": "a melodic leap larger than an octave",
-}
-
-
-def _moves(chorale: np.ndarray) -> np.ndarray:
-    """Signed motion ``(steps, 4)`` into each step (0 where the voice holds, rests or starts)."""
-    motion = np.zeros(chorale.shape, dtype=np.int64)
-    previous, current = chorale[:-1], chorale[1:]
-    sounding = (previous != SILENCE) & (current != SILENCE)
-    motion[1:] = np.where(sounding, current - previous, 0)
-    return motion
-
-
-def voice_leading_faults(chorale: np.ndarray) -> dict[str, int]:
-    """Counts of each fault in :data:`FAULT_RULES` (rules applied step by step)."""
-    chorale = np.asarray(chorale, dtype=np.int64)
-    motion = _moves(chorale)
-    sounding = chorale != SILENCE
-    counts = dict.fromkeys(FAULTS, 0)
-    for upper in range(NUM_VOICES):
-        for lower in range(upper + 1, NUM_VOICES):
-            both = sounding[1:, upper] & sounding[1:, lower] & sounding[:-1, upper] & sounding[:-1, lower]
-            moving = (motion[1:, upper] != 0) & (motion[1:, lower] != 0)
-            same_direction = np.sign(motion[1:, upper]) == np.sign(motion[1:, lower])
-            before = np.abs(chorale[:-1, upper] - chorale[:-1, lower]) % 12
-            after = np.abs(chorale[1:, upper] - chorale[1:, lower]) % 12
-            parallel = both & moving & same_direction
-            counts["parallel_fifths"] += int((parallel & (before == 7) & (after == 7)).sum())
-            counts["parallel_octaves"] += int((parallel & (before == 0) & (after == 0)).sum())
-            if (upper, lower) == (0, NUM_VOICES - 1):
-                hidden = parallel & (after % 7 == 0) & (before != after) & (np.abs(motion[1:, upper]) > 2)
-                counts["hidden_fifths_octaves"] += int(hidden.sum())
-    for upper in range(NUM_VOICES - 1):
-        both = sounding[:, upper] & sounding[:, upper + 1]
-        counts["voice_crossing"] += int((both & (chorale[:, upper] < chorale[:, upper + 1])).sum())
-        if upper < 2:
-            gap = chorale[:, upper] - chorale[:, upper + 1]
-            counts["spacing"] += int((both & (gap > 12)).sum())
-    for voice, (low, high) in enumerate(VOICE_RANGES):
-        line = chorale[:, voice]
-        counts["out_of_range"] += sum(1 for _, _, pitch in notes(line) if pitch < low or pitch > high)
-    starts = onsets(chorale)
-    counts["leaps_over_octave"] += int(((np.abs(motion) > 12) & starts).sum())
-    return counts
 
 
 def fault_rates(chorales: list[np.ndarray]) -> dict[str, float]:

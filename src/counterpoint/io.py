@@ -1,7 +1,7 @@
 """Files in and out: MIDI (mido), MusicXML (music21), and the package's own array formats.
 
 Everything here converts between files and the ``(steps, 4)`` chorale array of
-:mod:`counterpoint.representation`. Reading quantizes to the 16th-note grid; writing goes
+:mod:`counterpoint.music.representation`. Reading quantizes to the 16th-note grid; writing goes
 through a temporary file and an atomic rename, so a failed write never leaves half a file.
 
 File types, chosen by extension:
@@ -30,13 +30,8 @@ from counterpoint.errors import (
     NotMonophonicError,
     TooManyVoicesError,
 )
-from counterpoint.representation import (
-    NUM_VOICES,
-    SILENCE,
-    STEPS_PER_QUARTER,
-    VOICES,
-    notes,
-)
+from counterpoint.music.notes import notes
+from counterpoint.music.representation import NUM_VOICES, SILENCE, STEPS_PER_QUARTER, VOICES
 
 MIDI_SUFFIXES = (".mid", ".midi")
 MUSICXML_SUFFIXES = (".musicxml", ".xml", ".mxl")

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from counterpoint.errors import ConfigError, MaskError
-from counterpoint.representation import NUM_VOICES
+from counterpoint.music.representation import NUM_VOICES
 
 # --------------------------------------------------------------------------- training masks
 

@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from counterpoint.errors import CheckpointError, ConfigError, MissingFileError
-from counterpoint.representation import NUM_VOICES, PitchRange
+from counterpoint.music.representation import NUM_VOICES, PitchRange
 
 CHECKPOINT_FORMAT = 1
 

@@ -30,7 +30,7 @@ from counterpoint import masks
 from counterpoint.data import pieces_at_least, random_crop
 from counterpoint.errors import CheckpointError, ConfigError
 from counterpoint.model import Coconet, average_logits, fuse_batch_norm, make_input, split, weights_version
-from counterpoint.representation import PitchRange
+from counterpoint.music.representation import PitchRange
 
 SUFFIX = ".int8.onnx"
 _FINGERPRINT_KEY = "counterpoint_weights_sha256"

@@ -41,14 +41,8 @@ from pydantic import BaseModel, Field, field_validator
 from counterpoint import masks
 from counterpoint.errors import CounterpointError
 from counterpoint.model import Coconet, load_model
-from counterpoint.representation import (
-    NUM_VOICES,
-    SILENCE,
-    STEPS_PER_MEASURE,
-    VOICE_RANGES,
-    VOICES,
-    parse_voices,
-)
+from counterpoint.music.representation import NUM_VOICES, SILENCE, STEPS_PER_MEASURE, VOICES, parse_voices
+from counterpoint.music.rules import VOICE_RANGES
 from counterpoint.sampling import SamplerConfig, planned_passes
 from counterpoint.tasks import fill_many
 

@@ -17,16 +17,16 @@ import torch
 from counterpoint import masks
 from counterpoint.errors import MaskError, NotMonophonicError, PitchOutOfRangeError, ShapeError
 from counterpoint.model import Coconet
-from counterpoint.representation import (
+from counterpoint.music.representation import (
     NUM_VOICES,
     SILENCE,
     STEPS_PER_MEASURE,
-    VOICE_RANGES,
     VOICES,
     from_pianoroll,
     to_pianoroll,
     transpose,
 )
+from counterpoint.music.rules import VOICE_RANGES
 from counterpoint.sampling import Callback, SamplerConfig, sample
 
 

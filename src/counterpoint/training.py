@@ -54,7 +54,7 @@ from counterpoint.model import (
     read_checkpoint,
     save,
 )
-from counterpoint.representation import SILENCE, PitchRange
+from counterpoint.music.representation import SILENCE, PitchRange
 
 
 @dataclass

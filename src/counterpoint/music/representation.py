@@ -43,10 +43,6 @@ class PitchRange:
 
 DEFAULT_RANGE = PitchRange()
 
-# Each voice's range in the JSB chorales (all splits; see shared/data/jsb/FORMAT.md). The
-# samplers never write a note outside these, and melodies are moved by octaves into them.
-VOICE_RANGES: tuple[tuple[int, int], ...] = ((60, 81), (52, 74), (46, 69), (36, 66))
-
 
 def voice_index(name: str) -> int:
     """Index of a voice from its name or first letter ('soprano', 'S', 'alto', ...)."""
@@ -124,30 +120,3 @@ def transposition_range(chorale: np.ndarray, pitch_range: PitchRange = DEFAULT_R
     return pitch_range.low - int(sounding.min()), pitch_range.high - int(sounding.max())
 
 
-def onsets(chorale: np.ndarray) -> np.ndarray:
-    """Boolean ``(steps, 4)``: True where a voice starts a note (its pitch differs from the
-    previous step's, or the piece starts). Silence never starts a note."""
-    array = np.asarray(chorale)
-    starts = np.ones(array.shape, dtype=bool)
-    starts[1:] = array[1:] != array[:-1]
-    return starts & (array != SILENCE)
-
-
-def notes(line: np.ndarray, starts: np.ndarray | None = None) -> list[tuple[int, int, int]]:
-    """The notes of one voice as ``(start_step, length_in_steps, pitch)``, held notes merged.
-
-    ``starts`` (bool per step), if given, also begins a new note where it is True, so a
-    repeated note (same pitch struck again) stays two notes."""
-    result: list[tuple[int, int, int]] = []
-    start = 0
-    values = np.asarray(line)
-    for step in range(1, len(values) + 1):
-        if (
-            step == len(values)
-            or values[step] != values[start]
-            or (starts is not None and bool(starts[step]))
-        ):
-            if values[start] != SILENCE:
-                result.append((start, step - start, int(values[start])))
-            start = step
-    return result
