@@ -29,7 +29,7 @@ import torch
 
 from counterpoint.data import load_jsb
 from counterpoint.model import Coconet, ModelConfig, count_parameters, preset
-from counterpoint.representation import DEFAULT_RANGE
+from counterpoint.music.representation import DEFAULT_RANGE
 from counterpoint.sampling import SamplerConfig
 from counterpoint.tasks import harmonize
 from counterpoint.training import TrainConfig, evaluate_loss, train, validation_set

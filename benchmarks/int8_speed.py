@@ -34,8 +34,8 @@ from torch import nn
 from counterpoint import masks
 from counterpoint.data import load_jsb
 from counterpoint.model import Coconet, fuse_batch_norm, load_model, make_input
+from counterpoint.music.representation import to_pianoroll
 from counterpoint.quantized import Int8Network, quantize
-from counterpoint.representation import to_pianoroll
 
 JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
 STEPS = 32  # 2 measures of 16th notes

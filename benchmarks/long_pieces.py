@@ -28,7 +28,7 @@ from gibbs_steps import JSB, paired_table
 
 from counterpoint.data import load_jsb
 from counterpoint.model import load_model
-from counterpoint.representation import STEPS_PER_MEASURE
+from counterpoint.music.representation import STEPS_PER_MEASURE
 from counterpoint.sampling import SamplerConfig, gibbs_passes
 
 

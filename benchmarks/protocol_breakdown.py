@@ -28,7 +28,8 @@ import torch
 from counterpoint.data import load_jsb
 from counterpoint.evaluation import magenta_frame_log_probs, map_pieces, on_device, random_orderings
 from counterpoint.model import load_model
-from counterpoint.representation import SILENCE, onsets
+from counterpoint.music.notes import onsets
+from counterpoint.music.representation import SILENCE
 
 JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
 BINS = np.linspace(0.0, 1.0, 6)  # fraction of the piece's steps known when the frame is reached

@@ -41,8 +41,8 @@ from counterpoint.evaluation import (
     histogram_distances,
 )
 from counterpoint.model import Coconet, bf16_is_fast, load_model, make_input, preset
+from counterpoint.music.representation import to_pianoroll
 from counterpoint.quantized import int8_network
-from counterpoint.representation import to_pianoroll
 from counterpoint.sampling import SamplerConfig, planned_passes, sample, sampler_network
 from counterpoint.tasks import fill_many, harmonize
 

@@ -34,7 +34,7 @@ from counterpoint import evaluation
 from counterpoint.data import load_jsb
 from counterpoint.evaluation import CPU_BATCH_STEPS, on_device, scoring_batch
 from counterpoint.model import load_model
-from counterpoint.representation import SILENCE
+from counterpoint.music.representation import SILENCE
 
 OLD_BATCH = 64  # windows per pass until session 15
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"

@@ -10,7 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from counterpoint.cli import app
-from counterpoint.io import read_chorale, write_chorale, write_midi
+from counterpoint.io import read_chorale, write_chorale
+from counterpoint.io.midi import write_midi
 
 runner = CliRunner()
 

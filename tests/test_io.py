@@ -11,14 +11,9 @@ from counterpoint.errors import (
     NotMonophonicError,
     TooManyVoicesError,
 )
-from counterpoint.io import (
-    read_chorale,
-    read_melody,
-    read_midi_chorale,
-    write_chorale,
-    write_midi,
-    write_musicxml,
-)
+from counterpoint.io import read_chorale, read_melody, write_chorale
+from counterpoint.io.midi import read_midi_chorale, write_midi
+from counterpoint.io.musicxml import write_musicxml
 from counterpoint.music.representation import SILENCE
 
 
@@ -175,7 +170,8 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
 
 
 def test_repeated_notes_stay_apart_with_onsets(tmp_path):
-    from counterpoint.io import midi_file, to_score
+    from counterpoint.io.midi import midi_file
+    from counterpoint.io.musicxml import to_score
 
     # Twinkle: C C G G as quarters; without onsets the two Cs would be one half note
     melody = np.repeat([60, 60, 67, 67], 4)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from counterpoint.io import write_midi
+from counterpoint.io.midi import write_midi
 from counterpoint.server import MAX_BODY_BYTES, ServerSettings, create_app
 
 

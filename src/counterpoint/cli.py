@@ -94,9 +94,9 @@ def convert(
     tempo: Annotated[float, typer.Option(help="tempo in quarter notes per minute")] = 80,
 ) -> None:
     """Convert between MIDI, MusicXML and the array formats (.npy, .json)."""
-    from counterpoint.io import _suffix, read_chorale, write_chorale
+    from counterpoint.io import read_chorale, suffix_of, write_chorale
 
-    _suffix(target)  # refuse an unknown output type before reading anything
+    suffix_of(target)  # refuse an unknown output type before reading anything
     chorale = read_chorale(source)
     write_chorale(chorale, target, tempo_bpm=tempo)
     typer.echo(f"wrote {target} ({len(chorale)} steps)")
@@ -445,9 +445,9 @@ def _finish(result, output: Path, tempo: float) -> None:
 
 
 def _check_output(output: Path) -> None:
-    from counterpoint.io import _suffix
+    from counterpoint.io import suffix_of
 
-    _suffix(output)
+    suffix_of(output)
 
 
 @app.command()
@@ -657,7 +657,7 @@ def evaluate(
 
     from counterpoint import evaluation
     from counterpoint.data import load_dataset
-    from counterpoint.io import write_atomically
+    from counterpoint.io.files import write_atomically
     from counterpoint.model import load_model
 
     model = load_model(checkpoint)

@@ -159,7 +159,7 @@ def parse_corpus_chorale(path: Path, pitch_range: PitchRange = DEFAULT_RANGE):
     """``(chorale, None)`` for a usable corpus file, else ``(None, reason it was skipped)``."""
     from music21 import corpus, stream
 
-    from counterpoint.io import score_to_chorale
+    from counterpoint.io.musicxml import score_to_chorale
 
     try:
         score = corpus.parse(str(path))
@@ -223,7 +223,7 @@ def load_music21(refresh: bool = False, progress: bool = True) -> Dataset:
 
 
 def _write_cache(path: Path, dataset: Dataset) -> None:
-    from counterpoint.io import write_atomically
+    from counterpoint.io.files import write_atomically
 
     arrays = {}
     for split in SPLITS:

@@ -50,7 +50,7 @@ import torch
 import torch.nn.functional as F
 
 from counterpoint.errors import ConfigError
-from counterpoint.io import write_atomically
+from counterpoint.io.files import write_atomically
 from counterpoint.model import Coconet, device_of, fuse_batch_norm, make_input
 from counterpoint.music.notes import notes
 from counterpoint.music.representation import NUM_VOICES, SILENCE, VOICES, to_pianoroll

@@ -385,7 +385,7 @@ def save(path: str | os.PathLike, model: Coconet, extra: dict | None = None, hal
     """Write a checkpoint atomically: ``{"format", "config", "state", **extra}``."""
     if model.fused:
         raise ConfigError("a model with fused batch norm is for inference only and cannot be saved")
-    from counterpoint.io import write_atomically
+    from counterpoint.io.files import write_atomically
 
     state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
     payload = {"format": CHECKPOINT_FORMAT, "config": model.config.to_dict(), "state": state}

@@ -69,7 +69,7 @@ def quantize(model: Coconet, calibration: np.ndarray, path: str | Path) -> Path:
     """Write the int8 ONNX version of ``model`` to ``path`` (atomically), its activation ranges
     calibrated on the network inputs ``calibration`` ``(N, 8, T, P)``."""
     onnx, quantization = _import_quantization()
-    from counterpoint.io import write_atomically
+    from counterpoint.io.files import write_atomically
 
     if calibration.ndim != 4 or calibration.shape[1] != 8 or calibration.shape[-1] != model.pitch_range.size:
         raise ConfigError(

@@ -41,13 +41,13 @@ import torch.nn.functional as F
 
 from counterpoint import quantized
 from counterpoint.errors import ConfigError, MaskError
+from counterpoint.limits import MAX_SAMPLE_STEPS
 from counterpoint.model import Coconet, bf16_is_fast, fuse_batch_norm, make_input, weights_version
 from counterpoint.music.representation import NUM_VOICES, PitchRange
 from counterpoint.music.rules import PARALLEL_PENALTY, VOICE_RANGES, parallel_pitches
 
 METHODS = ("gibbs", "independent", "ancestral", "confidence")
 PRECISIONS = ("auto", "float32", "bfloat16", "int8")
-MAX_STEPS = 1024  # 64 measures: well beyond a chorale, still quick on a CPU
 
 # callback(iteration, pianoroll (B,4,T,P), rewritten (B,4,T) bool: notes changed this pass)
 Callback = Callable[[int, torch.Tensor, torch.Tensor], None]
@@ -343,8 +343,9 @@ def sample(
         )
     if pianoroll.shape[-1] != model.pitch_range.size:
         raise MaskError(f"pianoroll has {pianoroll.shape[-1]} pitches, the model {model.pitch_range.size}")
-    if pianoroll.shape[2] > MAX_STEPS:
-        raise MaskError(f"{pianoroll.shape[2]} steps is longer than the {MAX_STEPS} a request may have")
+    if pianoroll.shape[2] > MAX_SAMPLE_STEPS:
+        steps = pianoroll.shape[2]
+        raise MaskError(f"{steps} steps is longer than the {MAX_SAMPLE_STEPS} a request may have")
     if known.flatten(1).all(1).any():
         raise MaskError("the mask leaves nothing to write")
     batch = pianoroll.shape[0]

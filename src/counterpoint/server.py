@@ -40,6 +40,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from counterpoint import masks
 from counterpoint.errors import CounterpointError
+from counterpoint.limits import MAX_REQUEST_STEPS
 from counterpoint.model import Coconet, load_model
 from counterpoint.music.representation import NUM_VOICES, SILENCE, STEPS_PER_MEASURE, VOICES, parse_voices
 from counterpoint.music.rules import VOICE_RANGES
@@ -47,7 +48,6 @@ from counterpoint.sampling import SamplerConfig, planned_passes
 from counterpoint.tasks import fill_many
 
 STATIC = Path(__file__).parent / "static"
-MAX_STEPS = 8 * 16 * 4  # 32 measures
 MAX_BODY_BYTES = 512 * 1024
 MAX_ALTERNATIVES = 4
 
@@ -100,7 +100,11 @@ class SamplerOptions(BaseModel):
 
 Chorale = Annotated[
     list[Annotated[list[int], Field(min_length=NUM_VOICES, max_length=NUM_VOICES)]],
-    Field(min_length=1, max_length=MAX_STEPS, description="(steps, 4) MIDI pitches, -1 = silence/unknown"),
+    Field(
+        min_length=1,
+        max_length=MAX_REQUEST_STEPS,
+        description="(steps, 4) MIDI pitches, -1 = silence/unknown",
+    ),
 ]
 
 
@@ -130,7 +134,7 @@ class InfillRequest(SamplerOptions):
 
 
 class ComposeRequest(SamplerOptions):
-    measures: int = Field(2, ge=1, le=MAX_STEPS // STEPS_PER_MEASURE)
+    measures: int = Field(2, ge=1, le=MAX_REQUEST_STEPS // STEPS_PER_MEASURE)
 
 
 class ExportRequest(BaseModel):
@@ -321,7 +325,7 @@ def create_app(settings: ServerSettings | None = None, model: Coconet | None = N
             "pitch_range": [model.pitch_range.low, model.pitch_range.high],
             "voices": list(VOICES),
             "voice_ranges": [list(r) for r in VOICE_RANGES],
-            "max_steps": MAX_STEPS,
+            "max_steps": MAX_REQUEST_STEPS,
             "batches": batcher.batches,
             "jobs": batcher.jobs,
             "abandoned": batcher.abandoned,
@@ -440,7 +444,8 @@ def create_app(settings: ServerSettings | None = None, model: Coconet | None = N
     @app.post("/api/export/{kind}")
     async def export(kind: Literal["midi", "musicxml"], request: ExportRequest) -> Response:
         """The piece as a MIDI or MusicXML file."""
-        from counterpoint.io import midi_file, to_score
+        from counterpoint.io.midi import midi_file
+        from counterpoint.io.musicxml import to_score
 
         chorale = _chorale_array(request.chorale)
         starts = None
@@ -479,8 +484,8 @@ def create_app(settings: ServerSettings | None = None, model: Coconet | None = N
             path = Path(folder) / f"upload{suffix}"
             path.write_bytes(data)
             chorale = read_chorale(path)
-        if len(chorale) > MAX_STEPS:
-            return _error(422, f"the piece has {len(chorale)} steps; at most {MAX_STEPS} are allowed")
+        if len(chorale) > MAX_REQUEST_STEPS:
+            return _error(422, f"the piece has {len(chorale)} steps; at most {MAX_REQUEST_STEPS} are allowed")
         return {"chorale": chorale.tolist()}
 
     @app.get("/", include_in_schema=False)
