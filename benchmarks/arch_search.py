@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from counterpoint.data import load_jsb
-from counterpoint.model import Coconet, ModelConfig, count_parameters, preset
+from counterpoint.data.datasets import load_jsb
+from counterpoint.model.network import Coconet, ModelConfig, count_parameters, preset
 from counterpoint.music.representation import DEFAULT_RANGE
 from counterpoint.sampling import SamplerConfig
 from counterpoint.tasks import harmonize

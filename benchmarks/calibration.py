@@ -20,9 +20,9 @@ from pathlib import Path
 
 import torch
 
-from counterpoint.data import load_jsb
+from counterpoint.data.datasets import load_jsb
 from counterpoint.evaluation import likelihood
-from counterpoint.model import load_model
+from counterpoint.model.registry import load_model
 
 JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
 

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import torch
 
-from counterpoint.data import load_dataset
-from counterpoint.model import from_checkpoint, read_checkpoint
+from counterpoint.data.datasets import load_dataset
+from counterpoint.model.checkpoint import from_checkpoint, read_checkpoint
 from counterpoint.training import TrainConfig, evaluate_loss, run_validation_set
 
 

@@ -20,9 +20,9 @@ import time
 
 import numpy as np
 
-from counterpoint.data import load_dataset
+from counterpoint.data.datasets import load_dataset
 from counterpoint.evaluation import agreement, fault_rates, histogram_distances
-from counterpoint.model import load_model
+from counterpoint.model.registry import load_model
 from counterpoint.sampling import SamplerConfig
 from counterpoint.tasks import continue_piece
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from counterpoint.data import load_jsb
+from counterpoint.data.datasets import load_jsb
 from counterpoint.evaluation import (
     conditional_log_probs,
     draw_ordering,
@@ -41,7 +41,7 @@ from counterpoint.evaluation import (
     harmonize_sopranos,
     histogram_distances,
 )
-from counterpoint.model import load_model
+from counterpoint.model.registry import load_model
 from counterpoint.sampling import SamplerConfig
 
 JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"

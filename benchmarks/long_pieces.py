@@ -26,8 +26,8 @@ from pathlib import Path
 
 from gibbs_steps import JSB, paired_table
 
-from counterpoint.data import load_jsb
-from counterpoint.model import load_model
+from counterpoint.data.datasets import load_jsb
+from counterpoint.model.registry import load_model
 from counterpoint.music.representation import STEPS_PER_MEASURE
 from counterpoint.sampling import SamplerConfig, gibbs_passes
 

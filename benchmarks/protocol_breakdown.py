@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from counterpoint.data import load_jsb
+from counterpoint.data.datasets import load_jsb
 from counterpoint.evaluation import magenta_frame_log_probs, map_pieces, on_device, random_orderings
-from counterpoint.model import load_model
+from counterpoint.model.registry import load_model
 from counterpoint.music.notes import onsets
 from counterpoint.music.representation import SILENCE
 

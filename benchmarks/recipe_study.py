@@ -75,9 +75,12 @@ import mixture
 import numpy as np
 import torch
 
-from counterpoint.data import load_jsb, pieces_at_least
+from counterpoint.data.batches import pieces_at_least
+from counterpoint.data.datasets import load_jsb
 from counterpoint.evaluation import cached_scores, likelihood, paper_protocol_losses
-from counterpoint.model import Coconet, ModelConfig, load_model, save
+from counterpoint.model.checkpoint import save
+from counterpoint.model.network import Coconet, ModelConfig
+from counterpoint.model.registry import load_model
 from counterpoint.training import TrainConfig, forward, make_batch, masked_nll, train
 
 HERE = Path(__file__).resolve().parent

@@ -31,9 +31,9 @@ import numpy as np
 import torch
 
 from counterpoint import evaluation
-from counterpoint.data import load_jsb
+from counterpoint.data.datasets import load_jsb
 from counterpoint.evaluation import CPU_BATCH_STEPS, on_device, scoring_batch
-from counterpoint.model import load_model
+from counterpoint.model.registry import load_model
 from counterpoint.music.representation import SILENCE
 
 OLD_BATCH = 64  # windows per pass until session 15

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from counterpoint.data import load_jsb
-from counterpoint.model import Coconet, preset
+from counterpoint.data.datasets import load_jsb
+from counterpoint.model.network import Coconet, preset
 from counterpoint.training import TrainConfig, forward, make_batch, masked_nll
 
 JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"

@@ -18,9 +18,9 @@ from dataclasses import fields
 
 import torch
 
-from counterpoint.data import load_dataset
+from counterpoint.data.datasets import load_dataset
 from counterpoint.evaluation import fault_rates, harmonize_sopranos
-from counterpoint.model import load_model
+from counterpoint.model.registry import load_model
 from counterpoint.sampling import SamplerConfig
 
 JSB = "../shared/data/jsb/Jsb16thSeparated.npz"

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from counterpoint.model import Coconet, preset, save
+from counterpoint.model.checkpoint import save
+from counterpoint.model.network import Coconet, preset
 
 JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
 
@@ -23,7 +24,7 @@ def jsb_path() -> Path:
 
 @pytest.fixture(scope="session")
 def jsb(jsb_path):
-    from counterpoint.data import load_jsb
+    from counterpoint.data.datasets import load_jsb
 
     return load_jsb(jsb_path)
 

@@ -6,7 +6,7 @@ import sys
 import torch
 import torch.distributed as dist
 
-from counterpoint.model import preset
+from counterpoint.model.network import preset
 from counterpoint.training import TrainConfig, train
 
 if __name__ == "__main__":

@@ -122,8 +122,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
 
 def _train_tiny(chorale, run_dir, **settings) -> None:
     """A 4-step run of the tiny network on one short piece, into ``run_dir``."""
-    from counterpoint.data import Dataset
-    from counterpoint.model import preset
+    from counterpoint.data.datasets import Dataset
+    from counterpoint.model.network import preset
     from counterpoint.training import TrainConfig, train
 
     piece = chorale[:32]
@@ -143,7 +143,8 @@ def _train_tiny(chorale, run_dir, **settings) -> None:
 def test_export_strips_and_halves_a_training_checkpoint(chorale, tmp_path):
     import torch
 
-    from counterpoint.model import load, preset
+    from counterpoint.model.checkpoint import load
+    from counterpoint.model.network import preset
 
     _train_tiny(chorale, tmp_path / "run")
     result = run("export", tmp_path / "run" / "best.pt", tmp_path / "ship.pt")
@@ -159,7 +160,7 @@ def test_export_takes_the_moving_average_from_last_pt(chorale, tmp_path):
     (what training validated) unless --raw."""
     import torch
 
-    from counterpoint.model import load
+    from counterpoint.model.checkpoint import load
 
     _train_tiny(chorale, tmp_path / "run", ema_decay=0.5)
     last = tmp_path / "run" / "last.pt"
@@ -180,7 +181,7 @@ def test_export_takes_the_moving_average_from_last_pt(chorale, tmp_path):
 def test_combine_writes_a_product_that_samples(chorale, tmp_path):
     import torch
 
-    from counterpoint.model import load
+    from counterpoint.model.checkpoint import load
 
     _train_tiny(chorale, tmp_path / "run")
     best = tmp_path / "run" / "best.pt"

@@ -1,14 +1,8 @@
 import numpy as np
 import pytest
 
-from counterpoint.data import (
-    load_dataset,
-    load_jsb,
-    load_music21,
-    pieces_at_least,
-    random_transposition,
-    split_of,
-)
+from counterpoint.data.batches import pieces_at_least, random_transposition
+from counterpoint.data.datasets import load_dataset, load_jsb, load_music21, split_of
 from counterpoint.errors import ConfigError, FileFormatError, MissingFileError
 from counterpoint.music.representation import DEFAULT_RANGE, SILENCE
 

@@ -18,7 +18,7 @@ from counterpoint.evaluation import (
     likelihood,
     magenta_frame_log_probs,
 )
-from counterpoint.model import Coconet, ModelConfig, make_input
+from counterpoint.model.network import Coconet, ModelConfig, make_input
 from counterpoint.music.representation import SILENCE, to_pianoroll
 from counterpoint.music.rules import voice_leading_faults
 
@@ -154,7 +154,7 @@ import sys
 import numpy as np
 import torch
 from counterpoint.evaluation import likelihood
-from counterpoint.model import Coconet, ModelConfig
+from counterpoint.model.network import Coconet, ModelConfig
 
 torch.manual_seed(0)
 piece = np.load(sys.argv[1])

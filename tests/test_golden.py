@@ -26,7 +26,7 @@ SAMPLERS = ("gibbs", "independent", "ancestral", "confidence")
 
 
 def _model():
-    from counterpoint.model import Coconet, preset
+    from counterpoint.model.network import Coconet, preset
 
     torch.manual_seed(0)
     return Coconet(preset("tiny")).eval()
@@ -123,7 +123,8 @@ def test_evaluation_figures_are_unchanged():
 def test_fingerprints_and_cache_keys_are_unchanged():
     """The int8 file's pairing, a resumed run's teacher and the evaluation's disk caches are
     keyed on hashes of the weights: a move must not change them."""
-    from counterpoint import evaluation, quantized
+    from counterpoint import evaluation
+    from counterpoint.runtime import int8 as quantized
 
     model = _model()
     _check(
@@ -138,8 +139,8 @@ def test_fingerprints_and_cache_keys_are_unchanged():
 
 def test_training_is_unchanged(tmp_path):
     """A few steps of the tiny network on one short piece: the same losses and weights."""
-    from counterpoint.data import Dataset
-    from counterpoint.model import preset
+    from counterpoint.data.datasets import Dataset
+    from counterpoint.model.network import preset
     from counterpoint.training import TrainConfig, train
 
     piece = _bach()

@@ -1,20 +1,11 @@
 import pytest
 import torch
 
+from counterpoint.cli import combine
 from counterpoint.errors import CheckpointError, ConfigError, MissingFileError
-from counterpoint.model import (
-    PRESETS,
-    Coconet,
-    ModelConfig,
-    combine,
-    deepen,
-    fuse_batch_norm,
-    load,
-    make_input,
-    preset,
-    save,
-    split,
-)
+from counterpoint.model.checkpoint import load, save
+from counterpoint.model.network import PRESETS, Coconet, ModelConfig, make_input, preset
+from counterpoint.model.products import deepen, fuse_batch_norm, split
 
 
 @pytest.mark.parametrize("name", list(PRESETS))

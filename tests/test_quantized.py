@@ -6,14 +6,17 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from counterpoint import masks
-from counterpoint.cli import app
+from counterpoint.cli import app, combine, quantize
+from counterpoint.data import masks
+from counterpoint.data.batches import calibration_set, pianoroll_batch
 from counterpoint.errors import CheckpointError, ConfigError
-from counterpoint.model import Coconet, bf16_is_fast, combine, load_model, preset, save
-from counterpoint.quantized import calibration_set, int8_network, int8_path, quantize
-from counterpoint.sampling import SamplerConfig, inference_model, sample
+from counterpoint.model.checkpoint import save
+from counterpoint.model.network import Coconet, preset
+from counterpoint.model.registry import load_model
+from counterpoint.runtime.backend import bf16_is_fast, inference_model
+from counterpoint.runtime.int8 import int8_network, int8_path
+from counterpoint.sampling import SamplerConfig, sample
 from counterpoint.tasks import harmonize
-from counterpoint.training import pianoroll_batch
 
 
 def run(*args):

@@ -2,18 +2,12 @@ import numpy as np
 import pytest
 import torch
 
-from counterpoint import masks
+from counterpoint.data import masks
 from counterpoint.errors import ConfigError, MaskError, PitchOutOfRangeError
 from counterpoint.music.representation import SILENCE, to_pianoroll
 from counterpoint.music.rules import VOICE_RANGES, parallel_pitches, voice_leading_faults
-from counterpoint.sampling import (
-    METHODS,
-    SamplerConfig,
-    gibbs_schedule,
-    inference_model,
-    planned_passes,
-    sample,
-)
+from counterpoint.runtime.backend import inference_model
+from counterpoint.sampling import METHODS, SamplerConfig, gibbs_schedule, planned_passes, sample
 from counterpoint.tasks import (
     compose,
     continue_piece,

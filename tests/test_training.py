@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from counterpoint.data import Dataset
+from counterpoint.data.batches import pianoroll_batch
+from counterpoint.data.datasets import Dataset
 from counterpoint.errors import ConfigError
-from counterpoint.model import Coconet, load, preset, save
+from counterpoint.model.checkpoint import load, save
+from counterpoint.model.network import Coconet, preset
 from counterpoint.training import (
     TrainConfig,
     evaluate_loss,
@@ -19,7 +21,6 @@ from counterpoint.training import (
     make_optimizer,
     masked_cross_entropy,
     masked_nll,
-    pianoroll_batch,
     run_validation_set,
     step_loss,
     train,

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from counterpoint.io import read_chorale, read_melody, write_chorale
-    from counterpoint.model import load, load_model
+    from counterpoint.model.checkpoint import load
+    from counterpoint.model.registry import load_model
     from counterpoint.music.representation import SILENCE, VOICES, from_pianoroll, to_pianoroll
     from counterpoint.sampling import SamplerConfig, sample
     from counterpoint.tasks import compose, continue_piece, harmonize, infill, transition
@@ -32,8 +33,8 @@ _EXPORTS = {
     "read_chorale": "io",
     "read_melody": "io",
     "write_chorale": "io",
-    "load": "model",
-    "load_model": "model",
+    "load": "model.checkpoint",
+    "load_model": "model.registry",
     "SILENCE": "music.representation",
     "VOICES": "music.representation",
     "from_pianoroll": "music.representation",

@@ -63,7 +63,7 @@ def data(
     as_json: Annotated[bool, typer.Option("--json", help="print statistics as JSON")] = False,
 ) -> None:
     """Load (and cache) a dataset and print its statistics."""
-    from counterpoint.data import SPLITS, timed_load
+    from counterpoint.data.datasets import SPLITS, timed_load
 
     dataset, seconds = timed_load(source, refresh=refresh)
     stats = dataset.statistics()
@@ -112,7 +112,7 @@ def _stored_train_config(run_dir: Path) -> dict | None:
     if config_path.exists():
         return json.loads(config_path.read_text())
     if last_path.exists():
-        from counterpoint.model import read_checkpoint
+        from counterpoint.model.checkpoint import read_checkpoint
 
         stored = read_checkpoint(last_path).get("train_config")
         return json.loads(stored) if stored else None
@@ -226,8 +226,9 @@ def train(
     ] = False,
 ) -> None:
     """Train a model with orderless NADE (works unchanged under torchrun)."""
-    from counterpoint.model import bf16_is_fast, load
-    from counterpoint.model import preset as get_preset
+    from counterpoint.model.checkpoint import load
+    from counterpoint.model.network import preset as get_preset
+    from counterpoint.runtime.backend import bf16_is_fast
     from counterpoint.training import TrainConfig
     from counterpoint.training import train as run_training
 
@@ -316,7 +317,7 @@ def export(
 
     A run's last.pt keeps the optimizer's raw weights and, with --ema, their moving average:
     the average is what training validated and what gets exported, unless --raw."""
-    from counterpoint.model import averaged_state, from_checkpoint, read_checkpoint, save
+    from counterpoint.model.checkpoint import averaged_state, from_checkpoint, read_checkpoint, save
 
     payload = read_checkpoint(checkpoint)
     extra = {"train_config": payload["train_config"]} if "train_config" in payload else {}
@@ -342,8 +343,8 @@ def combine(
 
     A pass costs the networks' passes together; the product predicts better than either
     where they err differently (two runs of one recipe do; docs/model.md)."""
-    from counterpoint.model import combine as product
-    from counterpoint.model import from_checkpoint, read_checkpoint, save
+    from counterpoint.cli import combine as product
+    from counterpoint.model.checkpoint import from_checkpoint, read_checkpoint, save
 
     payloads = [read_checkpoint(path) for path in checkpoints]
     pairs = zip(payloads, checkpoints, strict=True)
@@ -376,11 +377,12 @@ def quantize(
 ) -> None:
     """Write the int8 version of a model beside its checkpoint (x.pt -> x.int8.onnx): sampling
     then runs it with ONNX Runtime on CPUs without native bf16, passes 2.5x as fast."""
-    from counterpoint.data import load_dataset
+    from counterpoint.cli import quantize as run
+    from counterpoint.data.batches import calibration_set
+    from counterpoint.data.datasets import load_dataset
     from counterpoint.errors import ConfigError
-    from counterpoint.model import load_model
-    from counterpoint.quantized import calibration_set, int8_path
-    from counterpoint.quantized import quantize as run
+    from counterpoint.model.registry import load_model
+    from counterpoint.runtime.int8 import int8_path
 
     if crops < 1:
         raise ConfigError("--crops must be at least 1")
@@ -465,7 +467,7 @@ def compose(
     tempo: Tempo = 80,
 ) -> None:
     """Compose a new four-voice piece from scratch."""
-    from counterpoint.model import load_model
+    from counterpoint.model.registry import load_model
     from counterpoint.tasks import compose as run
 
     _check_output(output)
@@ -493,7 +495,7 @@ def harmonize(
     """Write the other voices under (or around) a given melody."""
     from counterpoint.errors import MultipleVoicesError
     from counterpoint.io import read_chorale, read_melody
-    from counterpoint.model import load_model
+    from counterpoint.model.registry import load_model
     from counterpoint.music.representation import parse_voices
     from counterpoint.tasks import harmonize as run
 
@@ -528,7 +530,7 @@ def infill(
 ) -> None:
     """Erase a time window of some voices and rewrite it."""
     from counterpoint.io import read_chorale
-    from counterpoint.model import load_model
+    from counterpoint.model.registry import load_model
     from counterpoint.music.representation import parse_voices
     from counterpoint.tasks import infill as run
 
@@ -564,7 +566,7 @@ def transition(
 ) -> None:
     """Write a bridge from one fragment into another."""
     from counterpoint.io import read_chorale
-    from counterpoint.model import load_model
+    from counterpoint.model.registry import load_model
     from counterpoint.tasks import transition as run
 
     _check_output(output)
@@ -596,7 +598,7 @@ def continue_(
 ) -> None:
     """Extend a piece by some measures."""
     from counterpoint.io import read_chorale
-    from counterpoint.model import load_model
+    from counterpoint.model.registry import load_model
     from counterpoint.tasks import continue_piece
 
     _check_output(output)
@@ -656,9 +658,9 @@ def evaluate(
     import time
 
     from counterpoint import evaluation
-    from counterpoint.data import load_dataset
+    from counterpoint.data.datasets import load_dataset
     from counterpoint.io.files import write_atomically
-    from counterpoint.model import load_model
+    from counterpoint.model.registry import load_model
 
     model = load_model(checkpoint)
     dataset = load_dataset(data)
@@ -740,7 +742,7 @@ def serve(
 
     import uvicorn
 
-    from counterpoint.model import load_model
+    from counterpoint.model.registry import load_model
 
     load_model(checkpoint)  # fail now, with one line, if the model cannot be loaded
     os.environ["COUNTERPOINT_CHECKPOINT"] = checkpoint or ""

@@ -51,11 +51,12 @@ import torch.nn.functional as F
 
 from counterpoint.errors import ConfigError
 from counterpoint.io.files import write_atomically
-from counterpoint.model import Coconet, device_of, fuse_batch_norm, make_input
+from counterpoint.model.network import Coconet, device_of, make_input
+from counterpoint.model.products import fuse_batch_norm
 from counterpoint.music.notes import notes
 from counterpoint.music.representation import NUM_VOICES, SILENCE, VOICES, to_pianoroll
 from counterpoint.music.rules import FAULT_RULES, FAULTS, voice_leading_faults
-from counterpoint.quantized import int8_path
+from counterpoint.runtime.int8 import int8_path
 
 # --------------------------------------------------------------------------- likelihood
 

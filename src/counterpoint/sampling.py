@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,15 +38,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from counterpoint import quantized
 from counterpoint.errors import ConfigError, MaskError
 from counterpoint.limits import MAX_SAMPLE_STEPS
-from counterpoint.model import Coconet, bf16_is_fast, fuse_batch_norm, make_input, weights_version
+from counterpoint.model.network import Coconet, make_input
 from counterpoint.music.representation import NUM_VOICES, PitchRange
 from counterpoint.music.rules import PARALLEL_PENALTY, VOICE_RANGES, parallel_pitches
+from counterpoint.runtime import int8
+from counterpoint.runtime.backend import PRECISIONS, resolve_precision, sampler_network
 
 METHODS = ("gibbs", "independent", "ancestral", "confidence")
-PRECISIONS = ("auto", "float32", "bfloat16", "int8")
 
 # callback(iteration, pianoroll (B,4,T,P), rewritten (B,4,T) bool: notes changed this pass)
 Callback = Callable[[int, torch.Tensor, torch.Tensor], None]
@@ -95,16 +94,7 @@ class SamplerConfig:
     def resolve_precision(self, model: Coconet) -> str:
         """The arithmetic ``model`` runs in under this config on this machine: "bfloat16",
         "int8" or "float32"."""
-        if self.precision in ("float32", "bfloat16"):
-            return self.precision
-        if quantized.int8_network(model) is not None:
-            return "int8"
-        if self.precision == "int8":
-            raise ConfigError(
-                "this model has no int8 file made from its weights: "
-                "run `counterpoint quantize` on its checkpoint"
-            )
-        return "bfloat16" if bf16_is_fast() else "float32"
+        return resolve_precision(model, self.precision)
 
 
 # Gibbs passes per note to write when ``SamplerConfig.steps`` is not given. Two thirds write
@@ -158,42 +148,11 @@ def voice_range_mask(pitch_range: PitchRange) -> torch.Tensor:
     return allowed
 
 
-_INFERENCE_MODELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def inference_model(model: Coconet, dtype: torch.dtype) -> Coconet:
-    """The network the sampler runs for ``model``: batch norm folded in, in ``dtype``. Made
-    once per model and dtype, and made again whenever the weights change (training updates
-    them in place, which bumps their version counters)."""
-    if model.fused:
-        return fuse_batch_norm(model, dtype)
-    versions = weights_version(model)
-    cached = _INFERENCE_MODELS.get(model, {}).get(dtype)
-    if cached is not None and cached[0] == versions:
-        return cached[1]
-    fused = fuse_batch_norm(model.eval(), dtype)
-    _INFERENCE_MODELS.setdefault(model, {})[dtype] = (versions, fused)
-    return fused
-
-
-Network = Callable[[torch.Tensor], torch.Tensor]
-
-
-def sampler_network(model: Coconet, config: SamplerConfig) -> tuple[str, Network]:
-    """The precision the sampler runs ``model`` in under ``config`` on this machine, and the
-    network it calls: input ``(B, 8, T, P)`` (channels-last, in bfloat16 for "bfloat16", else
-    float32), logits out."""
-    precision = config.resolve_precision(model)
-    if precision == "int8":
-        return precision, quantized.int8_network(model)
-    return precision, inference_model(model, torch.bfloat16 if precision == "bfloat16" else torch.float32)
-
-
 class _Sampler:
     """The state shared by the methods: model, allowed pitches, per-element generators."""
 
     def __init__(self, model: Coconet, config: SamplerConfig, seeds: list[int], callback: Callback | None):
-        self.precision, self.model = sampler_network(model, config)
+        self.precision, self.model = sampler_network(model, config.precision)
         self.dtype = torch.bfloat16 if self.precision == "bfloat16" else torch.float32
         self.config = config
         self.generators = [torch.Generator().manual_seed(int(seed)) for seed in seeds]
@@ -355,7 +314,7 @@ def sample(
     sampler = _Sampler(model, config, seeds, callback)
     given = pianoroll.clone()
     # with ONNX Runtime doing the passes, torch's small ops between them run best on one thread
-    threads = quantized.torch_threads(1) if sampler.precision == "int8" else contextlib.nullcontext()
+    threads = int8.torch_threads(1) if sampler.precision == "int8" else contextlib.nullcontext()
     with threads, torch.inference_mode():  # the pianoroll stays in the network's dtype: one-hot is exact
         start = (pianoroll * known.unsqueeze(-1)).to(sampler.dtype)
         result = _METHODS[config.method](sampler, start, known)

@@ -38,10 +38,11 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, field_validator
 
-from counterpoint import masks
+from counterpoint.data import masks
 from counterpoint.errors import CounterpointError
 from counterpoint.limits import MAX_REQUEST_STEPS
-from counterpoint.model import Coconet, load_model
+from counterpoint.model.network import Coconet
+from counterpoint.model.registry import load_model
 from counterpoint.music.representation import NUM_VOICES, SILENCE, STEPS_PER_MEASURE, VOICES, parse_voices
 from counterpoint.music.rules import VOICE_RANGES
 from counterpoint.sampling import SamplerConfig, planned_passes

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from counterpoint import masks
+from counterpoint.data import masks
 from counterpoint.errors import MaskError, NotMonophonicError, PitchOutOfRangeError, ShapeError
-from counterpoint.model import Coconet
+from counterpoint.model.network import Coconet
 from counterpoint.music.representation import (
     NUM_VOICES,
     SILENCE,

@@ -41,20 +41,14 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from counterpoint import masks
-from counterpoint.data import Dataset, load_dataset, pieces_at_least, random_crop, random_transposition
+from counterpoint.data import masks
+from counterpoint.data.batches import pianoroll_batch, pieces_at_least, random_crop, random_transposition
+from counterpoint.data.datasets import Dataset, load_dataset
 from counterpoint.errors import CheckpointError, ConfigError
-from counterpoint.model import (
-    Coconet,
-    ModelConfig,
-    deepen,
-    from_checkpoint,
-    make_input,
-    preset,
-    read_checkpoint,
-    save,
-)
-from counterpoint.music.representation import SILENCE, PitchRange
+from counterpoint.model.checkpoint import from_checkpoint, read_checkpoint, save
+from counterpoint.model.network import Coconet, ModelConfig, make_input, preset
+from counterpoint.model.products import deepen
+from counterpoint.music.representation import PitchRange
 
 
 @dataclass
@@ -115,15 +109,6 @@ class TrainConfig:
 
 
 # --------------------------------------------------------------------------- tensors
-
-
-def pianoroll_batch(chorales: np.ndarray | torch.Tensor, pitch_range: PitchRange) -> torch.Tensor:
-    """One-hot ``(B, 4, T, P)`` float32 from int chorales ``(B, T, 4)``; silence is zeros."""
-    pitches = torch.as_tensor(np.asarray(chorales), dtype=torch.long).transpose(1, 2)
-    silent = pitches == SILENCE
-    index = (pitches - pitch_range.low).clamp(0, pitch_range.size - 1)
-    roll = F.one_hot(index, pitch_range.size).float()
-    return roll.masked_fill(silent.unsqueeze(-1), 0.0)
 
 
 def masked_nll(logits: torch.Tensor, pianoroll: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
@@ -300,8 +285,9 @@ def initial_weights(config: TrainConfig) -> Coconet:
 def load_teacher(config: TrainConfig, device: torch.device) -> Coconet:
     """The run's teacher (``config.teacher``), ready to give distributions: batch norm folded
     in, no gradients. Records its fingerprint in ``config`` (checked when the run resumes)."""
-    from counterpoint.model import fuse_batch_norm, load_model
-    from counterpoint.quantized import fingerprint
+    from counterpoint.model.products import fuse_batch_norm
+    from counterpoint.model.registry import load_model
+    from counterpoint.runtime.int8 import fingerprint
 
     if not 0.0 <= config.teacher_weight <= 1.0:
         raise ConfigError(f"--teacher-weight {config.teacher_weight}: expected a weight from 0 to 1")

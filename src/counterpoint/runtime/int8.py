@@ -26,11 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from counterpoint import masks
-from counterpoint.data import pieces_at_least, random_crop
 from counterpoint.errors import CheckpointError, ConfigError
-from counterpoint.model import Coconet, average_logits, fuse_batch_norm, make_input, split, weights_version
-from counterpoint.music.representation import PitchRange
+from counterpoint.model.network import Coconet, average_logits, weights_version
+from counterpoint.model.products import fuse_batch_norm, split
 
 SUFFIX = ".int8.onnx"
 _FINGERPRINT_KEY = "counterpoint_weights_sha256"
@@ -48,21 +46,6 @@ def fingerprint(model: Coconet) -> str:
 def int8_path(checkpoint: str | Path) -> Path:
     """Where the int8 version of a checkpoint lives: beside it, ``x.pt`` -> ``x.int8.onnx``."""
     return Path(checkpoint).with_suffix(SUFFIX)
-
-
-def calibration_set(
-    chorales: list[np.ndarray], pitch_range: PitchRange, crops: int = 256, steps: int = 32, seed: int = 0
-) -> np.ndarray:
-    """Network inputs ``(crops, 8, steps, P)`` to calibrate activation ranges on: random
-    windows of ``chorales`` (a training split) with notes erased by orderless masks, the
-    inputs the network was trained on. 2 measures by default, the sampler's usual length."""
-    from counterpoint.training import pianoroll_batch  # training's imports are heavy: only here
-
-    rng = np.random.default_rng(seed)
-    usable = pieces_at_least(chorales, steps)
-    windows = np.stack([random_crop(usable[rng.integers(len(usable))], steps, rng) for _ in range(crops)])
-    known = masks.orderless(crops, steps, torch.Generator().manual_seed(seed))
-    return make_input(pianoroll_batch(windows, pitch_range), known).numpy()
 
 
 def quantize(model: Coconet, calibration: np.ndarray, path: str | Path) -> Path:

@@ -33,8 +33,6 @@ from counterpoint.music.representation import (
     NUM_VOICES,
     SILENCE,
     PitchRange,
-    transpose,
-    transposition_range,
 )
 
 CACHE_VERSION = 1
@@ -259,36 +257,6 @@ def load_dataset(source: str = "music21", progress: bool = True) -> Dataset:
 
 
 # --------------------------------------------------------------------------- batches
-
-
-def random_crop(chorale: np.ndarray, steps: int, rng: np.random.Generator) -> np.ndarray:
-    """A window of ``steps`` consecutive rows starting at a random step (the whole piece if
-    it is exactly that long)."""
-    start = int(rng.integers(0, len(chorale) - steps + 1))
-    return chorale[start : start + steps]
-
-
-def random_transposition(
-    chorale: np.ndarray,
-    rng: np.random.Generator,
-    pitch_range: PitchRange = DEFAULT_RANGE,
-    max_shift: int = 0,
-) -> np.ndarray:
-    """Shift by a shift drawn uniformly from all those that keep every voice in range, and
-    with ``max_shift`` no more than that many semitones either way (0: no such limit)."""
-    low, high = transposition_range(chorale, pitch_range)
-    if max_shift:  # shift 0 is always allowed: the piece is in range as it is
-        low, high = max(low, -max_shift), min(high, max_shift)
-    return transpose(chorale, int(rng.integers(low, high + 1)))
-
-
-def pieces_at_least(chorales: list[np.ndarray], crop_steps: int) -> list[np.ndarray]:
-    """The pieces a crop of ``crop_steps`` fits in; raises if there are none."""
-    usable = [piece for piece in chorales if len(piece) >= crop_steps]
-    if not usable:
-        longest = max((len(piece) for piece in chorales), default=0)
-        raise ConfigError(f"crop of {crop_steps} steps is longer than every piece (longest: {longest})")
-    return usable
 
 
 def timed_load(source: str = "music21", refresh: bool = False) -> tuple[Dataset, float]:

@@ -11,22 +11,16 @@ config travels inside every checkpoint so :func:`load` rebuilds the right networ
 
 from __future__ import annotations
 
-import copy
-import io as _io
 import itertools
-import os
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from counterpoint.errors import CheckpointError, ConfigError, MissingFileError
+from counterpoint.errors import CheckpointError, ConfigError
 from counterpoint.music.representation import NUM_VOICES, PitchRange
-
-CHECKPOINT_FORMAT = 1
 
 
 @dataclass
@@ -247,14 +241,6 @@ class Coconet(nn.Module):
         return reach
 
 
-def bf16_is_fast() -> bool:
-    """Whether this CPU has native bf16 arithmetic (AVX512-BF16 or AMX), where bf16 roughly
-    doubles the speed of training (benchmarks/train_speed.py) and of sampling
-    (benchmarks/sample_speed.py)."""
-    check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
-    return bool(check and check())
-
-
 def weights_version(model: nn.Module) -> tuple[int, ...]:
     """Changes whenever a parameter or buffer is updated in place (training bumps their version
     counters): what the caches of inference networks made from ``model`` are keyed on."""
@@ -267,104 +253,6 @@ def dtype_of(model: nn.Module) -> torch.dtype:
 
 def device_of(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
-
-
-def fuse_batch_norm(model: Coconet, dtype: torch.dtype = torch.float32) -> Coconet:
-    """A copy of an eval-mode model with every batch norm folded into the convolution before
-    it, in channels-last layout and in ``dtype``: the same function in fewer, faster ops, for
-    sampling and evaluation (never for training). bfloat16 weights run about 1.7x faster
-    than float32 on CPUs with native bf16."""
-    if model.fused:
-        return model if dtype_of(model) == dtype else copy.deepcopy(model).to(dtype)
-    fused = copy.deepcopy(model).eval()
-    fused.input = fuse_conv_bn_eval(fused.input, fused.input_norm)
-    fused.input_norm = nn.Identity()
-    hidden = []
-    for layer in fused.hidden:  # each ConvLayer becomes its bare convolution(s): fewer calls
-        if isinstance(layer.conv, nn.Sequential):  # separable: fold into the pointwise conv
-            layer.conv[1] = fuse_conv_bn_eval(layer.conv[1], layer.norm)
-            hidden.append(layer.conv)
-        else:
-            hidden.append(fuse_conv_bn_eval(layer.conv, layer.norm))
-    fused.hidden = nn.ModuleList(hidden)
-    fused.dropout = nn.Identity()  # inference only: never drop, whatever mode it is put in
-    fused.fused = True
-    return fused.to(dtype=dtype, memory_format=torch.channels_last)
-
-
-def deepen(model: Coconet, layers: int) -> Coconet:
-    """A deeper copy of ``model`` that computes the same function, to train further: its
-    layers, then new residual pairs before the output layer. The closing batch norm of each new
-    pair starts with zero scale and shift, so the pair adds nothing to its skip input (and the
-    ReLU after it leaves that nonnegative input as it is) until training moves it. Grows a
-    trained network's capacity without starting over."""
-    if model.fused:
-        raise ConfigError("cannot deepen a model with fused batch norm")
-    added = layers - model.config.layers
-    if added <= 0 or added % 2 or (model.config.layers - 2) % 2:
-        raise ConfigError(
-            f"cannot grow {model.config.layers} layers to {layers}: add a positive, even number "
-            "of layers to a network whose hidden layers form whole residual pairs"
-        )
-    deeper = Coconet(replace(model.config, layers=layers))
-    state = deeper.state_dict()
-    state.update(model.state_dict())  # hidden layers keep their indices: new ones come after
-    deeper.load_state_dict(state)
-    for index in range(model.config.layers - 2, layers - 2):
-        if index % 2 == 1:  # closes a new pair
-            nn.init.zeros_(deeper.hidden[index].norm.weight)
-            nn.init.zeros_(deeper.hidden[index].norm.bias)
-    return deeper.train(model.training)
-
-
-def average_logits(logits: list[torch.Tensor]) -> torch.Tensor:
-    """The members' logits averaged: the logits of their product of experts."""
-    return sum(logits[1:], logits[0]) / len(logits)
-
-
-def combine(models: list[Coconet]) -> Coconet:
-    """The product of experts of trained networks of one architecture, as one network
-    (``members``): each step's distribution proportional to the geometric mean of theirs,
-    since a softmax of averaged logits is the normalized product of the softmaxes' roots. A
-    pass costs what the networks' passes cost together, in one call. Products sharpen where
-    the networks agree; two runs of one recipe err differently enough for the product to be a
-    better model than either (docs/model.md)."""
-    if len(models) < 2:
-        raise ConfigError("combine needs at least two networks")
-    single = [replace(m.config, members=1, dropout=0.0) for m in models]
-    if any(m.fused or m.config.members != 1 for m in models) or any(c != single[0] for c in single):
-        raise ConfigError("combine needs unfused single networks of one architecture (dropout aside)")
-    product = Coconet(replace(models[0].config, members=len(models)))
-    states = [m.state_dict() for m in models]
-    product.load_state_dict(
-        {
-            # every member's channels in turn: its block of each grouped conv, and of each norm
-            name: torch.cat([s[name] for s in states]) if states[0][name].ndim else states[0][name]
-            for name in product.state_dict()
-        }
-    )
-    return product.eval()
-
-
-def split(model: Coconet) -> list[Coconet]:
-    """The member networks of a product (``combine``'s inverse); a single network alone."""
-    m = model.config.members
-    if m == 1:
-        return [model]
-    if model.fused:
-        raise ConfigError("cannot split a model with fused batch norm")
-    state = model.state_dict()
-    members = []
-    for index in range(m):
-        member = Coconet(replace(model.config, members=1))
-        member.load_state_dict(
-            {
-                name: state[name].chunk(m)[index] if state[name].ndim else state[name]
-                for name in member.state_dict()
-            }
-        )
-        members.append(member.train(model.training))
-    return members
 
 
 def make_input(pianoroll: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
@@ -381,91 +269,6 @@ def count_parameters(model: nn.Module) -> int:
 # --------------------------------------------------------------------------- checkpoints
 
 
-def save(path: str | os.PathLike, model: Coconet, extra: dict | None = None, half: bool = False) -> None:
-    """Write a checkpoint atomically: ``{"format", "config", "state", **extra}``."""
-    if model.fused:
-        raise ConfigError("a model with fused batch norm is for inference only and cannot be saved")
-    from counterpoint.io.files import write_atomically
-
-    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
-    payload = {"format": CHECKPOINT_FORMAT, "config": model.config.to_dict(), "state": state}
-    payload.update(extra or {})
-    buffer = _io.BytesIO()
-    torch.save(payload, buffer)
-    write_atomically(path, lambda temporary: temporary.write_bytes(buffer.getvalue()))
-
-
-def read_checkpoint(path: str | os.PathLike) -> dict:
-    """The checkpoint's dictionary, loaded safely (``weights_only=True``) and checked."""
-    path = Path(path)
-    if not path.exists():
-        raise MissingFileError(f"{path}: no such checkpoint")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for non-checkpoints
-        raise CheckpointError(f"{path}: not a counterpoint checkpoint ({type(error).__name__})") from None
-    if not isinstance(payload, dict) or "config" not in payload or "state" not in payload:
-        raise CheckpointError(f"{path}: not a counterpoint checkpoint")
-    if payload.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(
-            f"{path}: checkpoint format {payload.get('format')} is not supported "
-            f"(this version reads format {CHECKPOINT_FORMAT})"
-        )
-    return payload
-
-
-def averaged_state(payload: dict) -> dict | None:
-    """The moving average of the weights that a training run's ``last.pt`` keeps beside its
-    raw weights (``TrainConfig.ema_decay``), as a model state dict; None if it keeps none.
-    ``best.pt`` needs none of this: its weights already are the average that was validated."""
-    if "ema" not in payload:
-        return None
-    # torch's AveragedModel stores the averaged network as "module.*" plus a step count
-    return {k.removeprefix("module."): v for k, v in payload["ema"].items() if k.startswith("module.")}
-
-
-def from_checkpoint(payload: dict, name: str = "checkpoint", average: bool = False) -> Coconet:
-    """The network a checkpoint's payload describes; ``average``: its moving average of the
-    weights instead of the raw ones, where it keeps one."""
-    config = ModelConfig.from_dict(payload["config"])
-    model = Coconet(config)
-    weights = (averaged_state(payload) if average else None) or payload["state"]
-    state = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as error:
-        raise CheckpointError(f"{name}: weights do not fit the config ({str(error)[:120]})") from None
-    return model.eval()
-
-
-def load(path: str | os.PathLike) -> Coconet:
-    """Rebuild the network a checkpoint describes, in eval mode, on the CPU."""
-    model = from_checkpoint(read_checkpoint(path), str(path))
-    model.source = Path(path)
-    return model
-
-
-WEIGHTS_DIR = Path(__file__).parent / "weights"
-SHIPPED = {
-    "jsb": "Trained on the JSB Chorales train split (the default; benchmark figures in docs/model-card.md)",
-    "music21": "Trained on every four-part chorale in music21's corpus (no held-out benchmark)",
-}
-
-
-def load_shipped(name: str = "jsb") -> Coconet:
-    """A model that ships inside the package (see :data:`SHIPPED`)."""
-    if name not in SHIPPED:
-        raise ConfigError(f"unknown shipped model {name!r}: expected one of {', '.join(SHIPPED)}")
-    path = WEIGHTS_DIR / f"{name}.pt"
-    if not path.exists():
-        raise MissingFileError(f"{path}: the shipped model {name!r} is not installed; pass --checkpoint")
-    return load(path)
-
-
-def load_model(checkpoint: str | os.PathLike | None = None) -> Coconet:
-    """A checkpoint path, a shipped model's name, or (None) the default shipped model."""
-    if checkpoint is None:
-        return load_shipped()
-    if str(checkpoint) in SHIPPED:
-        return load_shipped(str(checkpoint))
-    return load(checkpoint)
+def average_logits(logits: list[torch.Tensor]) -> torch.Tensor:
+    """The members' logits averaged: the logits of their product of experts."""
+    return sum(logits[1:], logits[0]) / len(logits)
