@@ -124,13 +124,13 @@ def test_fingerprints_and_cache_keys_are_unchanged():
     """The int8 file's pairing, a resumed run's teacher and the evaluation's disk caches are
     keyed on hashes of the weights: a move must not change them."""
     from counterpoint import evaluation
-    from counterpoint.runtime import int8 as quantized
+    from counterpoint.model.checkpoint import fingerprint
 
     model = _model()
     _check(
         "fingerprints",
         {
-            "int8_and_teacher": quantized.fingerprint(model),
+            "int8_and_teacher": fingerprint(model),
             "likelihood_cache": evaluation._settings_key(model, True, 1.0, True),
             "piece_cache": evaluation._cached_path("c", "key", _bach(), [np.arange(3)]).name,
         },

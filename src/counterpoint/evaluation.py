@@ -51,6 +51,7 @@ import torch.nn.functional as F
 
 from counterpoint.errors import ConfigError
 from counterpoint.io.files import write_atomically
+from counterpoint.model.checkpoint import hash_weights
 from counterpoint.model.network import Coconet, device_of, make_input
 from counterpoint.model.products import fuse_batch_norm
 from counterpoint.music.notes import notes
@@ -357,10 +358,7 @@ def _settings_key(model: Coconet, window: bool, temperature: float, chronologica
     digest = hashlib.sha256(
         json.dumps([CACHE_FORMAT, model.config.to_dict(), window, temperature, chronological]).encode()
     )
-    for name, tensor in model.state_dict().items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().to("cpu", torch.float64).numpy().tobytes())
-    return digest.hexdigest()
+    return hash_weights(digest, model, torch.float64, in_order=False).hexdigest()
 
 
 def _cached_path(cache: str | os.PathLike, key: str, chorale: np.ndarray, orders: list[np.ndarray]) -> Path:

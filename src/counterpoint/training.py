@@ -285,9 +285,9 @@ def initial_weights(config: TrainConfig) -> Coconet:
 def load_teacher(config: TrainConfig, device: torch.device) -> Coconet:
     """The run's teacher (``config.teacher``), ready to give distributions: batch norm folded
     in, no gradients. Records its fingerprint in ``config`` (checked when the run resumes)."""
+    from counterpoint.model.checkpoint import fingerprint
     from counterpoint.model.products import fuse_batch_norm
     from counterpoint.model.registry import load_model
-    from counterpoint.runtime.int8 import fingerprint
 
     if not 0.0 <= config.teacher_weight <= 1.0:
         raise ConfigError(f"--teacher-weight {config.teacher_weight}: expected a weight from 0 to 1")

@@ -4,11 +4,13 @@ evaluation's caches are keyed on."""
 
 from __future__ import annotations
 
+import hashlib
 import io as _io
 import os
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from counterpoint.errors import CheckpointError, ConfigError, MissingFileError
 from counterpoint.model.network import Coconet, ModelConfig
@@ -78,3 +80,22 @@ def load(path: str | os.PathLike) -> Coconet:
     model = from_checkpoint(read_checkpoint(path), str(path))
     model.source = Path(path)
     return model
+
+
+def hash_weights(digest, model: nn.Module, dtype: torch.dtype = torch.float32, in_order: bool = True):
+    """Add each parameter and buffer of ``model`` (its name, then its values in ``dtype``) to
+    ``digest``, by name (``in_order``) or in the model's own order; returns ``digest``. The one
+    way weights are hashed: :func:`fingerprint`, and the evaluation's cache keys, which hash
+    float64 values in the model's order (kept so that scores cached before stay valid)."""
+    items = model.state_dict().items()
+    for name, tensor in sorted(items) if in_order else items:
+        digest.update(name.encode())
+        digest.update(tensor.detach().to("cpu", dtype).contiguous().numpy().tobytes())
+    return digest
+
+
+def fingerprint(model: Coconet) -> str:
+    """A hash of the model's config and weights (as float32): what pairs a model with its int8
+    file, and what a distillation run records of its teacher (a resumed run refuses another)."""
+    digest = hashlib.sha256(repr(sorted(model.config.to_dict().items())).encode())
+    return hash_weights(digest, model).hexdigest()

@@ -16,7 +16,6 @@ being trained) never runs an int8 file that is not its own.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import tempfile
 import warnings
 import weakref
@@ -27,20 +26,12 @@ import numpy as np
 import torch
 
 from counterpoint.errors import CheckpointError, ConfigError
+from counterpoint.model.checkpoint import fingerprint
 from counterpoint.model.network import Coconet, average_logits, weights_version
 from counterpoint.model.products import fuse_batch_norm, split
 
 SUFFIX = ".int8.onnx"
 _FINGERPRINT_KEY = "counterpoint_weights_sha256"
-
-
-def fingerprint(model: Coconet) -> str:
-    """A hash of the model's config and weights (as float32), to pair it with its int8 file."""
-    digest = hashlib.sha256(repr(sorted(model.config.to_dict().items())).encode())
-    for name, tensor in sorted(model.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().float().contiguous().numpy().tobytes())
-    return digest.hexdigest()
 
 
 def int8_path(checkpoint: str | Path) -> Path:
