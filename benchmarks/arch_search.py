@@ -30,9 +30,12 @@ import torch
 from counterpoint.data.datasets import load_jsb
 from counterpoint.model.network import Coconet, ModelConfig, count_parameters, preset
 from counterpoint.music.representation import DEFAULT_RANGE
-from counterpoint.sampling import SamplerConfig
+from counterpoint.sampling.config import SamplerConfig
 from counterpoint.tasks import harmonize
-from counterpoint.training import TrainConfig, evaluate_loss, train, validation_set
+from counterpoint.training.batches import validation_set
+from counterpoint.training.config import TrainConfig
+from counterpoint.training.loop import train
+from counterpoint.training.objective import evaluate_loss
 
 JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
 PITCH_DILATIONS = [(1, 1), (1, 2), (1, 4), (1, 8)]

@@ -23,7 +23,7 @@ import numpy as np
 from counterpoint.data.datasets import load_dataset
 from counterpoint.evaluation import agreement, fault_rates, histogram_distances
 from counterpoint.model.registry import load_model
-from counterpoint.sampling import SamplerConfig
+from counterpoint.sampling.config import SamplerConfig
 from counterpoint.tasks import continue_piece
 
 JSB = "../shared/data/jsb/Jsb16thSeparated.npz"

@@ -18,7 +18,9 @@ from train_speed import rate  # the same timing loop (warm-up, then as many step
 
 from counterpoint.data.datasets import load_jsb
 from counterpoint.model.network import Coconet, preset
-from counterpoint.training import TrainConfig, forward, make_batch, masked_nll
+from counterpoint.training.batches import make_batch
+from counterpoint.training.config import TrainConfig
+from counterpoint.training.objective import forward, masked_nll
 
 JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
 VARIANTS = {

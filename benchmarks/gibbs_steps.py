@@ -42,7 +42,7 @@ from counterpoint.evaluation import (
     histogram_distances,
 )
 from counterpoint.model.registry import load_model
-from counterpoint.sampling import SamplerConfig
+from counterpoint.sampling.config import SamplerConfig
 
 JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
 

@@ -31,14 +31,13 @@ import torch.ao.nn.intrinsic as nni
 import torch.ao.quantization as quantization
 from torch import nn
 
-from counterpoint.cli import quantize
 from counterpoint.data import masks
 from counterpoint.data.datasets import load_jsb
 from counterpoint.model.network import Coconet, make_input
 from counterpoint.model.products import fuse_batch_norm
 from counterpoint.model.registry import load_model
 from counterpoint.music.representation import to_pianoroll
-from counterpoint.runtime.int8 import Int8Network
+from counterpoint.runtime.int8 import Int8Network, quantize
 
 JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
 STEPS = 32  # 2 measures of 16th notes

@@ -29,7 +29,8 @@ from gibbs_steps import JSB, paired_table
 from counterpoint.data.datasets import load_jsb
 from counterpoint.model.registry import load_model
 from counterpoint.music.representation import STEPS_PER_MEASURE
-from counterpoint.sampling import SamplerConfig, gibbs_passes
+from counterpoint.sampling.config import SamplerConfig
+from counterpoint.sampling.schedule import gibbs_passes
 
 
 def main() -> None:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import torch
 
-from counterpoint.cli import combine
 from counterpoint.evaluation import on_device
 from counterpoint.model.network import Coconet
+from counterpoint.model.products import combine
 from counterpoint.model.registry import SHIPPED, load_model
 
 

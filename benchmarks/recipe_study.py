@@ -81,7 +81,10 @@ from counterpoint.evaluation import cached_scores, likelihood, paper_protocol_lo
 from counterpoint.model.checkpoint import save
 from counterpoint.model.network import Coconet, ModelConfig
 from counterpoint.model.registry import load_model
-from counterpoint.training import TrainConfig, forward, make_batch, masked_nll, train
+from counterpoint.training.batches import make_batch
+from counterpoint.training.config import TrainConfig
+from counterpoint.training.loop import train
+from counterpoint.training.objective import forward, masked_nll
 
 HERE = Path(__file__).resolve().parent
 SHIPPED = HERE.parent / "src" / "counterpoint" / "weights" / "jsb.pt"

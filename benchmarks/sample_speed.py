@@ -45,7 +45,9 @@ from counterpoint.model.registry import load_model
 from counterpoint.music.representation import to_pianoroll
 from counterpoint.runtime.backend import bf16_is_fast, sampler_network
 from counterpoint.runtime.int8 import int8_network
-from counterpoint.sampling import SamplerConfig, planned_passes, sample
+from counterpoint.sampling.config import SamplerConfig
+from counterpoint.sampling.samplers import sample
+from counterpoint.sampling.schedule import planned_passes
 from counterpoint.tasks import fill_many, harmonize
 
 JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"

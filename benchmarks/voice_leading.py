@@ -21,7 +21,7 @@ import torch
 from counterpoint.data.datasets import load_dataset
 from counterpoint.evaluation import fault_rates, harmonize_sopranos
 from counterpoint.model.registry import load_model
-from counterpoint.sampling import SamplerConfig
+from counterpoint.sampling.config import SamplerConfig
 
 JSB = "../shared/data/jsb/Jsb16thSeparated.npz"
 

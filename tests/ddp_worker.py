@@ -7,7 +7,8 @@ import torch
 import torch.distributed as dist
 
 from counterpoint.model.network import preset
-from counterpoint.training import TrainConfig, train
+from counterpoint.training.config import TrainConfig
+from counterpoint.training.loop import train
 
 if __name__ == "__main__":
     data, out = sys.argv[1], sys.argv[2]

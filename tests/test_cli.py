@@ -124,7 +124,8 @@ def _train_tiny(chorale, run_dir, **settings) -> None:
     """A 4-step run of the tiny network on one short piece, into ``run_dir``."""
     from counterpoint.data.datasets import Dataset
     from counterpoint.model.network import preset
-    from counterpoint.training import TrainConfig, train
+    from counterpoint.training.config import TrainConfig
+    from counterpoint.training.loop import train
 
     piece = chorale[:32]
     config = TrainConfig(

@@ -123,7 +123,7 @@ def test_evaluation_figures_are_unchanged():
 def test_fingerprints_and_cache_keys_are_unchanged():
     """The int8 file's pairing, a resumed run's teacher and the evaluation's disk caches are
     keyed on hashes of the weights: a move must not change them."""
-    from counterpoint import evaluation
+    from counterpoint.evaluation import cache
     from counterpoint.model.checkpoint import fingerprint
 
     model = _model()
@@ -131,17 +131,18 @@ def test_fingerprints_and_cache_keys_are_unchanged():
         "fingerprints",
         {
             "int8_and_teacher": fingerprint(model),
-            "likelihood_cache": evaluation._settings_key(model, True, 1.0, True),
-            "piece_cache": evaluation._cached_path("c", "key", _bach(), [np.arange(3)]).name,
+            "likelihood_cache": cache._settings_key(model, True, 1.0, True),
+            "piece_cache": cache._cached_path("c", "key", _bach(), [np.arange(3)]).name,
         },
     )
 
 
 def test_training_is_unchanged(tmp_path):
     """A few steps of the tiny network on one short piece: the same losses and weights."""
+    from counterpoint.cli import train
     from counterpoint.data.datasets import Dataset
     from counterpoint.model.network import preset
-    from counterpoint.training import TrainConfig, train
+    from counterpoint.training.config import TrainConfig
 
     piece = _bach()
     dataset = Dataset("one", train=[piece], valid=[piece], test=[piece])

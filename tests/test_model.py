@@ -1,11 +1,10 @@
 import pytest
 import torch
 
-from counterpoint.cli import combine
 from counterpoint.errors import CheckpointError, ConfigError, MissingFileError
 from counterpoint.model.checkpoint import load, save
 from counterpoint.model.network import PRESETS, Coconet, ModelConfig, make_input, preset
-from counterpoint.model.products import deepen, fuse_batch_norm, split
+from counterpoint.model.products import combine, deepen, fuse_batch_norm, split
 
 
 @pytest.mark.parametrize("name", list(PRESETS))

@@ -15,7 +15,8 @@ from counterpoint.model.network import Coconet, preset
 from counterpoint.model.registry import load_model
 from counterpoint.runtime.backend import bf16_is_fast, inference_model
 from counterpoint.runtime.int8 import int8_network, int8_path
-from counterpoint.sampling import SamplerConfig, sample
+from counterpoint.sampling.config import SamplerConfig
+from counterpoint.sampling.samplers import sample
 from counterpoint.tasks import harmonize
 
 

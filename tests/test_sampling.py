@@ -7,7 +7,9 @@ from counterpoint.errors import ConfigError, MaskError, PitchOutOfRangeError
 from counterpoint.music.representation import SILENCE, to_pianoroll
 from counterpoint.music.rules import VOICE_RANGES, parallel_pitches, voice_leading_faults
 from counterpoint.runtime.backend import inference_model
-from counterpoint.sampling import METHODS, SamplerConfig, gibbs_schedule, planned_passes, sample
+from counterpoint.sampling.config import METHODS, SamplerConfig
+from counterpoint.sampling.samplers import sample
+from counterpoint.sampling.schedule import gibbs_schedule, planned_passes
 from counterpoint.tasks import (
     compose,
     continue_piece,

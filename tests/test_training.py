@@ -13,18 +13,15 @@ from counterpoint.data.datasets import Dataset
 from counterpoint.errors import ConfigError
 from counterpoint.model.checkpoint import load, save
 from counterpoint.model.network import Coconet, preset
-from counterpoint.training import (
-    TrainConfig,
+from counterpoint.training.batches import make_batch, run_validation_set, validation_set
+from counterpoint.training.config import TrainConfig
+from counterpoint.training.loop import make_optimizer, train
+from counterpoint.training.objective import (
     evaluate_loss,
     forward,
-    make_batch,
-    make_optimizer,
     masked_cross_entropy,
     masked_nll,
-    run_validation_set,
     step_loss,
-    train,
-    validation_set,
 )
 
 

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from counterpoint.model.checkpoint import load
     from counterpoint.model.registry import load_model
     from counterpoint.music.representation import SILENCE, VOICES, from_pianoroll, to_pianoroll
-    from counterpoint.sampling import SamplerConfig, sample
+    from counterpoint.sampling.config import SamplerConfig
+    from counterpoint.sampling.samplers import sample
     from counterpoint.tasks import compose, continue_piece, harmonize, infill, transition
 
 # Each public name and the module that defines it. They are imported on first use (PEP 562), so
@@ -39,8 +40,8 @@ _EXPORTS = {
     "VOICES": "music.representation",
     "from_pianoroll": "music.representation",
     "to_pianoroll": "music.representation",
-    "SamplerConfig": "sampling",
-    "sample": "sampling",
+    "SamplerConfig": "sampling.config",
+    "sample": "sampling.samplers",
     "compose": "tasks",
     "continue_piece": "tasks",
     "harmonize": "tasks",

@@ -229,8 +229,8 @@ def train(
     from counterpoint.model.checkpoint import load
     from counterpoint.model.network import preset as get_preset
     from counterpoint.runtime.backend import bf16_is_fast
-    from counterpoint.training import TrainConfig
-    from counterpoint.training import train as run_training
+    from counterpoint.training.config import TrainConfig
+    from counterpoint.training.loop import train as run_training
 
     if resume and (stored := _stored_train_config(run_dir)) is not None:
         config = TrainConfig.from_dict(stored)
@@ -343,8 +343,8 @@ def combine(
 
     A pass costs the networks' passes together; the product predicts better than either
     where they err differently (two runs of one recipe do; docs/model.md)."""
-    from counterpoint.cli import combine as product
     from counterpoint.model.checkpoint import from_checkpoint, read_checkpoint, save
+    from counterpoint.model.products import combine as product
 
     payloads = [read_checkpoint(path) for path in checkpoints]
     pairs = zip(payloads, checkpoints, strict=True)
@@ -377,12 +377,12 @@ def quantize(
 ) -> None:
     """Write the int8 version of a model beside its checkpoint (x.pt -> x.int8.onnx): sampling
     then runs it with ONNX Runtime on CPUs without native bf16, passes 2.5x as fast."""
-    from counterpoint.cli import quantize as run
     from counterpoint.data.batches import calibration_set
     from counterpoint.data.datasets import load_dataset
     from counterpoint.errors import ConfigError
     from counterpoint.model.registry import load_model
     from counterpoint.runtime.int8 import int8_path
+    from counterpoint.runtime.int8 import quantize as run
 
     if crops < 1:
         raise ConfigError("--crops must be at least 1")
@@ -426,7 +426,7 @@ Tempo = Annotated[float, typer.Option(help="tempo of the written file, quarter n
 
 
 def _sampler(method: str, steps: int | None, temperature: float, avoid_parallels: bool, precision: str):
-    from counterpoint.sampling import SamplerConfig
+    from counterpoint.sampling.config import SamplerConfig
 
     return SamplerConfig(
         method=method,

@@ -45,7 +45,8 @@ from counterpoint.model.network import Coconet
 from counterpoint.model.registry import load_model
 from counterpoint.music.representation import NUM_VOICES, SILENCE, STEPS_PER_MEASURE, VOICES, parse_voices
 from counterpoint.music.rules import VOICE_RANGES
-from counterpoint.sampling import SamplerConfig, planned_passes
+from counterpoint.sampling.config import SamplerConfig
+from counterpoint.sampling.schedule import planned_passes
 from counterpoint.tasks import fill_many
 
 STATIC = Path(__file__).parent / "static"

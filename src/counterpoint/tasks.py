@@ -27,7 +27,8 @@ from counterpoint.music.representation import (
     transpose,
 )
 from counterpoint.music.rules import VOICE_RANGES
-from counterpoint.sampling import Callback, SamplerConfig, sample
+from counterpoint.sampling.config import Callback, SamplerConfig
+from counterpoint.sampling.samplers import sample
 
 
 @dataclass

@@ -32,122 +32,26 @@ import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from counterpoint.data import masks
-from counterpoint.data.batches import pianoroll_batch, pieces_at_least, random_crop, random_transposition
+from counterpoint.data.batches import pieces_at_least
 from counterpoint.data.datasets import Dataset, load_dataset
 from counterpoint.errors import CheckpointError, ConfigError
 from counterpoint.model.checkpoint import from_checkpoint, read_checkpoint, save
-from counterpoint.model.network import Coconet, ModelConfig, make_input, preset
-from counterpoint.model.products import deepen
-from counterpoint.music.representation import PitchRange
-
-
-@dataclass
-class TrainConfig:
-    """Everything a run needs; saved in its checkpoints and ``config.json``."""
-
-    run_dir: str = "runs/default"
-    data: str = "music21"
-    model: ModelConfig = field(default_factory=lambda: preset("default"))
-    crop_steps: int = 64
-    batch_size: int = 20
-    learning_rate: float = 2e-3
-    min_learning_rate: float = 5e-5
-    warmup_steps: int = 200
-    max_steps: int = 20000
-    max_minutes: float = 0.0  # stop after this much wall time (0: no limit)
-    mask: str = "orderless"
-    augment: bool = True
-    # with augment: transpose by at most this many semitones (0: any shift that keeps every
-    # voice in the model's range). Small shifts keep each voice near its own tessitura.
-    max_shift: int = 0
-    # AdamW's decoupled decay of the convolution kernels, per unit of learning rate (0: Adam)
-    weight_decay: float = 0.0
-    seed: int = 0
-    eval_every: int = 500
-    eval_crops: int = 256  # validation windows, fixed by the seed
-    patience: int = 8  # evaluations without improvement before stopping (0: never)
-    checkpoint_minutes: float = 5.0
-    # keep an exponential moving average of the weights (and batch-norm statistics) with this
-    # decay per step; it is what gets validated and saved as best.pt (0: off)
-    ema_decay: float = 0.0
-    # start from this checkpoint's weights (a new run only); a deeper ``model`` grows it with
-    # new residual pairs that start as the identity (model.deepen)
-    init_from: str = ""
-    # learn from this model's distributions too (a checkpoint path or a shipped model's name):
-    # the loss is teacher_weight x the cross-entropy from its distributions on the erased
-    # notes, plus (1 - teacher_weight) x the NLL of Bach's notes
-    teacher: str = ""
-    teacher_weight: float = 0.5
-    # the teacher's weights' hash, set when a run starts: a resumed run refuses another teacher
-    # (a shipped name such as jsb names other weights after an update)
-    teacher_fingerprint: str = ""
-    device: str = "cpu"
-    channels_last: bool = True
-    bf16: bool = False  # bf16 autocast for the forward pass (2x faster on CPUs with AVX512-BF16)
-    progress: bool = True
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data["model"] = self.model.to_dict()
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict) -> TrainConfig:
-        data = dict(data)
-        data["model"] = ModelConfig.from_dict(data["model"])
-        return cls(**data)
-
+from counterpoint.model.network import Coconet
+from counterpoint.training.batches import make_batch, run_validation_set
+from counterpoint.training.config import TrainConfig
+from counterpoint.training.objective import evaluate_loss, forward, step_loss
+from counterpoint.training.teacher import initial_weights, load_teacher
 
 # --------------------------------------------------------------------------- tensors
 
 
-def masked_nll(logits: torch.Tensor, pianoroll: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
-    """Per example, the mean NLL (nats) of the erased, sounding notes: ``(B,)``.
-
-    Equal to the paper's rescaled loss (sum over erased notes x notes / erased) divided by
-    the number of notes in the crop. Silent targets (all-zero rows) carry no loss."""
-    return masked_cross_entropy(logits, pianoroll, pianoroll, known)
-
-
-def masked_cross_entropy(
-    logits: torch.Tensor, targets: torch.Tensor, pianoroll: torch.Tensor, known: torch.Tensor
-) -> torch.Tensor:
-    """Per example, the mean cross-entropy (nats) from ``targets`` (distributions over pitch,
-    ``(B, 4, T, P)``: Bach's one-hot notes, or a teacher's probabilities) to the model's, over
-    the notes :func:`masked_nll` scores: erased, and sounding in ``pianoroll``."""
-    log_probs = F.log_softmax(logits.float(), dim=-1)
-    cross_entropy = -(log_probs * targets).sum(-1)  # (B, 4, T)
-    scored = (~known) & (pianoroll.sum(-1) > 0)
-    count = scored.flatten(1).sum(1).clamp(min=1)
-    return (cross_entropy * scored).flatten(1).sum(1) / count
-
-
-def forward(
-    model: torch.nn.Module, pianoroll: torch.Tensor, known: torch.Tensor, channels_last: bool = False
-) -> torch.Tensor:
-    x = make_input(pianoroll, known)
-    if channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    return model(x)
-
-
 # --------------------------------------------------------------------------- data per step
-
-
-def _step_generators(seed: int, rank: int, step: int) -> tuple[np.random.Generator, torch.Generator]:
-    rng = np.random.default_rng([seed, rank, step])
-    generator = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
-    return rng, generator
 
 
 def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -162,75 +66,6 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.O
         {"params": others, "weight_decay": 0.0},
     ]
     return torch.optim.AdamW(groups, lr=config.learning_rate)
-
-
-def make_batch(
-    chorales: list[np.ndarray], config: TrainConfig, rank: int, step: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Step ``step``'s pianorolls and known-masks, a pure function of (seed, rank, step)."""
-    rng, generator = _step_generators(config.seed, rank, step)
-    pitch_range = config.model.pitch_range
-    crops = []
-    for index in rng.integers(0, len(chorales), size=config.batch_size):
-        crop = random_crop(chorales[index], config.crop_steps, rng)
-        crops.append(
-            random_transposition(crop, rng, pitch_range, config.max_shift) if config.augment else crop
-        )
-    pianoroll = pianoroll_batch(np.stack(crops), pitch_range)
-    known = masks.family(config.mask)(config.batch_size, config.crop_steps, generator)
-    return pianoroll, known
-
-
-def validation_set(
-    chorales: list[np.ndarray],
-    crop_steps: int,
-    count: int,
-    seed: int,
-    pitch_range: PitchRange,
-    mask: str = "orderless",
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Fixed validation windows (non-overlapping crops, evenly chosen) and masks of the
-    family ``mask`` (the run's own, so the run is judged on what it is trained for)."""
-    windows = [
-        piece[start : start + crop_steps]
-        for piece in chorales
-        for start in range(0, len(piece) - crop_steps + 1, crop_steps)
-    ]
-    if not windows:
-        raise ConfigError(f"no validation piece is {crop_steps} steps long")
-    chosen = np.linspace(0, len(windows) - 1, min(count, len(windows))).round().astype(int)
-    pianoroll = pianoroll_batch(np.stack([windows[i] for i in chosen]), pitch_range)
-    known = masks.family(mask)(len(chosen), crop_steps, torch.Generator().manual_seed(seed))
-    return pianoroll, known
-
-
-def run_validation_set(config: TrainConfig, dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
-    """The fixed validation windows and masks a run with ``config`` is judged on."""
-    return validation_set(
-        dataset.valid or dataset.train,
-        config.crop_steps,
-        config.eval_crops,
-        config.seed,
-        config.model.pitch_range,
-        config.mask,
-    )
-
-
-@torch.no_grad()
-def evaluate_loss(model: Coconet, pianoroll: torch.Tensor, known: torch.Tensor, batch: int = 64) -> float:
-    """Mean masked NLL per note over a fixed set (the training objective), in eval mode."""
-    was_training = model.training
-    model.eval()
-    losses = [
-        masked_nll(
-            model(make_input(pianoroll[i : i + batch], known[i : i + batch])),
-            pianoroll[i : i + batch],
-            known[i : i + batch],
-        )
-        for i in range(0, len(pianoroll), batch)
-    ]
-    model.train(was_training)
-    return float(torch.cat(losses).mean())
 
 
 def learning_rate(config: TrainConfig, step: int, elapsed_s: float = 0.0) -> float:
@@ -257,69 +92,6 @@ def _distributed() -> tuple[int, int]:
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     return (dist.get_rank(), world) if world > 1 else (0, 1)
-
-
-def initial_weights(config: TrainConfig) -> Coconet:
-    """The network a new run starts from when ``config.init_from`` names a checkpoint: its
-    weights, deepened to ``config.model`` if that has more layers, with the run's dropout and
-    dilations (neither changes the weights' shapes: other dilations make the same kernels look
-    further apart in time or pitch); any other difference in architecture is an error."""
-    source = from_checkpoint(read_checkpoint(config.init_from), config.init_from)
-    free = {
-        "dropout": config.model.dropout,
-        "dropout_channels": config.model.dropout_channels,
-        "dilations": config.model.dilations,
-    }
-    if replace(source.config, layers=config.model.layers, **free) != config.model:
-        raise ConfigError(
-            f"{config.init_from}: its network ({source.config}) differs from this run's "
-            f"({config.model}) in more than depth, dilations and dropout"
-        )
-    model = Coconet(replace(source.config, **free))
-    model.load_state_dict(source.state_dict())
-    if source.config.layers == config.model.layers:
-        return model.train()
-    return deepen(model, config.model.layers).train()
-
-
-def load_teacher(config: TrainConfig, device: torch.device) -> Coconet:
-    """The run's teacher (``config.teacher``), ready to give distributions: batch norm folded
-    in, no gradients. Records its fingerprint in ``config`` (checked when the run resumes)."""
-    from counterpoint.model.checkpoint import fingerprint
-    from counterpoint.model.products import fuse_batch_norm
-    from counterpoint.model.registry import load_model
-
-    if not 0.0 <= config.teacher_weight <= 1.0:
-        raise ConfigError(f"--teacher-weight {config.teacher_weight}: expected a weight from 0 to 1")
-    teacher = load_model(config.teacher)
-    weights = fingerprint(teacher)
-    if config.teacher_fingerprint and config.teacher_fingerprint != weights:
-        raise ConfigError(f"{config.teacher}: not the teacher this run started with (its weights changed)")
-    config.teacher_fingerprint = weights
-    if teacher.pitch_range != config.model.pitch_range:
-        raise ConfigError(
-            f"{config.teacher}: the teacher's pitches {teacher.pitch_range} differ from this "
-            f"run's {config.model.pitch_range}"
-        )
-    teacher = fuse_batch_norm(teacher.eval()).to(device).requires_grad_(False)
-    return teacher.to(memory_format=torch.channels_last) if config.channels_last else teacher
-
-
-def step_loss(
-    logits: torch.Tensor,
-    pianoroll: torch.Tensor,
-    known: torch.Tensor,
-    teacher_logits: torch.Tensor | None = None,
-    teacher_weight: float = 0.0,
-) -> torch.Tensor:
-    """The batch's training loss: the mean of :func:`masked_nll`, or with a teacher's logits
-    its weighted sum with the cross-entropy from the teacher's distributions."""
-    loss = masked_nll(logits, pianoroll, known)
-    if teacher_logits is not None:
-        taught = F.softmax(teacher_logits.float(), dim=-1)
-        soft = masked_cross_entropy(logits, taught, pianoroll, known)
-        loss = (1 - teacher_weight) * loss + teacher_weight * soft
-    return loss.mean()
 
 
 def train(config: TrainConfig, resume: bool = False, dataset: Dataset | None = None) -> dict:
