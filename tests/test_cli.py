@@ -64,7 +64,7 @@ def test_tasks_end_to_end(tiny_checkpoint, chorale, tmp_path):
     only_soprano = np.full((32, 4), -1)
     only_soprano[:, 0] = chorale[:32, 0]
     write_midi(only_soprano, melody)  # empty tracks for the other voices: a melody file
-    common = ["--checkpoint", tiny_checkpoint, "--steps", "4"]
+    common = ["--checkpoint", tiny_checkpoint, "--passes", "4"]
     result = run("harmonize", melody, "-o", tmp_path / "out.mid", *common)
     assert result.exit_code == 0, result.output
     out = read_chorale(tmp_path / "out.mid")
@@ -207,7 +207,7 @@ def test_readme_examples_with_the_shipped_model(tmp_path):
     out = read_chorale(tmp_path / "out.mid")
     np.testing.assert_array_equal(out[:, 0], read_chorale(examples / "melody.mid")[:, 0])
     assert (out[:, 1:] != -1).all()
-    result = run(*_readme_infill(examples / "bach.mid", tmp_path / "filled.mid"), "--steps", 16)
+    result = run(*_readme_infill(examples / "bach.mid", tmp_path / "filled.mid"), "--passes", 16)
     assert result.exit_code == 0, result.output
 
 
@@ -255,3 +255,17 @@ def test_an_output_that_cannot_be_written_is_one_line(tiny_checkpoint):
     assert result.exit_code == 2
     assert result.output.startswith("error: ") and result.output.count("\n") == 1
     assert "Traceback" not in result.output
+
+
+def test_steps_is_a_deprecated_name_for_passes(tmp_path, tiny_checkpoint):
+    """--steps (a step is a 16th note everywhere else) still sets the Gibbs passes, with a
+    warning; the piece is the one --passes writes."""
+    common = ["compose", "--measures", 1, "--checkpoint", tiny_checkpoint, "--precision", "float32"]
+    new = run(*common, "--passes", 3, "-o", tmp_path / "new.npy")
+    old = run(*common, "--steps", 3, "-o", tmp_path / "old.npy")
+    assert new.exit_code == 0 and old.exit_code == 0, old.output
+    assert "--steps is deprecated" in old.output and "warning" not in new.output
+    np.testing.assert_array_equal(np.load(tmp_path / "old.npy"), np.load(tmp_path / "new.npy"))
+    other = run(*common, "--passes", 0, "-o", tmp_path / "zero.npy")
+    assert other.exit_code == 0
+    assert not (np.load(tmp_path / "zero.npy") == np.load(tmp_path / "new.npy")).all()

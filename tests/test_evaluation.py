@@ -283,7 +283,7 @@ def test_cached_harmonizations_resume_and_depend_on_every_setting(chorale, tmp_p
     torch.manual_seed(0)
     model = Coconet(ModelConfig(4, 8)).eval()
     pieces = [chorale[:16], chorale[16:32]]
-    sampler = SamplerConfig(steps=3, precision="float32")
+    sampler = SamplerConfig(passes=3, precision="float32")
     cache = tmp_path / "cache"
     evaluation.harmonize_sopranos(model, pieces[:1], sampler, progress=False, cache=cache)
     written = _count_pieces(monkeypatch, tasks, "harmonize")  # lengths of the pieces harmonized
@@ -298,7 +298,7 @@ def test_cached_harmonizations_resume_and_depend_on_every_setting(chorale, tmp_p
     written.clear()
     evaluation.harmonize_sopranos(model, pieces[:1], sampler, seed=5, progress=False, cache=cache)
     evaluation.harmonize_sopranos(
-        model, pieces[:1], SamplerConfig(steps=4, precision="float32"), progress=False, cache=cache
+        model, pieces[:1], SamplerConfig(passes=4, precision="float32"), progress=False, cache=cache
     )
     with torch.no_grad():
         model.output.bias.add_(0.1)
@@ -417,7 +417,7 @@ def test_report_for_a_tiny_model_on_two_pieces(tiny_checkpoint, jsb_path, tmp_pa
             "2",
             "--orderings",
             "2",
-            "--steps",
+            "--passes",
             "4",
             "--report",
             str(report),

@@ -139,10 +139,10 @@ def test_fingerprints_and_cache_keys_are_unchanged():
 
 def test_training_is_unchanged(tmp_path):
     """A few steps of the tiny network on one short piece: the same losses and weights."""
-    from counterpoint.cli import train
     from counterpoint.data.datasets import Dataset
     from counterpoint.model.network import preset
     from counterpoint.training.config import TrainConfig
+    from counterpoint.training.loop import train
 
     piece = _bach()
     dataset = Dataset("one", train=[piece], valid=[piece], test=[piece])

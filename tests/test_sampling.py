@@ -20,11 +20,11 @@ from counterpoint.tasks import (
 )
 
 FAST = {
-    "gibbs": SamplerConfig(steps=6),
+    "gibbs": SamplerConfig(passes=6),
     "independent": SamplerConfig(method="independent"),
     "ancestral": SamplerConfig(method="ancestral"),
-    "confidence": SamplerConfig(method="confidence", steps=4),
-    "gibbs from a confidence start": SamplerConfig(init_passes=3, steps=4, p_max=0.5),
+    "confidence": SamplerConfig(method="confidence", passes=4),
+    "gibbs from a confidence start": SamplerConfig(init_passes=3, passes=4, p_max=0.5),
 }
 
 
@@ -97,7 +97,7 @@ def test_gibbs_callback_and_steps(tiny_model, chorale):
     harmonize(
         tiny_model,
         chorale[:16, 0],
-        sampler=SamplerConfig(steps=5),
+        sampler=SamplerConfig(passes=5),
         callback=lambda n, p, rewritten: calls.append((n, int(rewritten.sum()))),
     )
     assert [n for n, _ in calls] == list(range(6))  # initial pass + 5 Gibbs steps
@@ -108,11 +108,11 @@ def test_gibbs_callback_and_steps(tiny_model, chorale):
     "config",
     [
         SamplerConfig(),
-        SamplerConfig(steps=5),
-        SamplerConfig(init_passes=3, steps=4, p_max=0.5),
+        SamplerConfig(passes=5),
+        SamplerConfig(init_passes=3, passes=4, p_max=0.5),
         SamplerConfig(method="independent"),
         SamplerConfig(method="ancestral"),
-        SamplerConfig(method="confidence", steps=4),
+        SamplerConfig(method="confidence", passes=4),
     ],
     ids=lambda config: f"{config.method}-{config.steps}-{config.init_passes}",
 )
@@ -133,7 +133,7 @@ def test_gibbs_from_a_confidence_start(tiny_model, chorale):
     harmonize(
         tiny_model,
         chorale[:16, 0],
-        sampler=SamplerConfig(init_passes=3, steps=4, p_max=0.5),
+        sampler=SamplerConfig(init_passes=3, passes=4, p_max=0.5),
         callback=lambda n, p, rewritten: calls.append((n, int(rewritten.sum()))),
     )
     assert [n for n, _ in calls] == list(range(7))  # 3 confidence passes, then 4 Gibbs steps
@@ -195,7 +195,7 @@ def test_bad_requests(tiny_model, chorale):
 
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_both_precisions_keep_given_notes_and_repeat(tiny_model, chorale, precision):
-    config = SamplerConfig(steps=4, precision=precision)
+    config = SamplerConfig(passes=4, precision=precision)
     melody = chorale[:16, 0]
     result = harmonize(tiny_model, melody, sampler=config, seed=0).chorale
     np.testing.assert_array_equal(result[:, 0], melody)
@@ -248,7 +248,7 @@ def test_avoiding_parallels_writes_fewer(chorale, tiny_model):
     from counterpoint.evaluation import fault_rates
 
     def parallels(avoid: bool) -> float:
-        config = SamplerConfig(steps=16, avoid_parallels=avoid)
+        config = SamplerConfig(passes=16, avoid_parallels=avoid)
         pieces = [harmonize(tiny_model, chorale[:48], sampler=config, seed=seed).chorale for seed in range(4)]
         rates = fault_rates(pieces)
         return rates["parallel_fifths"] + rates["parallel_octaves"]

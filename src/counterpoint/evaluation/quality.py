@@ -111,7 +111,9 @@ def harmonize_sopranos(
     precision = sampler.resolve_precision(model)
     int8_file = b"" if precision != "int8" else int8_path(model.source).read_bytes()
     key = _settings_key(model, window=False, temperature=sampler.temperature, chronological=False)
-    key += json.dumps([CACHE_FORMAT, {**asdict(sampler), "precision": precision}])
+    # the settings under their names when the cache began ("steps" for passes): the same key
+    settings = {("steps" if name == "passes" else name): value for name, value in asdict(sampler).items()}
+    key += json.dumps([CACHE_FORMAT, {**settings, "precision": precision}])
     key += hashlib.sha256(int8_file).hexdigest()
     outputs = []
     for index, chorale in enumerate(tqdm(chorales, desc="harmonizing", disable=not progress)):

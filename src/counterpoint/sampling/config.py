@@ -3,8 +3,9 @@ parallel-avoiding rule, arithmetic) and the callback a sampler reports progress 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
 
 import torch
 
@@ -22,8 +23,8 @@ Callback = Callable[[int, torch.Tensor, torch.Tensor], None]
 @dataclass
 class SamplerConfig:
     method: str = "gibbs"
-    # Gibbs iterations N (default: GIBBS_PASSES_PER_NOTE x notes to write) or decoding passes
-    steps: int | None = None
+    # Gibbs passes N (default: GIBBS_PASSES_PER_NOTE x notes to write) or decoding passes
+    passes: int | None = None
     p_min: float = 0.1
     p_max: float = 0.9
     alpha: float = 0.7
@@ -39,10 +40,17 @@ class SamplerConfig:
     # as fast as bf16 (session 27), at the same quality (gibbs_steps.py)
     precision: str = "auto"
     # gibbs: start from this many confidence passes instead of one independent draw of every
-    # note (0: the paper's start); pair with a lower p_max, e.g. 8 passes, steps 24, p_max 0.5
+    # note (0: the paper's start); pair with a lower p_max, e.g. 8 init passes, 24 passes, p_max 0.5
     init_passes: int = 0
+    # the old name of ``passes`` (a step is a 16th note elsewhere): still accepted, with a warning
+    steps: InitVar[int | None] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, steps: int | None = None) -> None:
+        if steps is not None:
+            warnings.warn("SamplerConfig(steps=) is deprecated: use passes", DeprecationWarning, stacklevel=3)
+            if self.passes is not None and self.passes != steps:
+                raise ConfigError("passes and its old name steps were both given, with different values")
+            self.passes = steps
         if self.method not in METHODS:
             raise ConfigError(f"unknown sampler {self.method!r}: expected one of {', '.join(METHODS)}")
         if self.precision not in PRECISIONS:
@@ -53,8 +61,8 @@ class SamplerConfig:
             raise ConfigError(f"unknown order {self.order!r}: expected random or chronological")
         if self.temperature < 0:
             raise ConfigError("temperature must be >= 0")
-        if self.steps is not None and self.steps < 0:
-            raise ConfigError("steps must be >= 0")
+        if self.passes is not None and self.passes < 0:
+            raise ConfigError("passes must be >= 0")
         if self.init_passes < 0:
             raise ConfigError("init_passes must be >= 0")
 

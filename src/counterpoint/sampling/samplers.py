@@ -15,7 +15,7 @@ Methods:
 - ``gibbs`` (default, the paper's): sample every unknown note independently, then ``N``
   times erase a fraction ``p_n`` of the written notes and resample them together, with
   Yao et al.'s truncated linear schedule ``p_n = max(p_min, p_max - n/(alpha N) (p_max-p_min))``.
-  ``N`` is two thirds of the notes to write unless ``steps`` says otherwise (the paper: one
+  ``N`` is two thirds of the notes to write unless ``passes`` says otherwise (the paper: one
   per note; within noise of it, measured, in two thirds of the time: :data:`GIBBS_PASSES_PER_NOTE`).
   With ``init_passes`` > 0 it starts instead from that many ``confidence`` passes, a draft
   good enough that a short schedule from a lower ``p_max`` refines it: a third of the passes,
@@ -163,7 +163,7 @@ def _confidence(
     s: _Sampler, pianoroll: torch.Tensor, known: torch.Tensor, passes: int | None = None
 ) -> torch.Tensor:
     counts = (~known).flatten(1).sum(1)
-    passes = passes or s.config.steps or CONFIDENCE_PASSES
+    passes = passes or s.config.passes or CONFIDENCE_PASSES
     known = known.clone()
     for n in range(passes):
         log_probs = F.log_softmax(s.logits(pianoroll, known), dim=-1)

@@ -5,21 +5,21 @@ from __future__ import annotations
 
 from counterpoint.sampling.config import SamplerConfig
 
-# Gibbs passes per note to write when ``SamplerConfig.steps`` is not given. Two thirds write
+# Gibbs passes per note to write when ``SamplerConfig.passes`` is not given. Two thirds write
 # harmonizations within the noise of the paper's one pass per note (accuracy, typicality and
 # statistics on 64 Bach sopranos, three paired comparisons), in two thirds of the time
 # (docs/gibbs_steps.txt)
 GIBBS_PASSES_PER_NOTE = 2 / 3
 
 
-CONFIDENCE_PASSES = 8  # when ``steps`` is not given
+CONFIDENCE_PASSES = 8  # when ``passes`` is not given
 
 
 def gibbs_passes(config: SamplerConfig, notes_to_write: int) -> int:
-    """Gibbs iterations N after the first draw: ``config.steps``, else two thirds of the
+    """Gibbs iterations N after the first draw: ``config.passes``, else two thirds of the
     notes to write (at least one)."""
-    if config.steps is not None:
-        return config.steps
+    if config.passes is not None:
+        return config.passes
     return max(1, round(notes_to_write * GIBBS_PASSES_PER_NOTE))
 
 
@@ -37,7 +37,7 @@ def planned_passes(config: SamplerConfig, notes_to_write: int) -> int:
     if config.method == "ancestral":
         return notes_to_write
     if config.method == "confidence":
-        return config.steps or CONFIDENCE_PASSES
+        return config.passes or CONFIDENCE_PASSES
     return _draft_passes(config) + gibbs_passes(config, notes_to_write)
 
 

@@ -1,32 +1,16 @@
-"""The web server: a JSON API over the tasks, and the Bach-Doodle-like page.
-
-``counterpoint serve`` runs it with uvicorn on 127.0.0.1:8000. Every worker process loads the
-model once. Requests of the same length and sampler settings that arrive within a short
-window are sampled together in one batch (each keeps its own seed, so its result does not
-depend on what it was batched with), so throughput grows with load. The server holds no
-state between requests: to scale out, run more workers or more machines behind any HTTP
-load balancer.
-
-Endpoints (OpenAPI at ``/docs``): ``GET /api/health``; ``POST /api/harmonize``,
-``/api/infill``, ``/api/compose`` (add ``"stream": true`` for newline-delimited JSON
-progress: one line per sampler pass with the piece so far and how many passes there
-will be, then the result);
-``POST /api/export/{midi|musicxml}``; ``POST /api/import`` (a MIDI/MusicXML upload).
-Bad requests get a 4xx JSON ``{"error": "..."}``; the server keeps serving.
-"""
+"""The app factory: :func:`create_app` builds the FastAPI app (its routes, error handlers and
+the page) around one model and one :class:`~counterpoint.server.batcher.Batcher`;
+:func:`app_factory` builds it from the environment, for ``counterpoint serve`` and gunicorn."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import json
-import os
 import queue
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import astuple, dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -36,235 +20,33 @@ from fastapi import FastAPI, File, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field, field_validator
 
 from counterpoint.data import masks
 from counterpoint.errors import CounterpointError
-from counterpoint.limits import MAX_REQUEST_STEPS
+from counterpoint.limits import MAX_BODY_BYTES, MAX_REQUEST_STEPS
 from counterpoint.model.network import Coconet
 from counterpoint.model.registry import load_model
 from counterpoint.music.representation import NUM_VOICES, SILENCE, STEPS_PER_MEASURE, VOICES, parse_voices
 from counterpoint.music.rules import VOICE_RANGES
-from counterpoint.sampling.config import SamplerConfig
 from counterpoint.sampling.schedule import planned_passes
+from counterpoint.server.batcher import Batcher, _Abandoned, _Job
+from counterpoint.server.schemas import (
+    ComposeRequest,
+    ExportRequest,
+    HarmonizeRequest,
+    InfillRequest,
+    SamplerOptions,
+)
+from counterpoint.server.settings import ServerSettings
 from counterpoint.tasks import fill_many
 
-STATIC = Path(__file__).parent / "static"
-MAX_BODY_BYTES = 512 * 1024
-MAX_ALTERNATIVES = 4
-
-
-@dataclass
-class ServerSettings:
-    checkpoint: str | None = None
-    batch_window_s: float = 0.01
-    max_batch: int = 16
-    # the longest request the app allows (32 measures from scratch) takes about two minutes on
-    # two cores with the shipped two-network model
-    time_limit_s: float = 180.0
-    batching: bool = True
-    # torch threads of the sampler thread. The model's small convolutions gain little from
-    # a second OpenMP thread outside the main thread (measured: 8.3 ms a pass with 1, 10 ms
-    # with 2 on this 2-core machine), so a worker uses 1 and cores are filled with --workers.
-    threads: int = 1
-
-    @classmethod
-    def from_env(cls) -> ServerSettings:
-        return cls(
-            checkpoint=os.environ.get("COUNTERPOINT_CHECKPOINT") or None,
-            batch_window_s=float(os.environ.get("COUNTERPOINT_BATCH_WINDOW_MS", "10")) / 1000,
-            time_limit_s=float(os.environ.get("COUNTERPOINT_TIME_LIMIT_S", cls.time_limit_s)),
-            batching=os.environ.get("COUNTERPOINT_BATCHING", "1") != "0",
-            threads=int(os.environ.get("COUNTERPOINT_THREADS", "1")),
-        )
+STATIC = Path(__file__).parents[1] / "static"
 
 
 # --------------------------------------------------------------------------- request bodies
 
 
-class SamplerOptions(BaseModel):
-    sampler: Literal["gibbs", "independent", "ancestral", "confidence"] = "gibbs"
-    steps: int | None = Field(None, ge=0, le=2000, description="sampler passes (default: the sampler's own)")
-    temperature: float = Field(0.99, ge=0.0, le=5.0)
-    avoid_parallels: bool = Field(True, description="steer away from parallel fifths and octaves")
-    seed: int = Field(0, ge=0, le=2**31 - 1)
-    count: int = Field(1, ge=1, le=MAX_ALTERNATIVES, description="alternatives from one batched call")
-    stream: bool = Field(False, description="stream progress as newline-delimited JSON")
-
-    def sampler_config(self) -> SamplerConfig:
-        return SamplerConfig(
-            method=self.sampler,
-            steps=self.steps,
-            temperature=self.temperature,
-            avoid_parallels=self.avoid_parallels,
-        )
-
-
-Chorale = Annotated[
-    list[Annotated[list[int], Field(min_length=NUM_VOICES, max_length=NUM_VOICES)]],
-    Field(
-        min_length=1,
-        max_length=MAX_REQUEST_STEPS,
-        description="(steps, 4) MIDI pitches, -1 = silence/unknown",
-    ),
-]
-
-
-def _check_pitches(rows: list[list[int]]) -> list[list[int]]:
-    for step, row in enumerate(rows):
-        for voice, pitch in enumerate(row):
-            if pitch != SILENCE and not 0 <= pitch <= 127:
-                raise ValueError(f"pitch {pitch} in the {VOICES[voice]} at step {step} is not a MIDI pitch")
-    return rows
-
-
-class HarmonizeRequest(SamplerOptions):
-    chorale: Chorale
-    voices: list[str] | None = Field(None, description="given voices; default: every voice that has a note")
-
-    _pitches = field_validator("chorale")(_check_pitches)
-
-
-class InfillRequest(SamplerOptions):
-    chorale: Chorale
-    mask: list[list[bool]] | None = Field(None, description="(4, steps): true where a note is kept")
-    start: int | None = Field(None, ge=0, description="first step to rewrite (with end and voices)")
-    end: int | None = Field(None, ge=1)
-    voices: list[str] | None = None
-
-    _pitches = field_validator("chorale")(_check_pitches)
-
-
-class ComposeRequest(SamplerOptions):
-    measures: int = Field(2, ge=1, le=MAX_REQUEST_STEPS // STEPS_PER_MEASURE)
-
-
-class ExportRequest(BaseModel):
-    chorale: Chorale
-    tempo: float = Field(80, ge=20, le=300)
-    onsets: list[list[bool]] | None = Field(
-        None, description="(steps, 4): true where a note is struck (keeps repeated notes apart)"
-    )
-
-    _pitches = field_validator("chorale")(_check_pitches)
-
-
 # --------------------------------------------------------------------------- dynamic batching
-
-
-class _Abandoned(Exception):
-    """Raised from the sampler's callback when nobody waits for its result any more."""
-
-
-@dataclass
-class _Job:
-    chorales: list[np.ndarray]
-    knowns: list[np.ndarray]
-    seeds: list[int]
-    sampler: SamplerConfig
-    future: asyncio.Future = field(default=None)  # type: ignore[assignment]
-    # set when the request gives up (its time limit): the sampler thread stops at its next pass
-    abandoned: threading.Event = field(default_factory=threading.Event)
-
-    @property
-    def key(self) -> tuple:
-        return (len(self.chorales[0]), *astuple(self.sampler))
-
-
-class Batcher:
-    """Collects jobs for a short window and samples compatible ones (same length and sampler
-    settings) in one batch, on one thread so requests never fight for the cores."""
-
-    def __init__(self, model: Coconet, settings: ServerSettings) -> None:
-        self.model = model
-        self.settings = settings
-        # OpenMP's thread count is per calling thread: give the sampler thread all the cores
-        threads = torch.get_num_threads()
-        self.executor = ThreadPoolExecutor(
-            max_workers=1,
-            thread_name_prefix="sampler",
-            initializer=torch.set_num_threads,
-            initargs=(threads,),
-        )
-        self.pending: asyncio.Queue[_Job] | None = None
-        self.task: asyncio.Task | None = None
-        self.batches = 0
-        self.jobs = 0
-        self.abandoned = 0  # sampling runs stopped because nobody waited for them any more
-
-    async def submit(self, job: _Job) -> list:
-        loop = asyncio.get_running_loop()
-        job.future = loop.create_future()
-        try:
-            if not self.settings.batching:
-                return await loop.run_in_executor(self.executor, self._run, [job])
-            if self.pending is None:
-                self.pending = asyncio.Queue()
-                self.task = asyncio.create_task(self._loop())
-            await self.pending.put(job)
-            return await job.future
-        except asyncio.CancelledError:
-            # the request's time limit: without this the sampler thread would finish the job
-            # anyway, and every request queued behind it would wait for a result nobody reads
-            job.abandoned.set()
-            raise
-
-    def _run(self, jobs: list[_Job]) -> list:
-        chorales = [c for job in jobs for c in job.chorales]
-        knowns = [k for job in jobs for k in job.knowns]
-        seeds = [s for job in jobs for s in job.seeds]
-
-        def stop_if_abandoned(*_) -> None:
-            self.stop_if_abandoned(jobs)
-
-        stop_if_abandoned()  # given up while queued
-        results = fill_many(self.model, chorales, knowns, jobs[0].sampler, seeds, stop_if_abandoned)
-        self.batches += 1
-        self.jobs += len(jobs)
-        if len(jobs) == 1:
-            return results
-        split, start = [], 0
-        for job in jobs:
-            split.append(results[start : start + len(job.chorales)])
-            start += len(job.chorales)
-        return split
-
-    def stop_if_abandoned(self, jobs: list[_Job]) -> None:
-        """Raise :class:`_Abandoned` (from a sampler callback) once no request waits for ``jobs``."""
-        if all(job.abandoned.is_set() for job in jobs):
-            self.abandoned += 1
-            raise _Abandoned
-
-    async def _loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        assert self.pending is not None
-        while True:
-            first = await self.pending.get()
-            group, others = [first], []
-            deadline = loop.time() + self.settings.batch_window_s
-            while sum(len(j.chorales) for j in group) < self.settings.max_batch:
-                timeout = deadline - loop.time()
-                if timeout <= 0:
-                    break
-                try:
-                    job = await asyncio.wait_for(self.pending.get(), timeout)
-                except TimeoutError:
-                    break
-                (group if job.key == first.key else others).append(job)
-            for job in others:  # incompatible: next round
-                self.pending.put_nowait(job)
-            try:
-                if len(group) == 1:
-                    outcome = [await loop.run_in_executor(self.executor, self._run, group)]
-                else:
-                    outcome = await loop.run_in_executor(self.executor, self._run, group)
-                for job, result in zip(group, outcome, strict=True):
-                    if not job.future.done():
-                        job.future.set_result(result)
-            except Exception as error:  # delivered to each waiting request
-                for job in group:
-                    if not job.future.done():
-                        job.future.set_exception(error)
 
 
 # --------------------------------------------------------------------------- the app
