@@ -57,39 +57,45 @@ def markdown_report(results: dict) -> str:
             "",
         ]
     if "quality" in results:
-        quality = results["quality"]
-        names = list(quality)
-        lines += ["## Musical quality", ""]
-        if "sampler_precision" in results:
-            lines += [f"The sampler's network ran in {results['sampler_precision']}.", ""]
-        for name, accuracy in results.get("harmonization_accuracy", {}).items():
-            lines += [
-                f"Harmonization accuracy, {name}: {accuracy * 100:.1f}% "
-                "of alto/tenor/bass notes equal Bach's.",
-                "",
-            ]
-        lines += ["| faults per 100 steps | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-        for fault in FAULTS:
-            lines.append(
-                f"| {fault.replace('_', ' ')} | "
-                + " | ".join(f"{quality[n]['faults_per_100_steps'][fault]:.2f}" for n in names)
-                + " |"
-            )
-        lines += [
-            "",
-            "| distance to Bach (total variation) | " + " | ".join(names) + " |",
-            "|---|" + "---|" * len(names),
-        ]
-        for stat in next(iter(quality.values()))["distance_to_bach"]:
-            lines.append(
-                f"| {stat.replace('_', ' ')} | "
-                + " | ".join(f"{quality[n]['distance_to_bach'][stat]:.3f}" for n in names)
-                + " |"
-            )
-        lines += ["", "Rules:", ""] + [f"- **{k.replace('_', ' ')}**: {v}" for k, v in FAULT_RULES.items()]
+        lines += _quality_lines(results)
     if "timing" in results:
         lines += ["", "Timing (s): " + ", ".join(f"{k} {v:.1f}" for k, v in results["timing"].items())]
     return "\n".join(lines) + "\n"
+
+
+def _quality_lines(results: dict) -> list[str]:
+    """The musical quality section: faults and distances to Bach, model and Bach side by side."""
+    lines: list[str] = []
+    quality = results["quality"]
+    names = list(quality)
+    lines += ["## Musical quality", ""]
+    if "sampler_precision" in results:
+        lines += [f"The sampler's network ran in {results['sampler_precision']}.", ""]
+    for name, accuracy in results.get("harmonization_accuracy", {}).items():
+        lines += [
+            f"Harmonization accuracy, {name}: {accuracy * 100:.1f}% of alto/tenor/bass notes equal Bach's.",
+            "",
+        ]
+    lines += ["| faults per 100 steps | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for fault in FAULTS:
+        lines.append(
+            f"| {fault.replace('_', ' ')} | "
+            + " | ".join(f"{quality[n]['faults_per_100_steps'][fault]:.2f}" for n in names)
+            + " |"
+        )
+    lines += [
+        "",
+        "| distance to Bach (total variation) | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for stat in next(iter(quality.values()))["distance_to_bach"]:
+        lines.append(
+            f"| {stat.replace('_', ' ')} | "
+            + " | ".join(f"{quality[n]['distance_to_bach'][stat]:.3f}" for n in names)
+            + " |"
+        )
+    lines += ["", "Rules:", ""] + [f"- **{k.replace('_', ' ')}**: {v}" for k, v in FAULT_RULES.items()]
+    return lines
 
 
 def to_json(results: dict) -> str:
