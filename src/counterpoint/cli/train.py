@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Annotated
@@ -39,7 +38,17 @@ def train(
             "[default: music21]",
         ),
     ] = None,
-    preset: Annotated[str, typer.Option(help="architecture: paper, doodle, default, tiny")] = "default",
+    recipe: Annotated[
+        str | None,
+        typer.Option(help="a named recipe (jsb: the shipped networks'); the options given here change it"),
+    ] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            help="architecture: jsb (the shipped networks'), pitch16 (alias: default), paper, doodle, "
+            "tiny [default: pitch16, or the recipe's]"
+        ),
+    ] = None,
     steps: Annotated[
         int | None, typer.Option(help="training steps (the LR schedule spans them) [default: 20000]")
     ] = None,
@@ -87,37 +96,40 @@ def train(
         ),
     ] = None,
     teacher_weight: Annotated[
-        float,
-        typer.Option(help="the teacher's share of the loss, the rest Bach's notes (new runs)"),
-    ] = 0.5,
-    batch_size: Annotated[int, typer.Option(help="examples per step")] = 20,
-    crop: Annotated[int, typer.Option(help="crop length in 16th steps")] = 64,
+        float | None,
+        typer.Option(help="the teacher's share of the loss, the rest Bach's notes (new runs) [default: 0.5]"),
+    ] = None,
+    batch_size: Annotated[int | None, typer.Option(help="examples per step [default: 20]")] = None,
+    crop: Annotated[int | None, typer.Option(help="crop length in 16th steps [default: 64]")] = None,
     lr: Annotated[float | None, typer.Option(help="peak learning rate (Adam) [default: 0.002]")] = None,
     mask: Annotated[
-        str,
+        str | None,
         typer.Option(
             help="training masks: orderless, frames, continuation, bernoulli, voices, time_block, "
-            "or a mixture such as orderless+frames (half the batch each)"
+            "or a mixture such as orderless+frames (half the batch each) [default: orderless]"
         ),
-    ] = "orderless",
+    ] = None,
     augment: Annotated[bool | None, typer.Option(help="random transposition [default: augment]")] = None,
     max_shift: Annotated[
         int | None,
         typer.Option(help="transpose by at most this many semitones (0: any that fits) [default: 0]"),
     ] = None,
     weight_decay: Annotated[
-        float, typer.Option(help="AdamW decay of the convolution kernels (new runs; 0: Adam)")
-    ] = 0.0,
-    seed: Annotated[int, typer.Option(help="seed for data, masks and weights")] = 0,
+        float | None,
+        typer.Option(help="AdamW decay of the convolution kernels (new runs; 0: Adam) [default: 0]"),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="seed for data, masks and weights [default: 0]")] = None,
     eval_every: Annotated[int | None, typer.Option(help="validate every N steps [default: 500]")] = None,
-    patience: Annotated[int, typer.Option(help="early stop after N evaluations without gain (0: never)")] = 8,
+    patience: Annotated[
+        int | None, typer.Option(help="early stop after N evaluations without gain (0: never) [default: 8]")
+    ] = None,
     ema: Annotated[
-        float,
+        float | None,
         typer.Option(
             help="keep a moving average of the weights with this decay per step (e.g. 0.999), "
-            "validated and saved as best.pt; 0: off (new runs)"
+            "validated and saved as best.pt; 0: off (new runs) [default: 0]"
         ),
-    ] = 0.0,
+    ] = None,
     device: Annotated[str | None, typer.Option(help="cpu or cuda [default: cpu]")] = None,
     bf16: Annotated[
         bool | None, typer.Option(help="bf16 autocast (default: on where the CPU has native bf16)")
@@ -133,18 +145,25 @@ def train(
 ) -> None:
     """Train a model with orderless NADE (works unchanged under torchrun)."""
     from counterpoint.model.checkpoint import load
-    from counterpoint.model.network import preset as get_preset
     from counterpoint.runtime.backend import bf16_is_fast
-    from counterpoint.training.config import TrainConfig
+    from counterpoint.training.config import TrainConfig, new_config, with_options
     from counterpoint.training.loop import train as run_training
 
+    # options given on the command line win, for a new run and a resumed one alike
+    resumable = dict(
+        max_steps=steps, max_minutes=minutes, learning_rate=lr, augment=augment, max_shift=max_shift,
+        eval_every=eval_every, bf16=bf16, device=device, data=data,
+    )  # fmt: skip
     if resume and (stored := _stored_train_config(run_dir)) is not None:
         config = TrainConfig.from_dict(stored)
         config.run_dir = str(run_dir)  # a copied run directory continues in its new place
+        config = with_options(config, **resumable)
     else:
-        config = TrainConfig(
+        config = new_config(
+            recipe,
+            preset,
+            architecture_of=load(init_from).config if init_from is not None else None,
             run_dir=str(run_dir),
-            model=get_preset(preset),
             crop_steps=crop,
             batch_size=batch_size,
             mask=mask,
@@ -152,38 +171,17 @@ def train(
             seed=seed,
             patience=patience,
             ema_decay=ema,
-            bf16=bf16_is_fast(),
+            bf16=bf16 if bf16 is not None else bf16_is_fast(),
             init_from=str(init_from or ""),
-            teacher=teacher or "",
+            teacher=teacher,
             teacher_weight=teacher_weight,
+            layers=layers,
+            kernel=_pairs(kernel, "--kernel")[0] if kernel is not None else None,
+            dilations=_pairs(dilations, "--dilations") if dilations is not None else None,
+            dropout=dropout,
+            dropout_channels=True if dropout_channels else None,
+            **{name: value for name, value in resumable.items() if name != "bf16"},
         )
-        if init_from is not None:  # the checkpoint's architecture, deepened by --layers
-            config.model = load(init_from).config
-        if layers is not None:
-            config.model = dataclasses.replace(config.model, layers=layers)
-        if kernel is not None:
-            config.model = dataclasses.replace(config.model, kernel=_pairs(kernel, "--kernel")[0])
-        if dilations is not None:
-            config.model = dataclasses.replace(config.model, dilations=_pairs(dilations, "--dilations"))
-        if dropout is not None:
-            config.model = dataclasses.replace(config.model, dropout=dropout)
-        if dropout_channels:
-            config.model = dataclasses.replace(config.model, dropout_channels=True)
-    # options given on the command line win, for a new run and a resumed one alike
-    given = {
-        "max_steps": steps,
-        "max_minutes": minutes,
-        "learning_rate": lr,
-        "augment": augment,
-        "max_shift": max_shift,
-        "eval_every": eval_every,
-        "bf16": bf16,
-        "device": device,
-        "data": data,
-    }
-    for name, value in given.items():
-        if value is not None:
-            setattr(config, name, value)
     summary = run_training(config, resume=resume)
     if summary["rank"] == 0:
         typer.echo(

@@ -93,14 +93,26 @@ PRESETS: dict[str, ModelConfig] = {
     # The Bach Doodle's browser model (Magenta.js): 33 depthwise-separable layers, 128
     # filters, 5 blocks of dilations (1,1) (2,2) (4,4) (8,8) (16,16) (16,32).
     "doodle": ModelConfig(layers=33, filters=128, separable=True, dilations=_DOODLE_DILATIONS),
-    # This project's default, chosen by measured likelihood per CPU-hour (docs/model.md).
-    "default": ModelConfig(layers=16, filters=64, dilations=PITCH_DILATIONS),
+    # 16 layers of 64 filters dilated along pitch only: the training default, chosen by
+    # measured likelihood per CPU-hour (docs/model.md). Also called "default".
+    "pitch16": ModelConfig(layers=16, filters=64, dilations=PITCH_DILATIONS),
+    # The shipped jsb model's networks: 20 layers of 64 filters dilated 1, 2, 4, 8 in time as
+    # well as pitch (reach ±65 steps), dropping whole feature maps (0.15) while training.
+    "jsb": ModelConfig(
+        layers=20, filters=64, dilations=[(1, 1), (2, 2), (4, 4), (8, 8)], dropout=0.15, dropout_channels=True
+    ),
     # A tiny network for tests and smoke runs.
     "tiny": ModelConfig(layers=4, filters=16),
 }
 
 
+# Older names of presets, still accepted
+PRESET_ALIASES = {"default": "pitch16"}
+
+
 def preset(name: str) -> ModelConfig:
+    """A copy of the named architecture (:data:`PRESETS`, or an alias in :data:`PRESET_ALIASES`)."""
+    name = PRESET_ALIASES.get(name, name)
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}: expected one of {', '.join(PRESETS)}")
     return ModelConfig.from_dict(PRESETS[name].to_dict())
