@@ -13,6 +13,7 @@ from counterpoint.errors import (
 )
 from counterpoint.io.files import DEFAULT_TEMPO_BPM, existing_file, write_atomically
 from counterpoint.io.lines import lines_to_chorale, monophonic
+from counterpoint.music.notes import segments
 from counterpoint.music.representation import NUM_VOICES, SILENCE, STEPS_PER_QUARTER, VOICES
 
 
@@ -100,19 +101,14 @@ def to_score(chorale: np.ndarray, tempo_bpm: float = DEFAULT_TEMPO_BPM, starts: 
         part.append(meter.TimeSignature("4/4"))
         if voice == 0:
             part.append(tempo.MetronomeMark(number=tempo_bpm))
-        line = chorale[:, voice]
         strikes = None if starts is None else starts[:, voice]
-        start = 0
-        for step in range(1, len(line) + 1):
-            if step == len(line) or line[step] != line[start] or (strikes is not None and strikes[step]):
-                length = (step - start) / STEPS_PER_QUARTER
-                if line[start] == SILENCE:
-                    element = note.Rest(quarterLength=length)
-                else:
-                    element = note.Note(quarterLength=length)
-                    element.pitch = _spell(int(line[start]), estimated)
-                part.append(element)
-                start = step
+        for _, steps, pitch in segments(chorale[:, voice], strikes):
+            if pitch == SILENCE:
+                element = note.Rest(quarterLength=steps / STEPS_PER_QUARTER)
+            else:
+                element = note.Note(quarterLength=steps / STEPS_PER_QUARTER)
+                element.pitch = _spell(pitch, estimated)
+            part.append(element)
         score.insert(0, part)
     return score.makeNotation()
 

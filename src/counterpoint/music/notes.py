@@ -17,21 +17,23 @@ def onsets(chorale: np.ndarray) -> np.ndarray:
     return starts & (array != SILENCE)
 
 
-def notes(line: np.ndarray, starts: np.ndarray | None = None) -> list[tuple[int, int, int]]:
-    """The notes of one voice as ``(start_step, length_in_steps, pitch)``, held notes merged.
-
-    ``starts`` (bool per step), if given, also begins a new note where it is True, so a
-    repeated note (same pitch struck again) stays two notes."""
+def segments(line: np.ndarray, starts: np.ndarray | None = None) -> list[tuple[int, int, int]]:
+    """One voice cut into ``(start_step, length_in_steps, pitch)`` segments, rests included
+    (pitch ``SILENCE``): a segment ends where the pitch changes, and, with ``starts`` (bool per
+    step), also where ``starts`` is True, so a repeated note (the same pitch struck again)
+    stays two notes. The one splitter of a voice into notes."""
     result: list[tuple[int, int, int]] = []
     start = 0
     values = np.asarray(line)
     for step in range(1, len(values) + 1):
-        if (
-            step == len(values)
-            or values[step] != values[start]
-            or (starts is not None and bool(starts[step]))
-        ):
-            if values[start] != SILENCE:
-                result.append((start, step - start, int(values[start])))
+        struck = starts is not None and step < len(values) and bool(starts[step])
+        if step == len(values) or values[step] != values[start] or struck:
+            result.append((start, step - start, int(values[start])))
             start = step
     return result
+
+
+def notes(line: np.ndarray, starts: np.ndarray | None = None) -> list[tuple[int, int, int]]:
+    """The notes of one voice as ``(start_step, length_in_steps, pitch)``, held notes merged
+    (:func:`segments` without the rests)."""
+    return [segment for segment in segments(line, starts) if segment[2] != SILENCE]
