@@ -8,9 +8,15 @@ The Python API in a few names::
     result = cp.harmonize(model, melody, seed=1)  # soprano given, alto/tenor/bass written
     cp.write_chorale(result.chorale, "out.mid")
 
-Modules, one idea each: representation (the chorale array and the pianoroll), data
-(datasets and batches), io (MIDI/MusicXML/arrays), masks, model, training, sampling, tasks,
-evaluation, cli, server.
+The package, in layers (each imports only the layers below it; tests/test_layout.py checks):
+
+- ``cli`` (the command line), ``server`` (the JSON API and the page);
+- ``evaluation`` (likelihood, the paper's protocol, musical quality, caches, the report);
+- ``training`` (config and recipes, objective, loop) and ``tasks`` (compose, harmonize, ...);
+- ``sampling`` (config, schedule, samplers), ``runtime`` (float32, bfloat16 or int8);
+- ``data`` (datasets, batches, masks), ``model`` (network and presets, checkpoints, the shipped
+  models), ``io`` (MIDI, MusicXML, arrays), ``music`` (representation, notes, rules);
+- ``limits`` and ``errors``.
 """
 
 from __future__ import annotations
