@@ -6,15 +6,16 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from counterpoint.cli import app, combine, quantize
+from counterpoint.cli import app
 from counterpoint.data import masks
 from counterpoint.data.batches import calibration_set, pianoroll_batch
 from counterpoint.errors import CheckpointError, ConfigError
 from counterpoint.model.checkpoint import save
 from counterpoint.model.network import Coconet, preset
+from counterpoint.model.products import combine
 from counterpoint.model.registry import load_model
 from counterpoint.runtime.backend import bf16_is_fast, inference_model
-from counterpoint.runtime.int8 import int8_network, int8_path
+from counterpoint.runtime.int8 import int8_network, int8_path, quantize
 from counterpoint.sampling.config import SamplerConfig
 from counterpoint.sampling.samplers import sample
 from counterpoint.tasks import harmonize
