@@ -1,4 +1,4 @@
-"""Datasets of Bach chorales, and the random crops and transpositions that feed training.
+"""Datasets of Bach chorales: the music21 corpus and the JSB Chorales, cached, in one shape.
 
 Two sources, one shape (:class:`Dataset`: train/valid/test lists of ``(steps, 4)`` arrays):
 

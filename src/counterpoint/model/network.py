@@ -1,4 +1,4 @@
-"""The Coconet network: a fully convolutional net over time x pitch, and its checkpoints.
+"""The Coconet network: a fully convolutional net over time x pitch, and its presets.
 
 Input ``(batch, 8, steps, pitches)``: channels 0-3 are the four voices' pianorolls with the
 unknown notes zeroed, channels 4-7 the masks (1 where a voice's note at that step is known,
@@ -6,7 +6,8 @@ constant across pitch). Output: logits ``(batch, 4, steps, pitches)``, a softmax
 for every voice at every step. Being fully convolutional, it runs on any number of steps.
 
 One :class:`ModelConfig` describes an architecture; :data:`PRESETS` holds the named ones. The
-config travels inside every checkpoint so :func:`load` rebuilds the right network.
+config travels inside every checkpoint so :func:`~counterpoint.model.checkpoint.load` rebuilds the
+right network.
 """
 
 from __future__ import annotations

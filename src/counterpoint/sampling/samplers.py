@@ -7,7 +7,7 @@ run is exactly repeatable from its seeds: element ``b`` of a batch draws only fr
 generator, so a batch of pieces equals the same pieces sampled one by one.
 
 The network runs with batch norm folded into its convolutions, as int8 with ONNX Runtime
-where the model has an int8 file made from its weights (:mod:`counterpoint.quantized`), else
+where the model has an int8 file made from its weights (:mod:`counterpoint.runtime.int8`), else
 in bfloat16 where the CPU has native bf16, else in float32 (``SamplerConfig.precision``).
 
 Methods:

@@ -1,7 +1,7 @@
 """Training: orderless NADE on random crops of chorales, resumable and observable.
 
 Each step draws a batch of random crops (randomly transposed), erases a random subset of
-notes per example (:mod:`counterpoint.masks`), and minimizes the cross-entropy of the erased
+notes per example (:mod:`counterpoint.data.masks`), and minimizes the cross-entropy of the erased
 notes. Per example the loss is the summed NLL of the erased notes times (notes in the crop) /
 (notes erased), as in the Coconet paper, divided by the notes in the crop so that it reads
 as nats per note: i.e. the mean NLL over the erased notes. Every mask size weighs the same.
@@ -18,7 +18,7 @@ weights, so it is the one validated and written to ``best.pt``.
 
 With a ``teacher`` (knowledge distillation) the erased notes' targets are partly the teacher
 model's distributions given the same input, not only Bach's notes: a single network can
-learn what a product of several (``model.combine``) knows, at one network's sampling cost.
+learn what a product of several (``model.products.combine``) knows, at one network's sampling cost.
 Validation still scores Bach's notes alone, so runs with and without a teacher compare.
 """
 
