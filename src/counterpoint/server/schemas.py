@@ -25,7 +25,8 @@ class SamplerOptions(BaseModel):
     def sampler_config(self) -> SamplerConfig:
         return SamplerConfig(
             method=self.sampler,
-            passes=self.passes if self.passes is not None else self.steps,
+            # the old name, read without the warning that reading a deprecated field gives
+            passes=self.passes if self.passes is not None else self.__dict__["steps"],
             temperature=self.temperature,
             avoid_parallels=self.avoid_parallels,
         )
