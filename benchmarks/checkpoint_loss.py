@@ -30,9 +30,11 @@ from pathlib import Path
 
 import torch
 
-from counterpoint.data import load_dataset
-from counterpoint.model import from_checkpoint, read_checkpoint
-from counterpoint.training import TrainConfig, evaluate_loss, run_validation_set
+from counterpoint.data.datasets import load_dataset
+from counterpoint.model.checkpoint import from_checkpoint, read_checkpoint
+from counterpoint.training.batches import run_validation_set
+from counterpoint.training.config import TrainConfig
+from counterpoint.training.objective import evaluate_loss
 
 
 @functools.cache

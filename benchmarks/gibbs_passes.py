@@ -33,7 +33,7 @@ import time
 import numpy as np
 from common import add_checkpoint, add_data, cpu_description
 
-from counterpoint.data import load_jsb
+from counterpoint.data.datasets import load_jsb
 from counterpoint.evaluation import (
     conditional_log_probs,
     draw_ordering,
@@ -41,8 +41,8 @@ from counterpoint.evaluation import (
     harmonize_sopranos,
     histogram_distances,
 )
-from counterpoint.model import load_model
-from counterpoint.sampling import SamplerConfig
+from counterpoint.model.registry import load_model
+from counterpoint.sampling.config import SamplerConfig
 
 # the first is the reference every row is compared with; the paper's schedule has p_min 0.05
 SETTINGS = {

@@ -31,8 +31,8 @@ import numpy as np
 import torch
 from common import add_checkpoint, add_data, cpu_description, percentile
 
-from counterpoint import masks
-from counterpoint.data import load_jsb
+from counterpoint.data import masks
+from counterpoint.data.datasets import load_jsb
 from counterpoint.evaluation import (
     conditional_log_probs,
     draw_ordering,
@@ -40,10 +40,14 @@ from counterpoint.evaluation import (
     harmonize_sopranos,
     histogram_distances,
 )
-from counterpoint.model import Coconet, bf16_is_fast, load_model, make_input, preset
-from counterpoint.quantized import int8_network
-from counterpoint.representation import to_pianoroll
-from counterpoint.sampling import SamplerConfig, planned_passes, sample, sampler_network
+from counterpoint.model.network import Coconet, make_input, preset
+from counterpoint.model.registry import load_model
+from counterpoint.music.representation import to_pianoroll
+from counterpoint.runtime.backend import bf16_is_fast, sampler_network
+from counterpoint.runtime.int8 import int8_network
+from counterpoint.sampling.config import SamplerConfig
+from counterpoint.sampling.samplers import sample
+from counterpoint.sampling.schedule import planned_passes
 from counterpoint.tasks import fill_many, harmonize
 
 # "auto" precision is bfloat16 on CPUs with native bf16, else int8 where the model has an int8

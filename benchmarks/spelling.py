@@ -2,11 +2,11 @@
 
 Every four-part Bach chorale that music21 ships as MusicXML has every note spelled by an
 editor. This takes each one's notes as bare MIDI pitches on the 16th-note grid, as if read
-from a MIDI file without a key signature, spells them with :func:`counterpoint.spelling.
+from a MIDI file without a key signature, spells them with :func:`counterpoint.music.spelling.
 spell_chorale`, and compares with the editors' names: the letter and alteration, and the
 octave too (B-sharp 3 is not C4). Twice: with the key estimated from the notes, and with the
 key signature of the file given. It also compares the accidentals printed within each bar
-(:func:`counterpoint.spelling.accidentals`) with those the editors printed.
+(:func:`counterpoint.music.spelling.accidentals`) with those the editors printed.
 
     PYTHONPATH=src nice python benchmarks/spelling.py            # all chorales, 5-15 minutes
     PYTHONPATH=src python benchmarks/spelling.py --limit 20      # a quick check
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from counterpoint.spelling import Spelling, accidentals, spell_chorale
+from counterpoint.music.spelling import Spelling, accidentals, spell_chorale
 
 STEPS_PER_QUARTER = 4
 VOICE_NAMES = ("soprano", "alto", "tenor", "bass")

@@ -19,9 +19,9 @@ import argparse
 
 from common import add_data, paired_table
 
-from counterpoint.data import load_jsb
+from counterpoint.data.datasets import load_jsb
 from counterpoint.evaluation import cached_scores
-from counterpoint.model import load_model
+from counterpoint.model.registry import load_model
 
 
 def main() -> None:

@@ -16,9 +16,11 @@ import time
 import torch
 from common import add_data, cpu_description
 
-from counterpoint.data import load_jsb
-from counterpoint.model import Coconet, preset
-from counterpoint.training import TrainConfig, forward, make_batch, masked_nll
+from counterpoint.data.datasets import load_jsb
+from counterpoint.model.network import Coconet, preset
+from counterpoint.training.batches import make_batch
+from counterpoint.training.config import TrainConfig
+from counterpoint.training.objective import forward, masked_nll
 
 
 def conv_flops(model: Coconet, steps: int, pitches: int) -> float:

@@ -28,12 +28,15 @@ import numpy as np
 import torch
 from common import JSB
 
-from counterpoint.data import load_jsb
-from counterpoint.model import Coconet, ModelConfig, count_parameters, preset
-from counterpoint.representation import DEFAULT_RANGE
-from counterpoint.sampling import SamplerConfig
+from counterpoint.data.datasets import load_jsb
+from counterpoint.model.network import Coconet, ModelConfig, count_parameters, preset
+from counterpoint.music.representation import DEFAULT_RANGE
+from counterpoint.sampling.config import SamplerConfig
 from counterpoint.tasks import harmonize
-from counterpoint.training import TrainConfig, evaluate_loss, train, validation_set
+from counterpoint.training.batches import validation_set
+from counterpoint.training.config import TrainConfig
+from counterpoint.training.loop import train
+from counterpoint.training.objective import evaluate_loss
 
 PITCH_DILATIONS = [(1, 1), (1, 2), (1, 4), (1, 8)]
 

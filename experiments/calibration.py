@@ -20,9 +20,9 @@ import time
 import torch
 from common import JSB
 
-from counterpoint.data import load_jsb
+from counterpoint.data.datasets import load_jsb
 from counterpoint.evaluation import likelihood
-from counterpoint.model import load_model
+from counterpoint.model.registry import load_model
 
 
 def main() -> None:

@@ -21,10 +21,10 @@ import time
 import numpy as np
 from common import JSB
 
-from counterpoint.data import load_dataset
+from counterpoint.data.datasets import load_dataset
 from counterpoint.evaluation import agreement, fault_rates, histogram_distances
-from counterpoint.model import load_model
-from counterpoint.sampling import SamplerConfig
+from counterpoint.model.registry import load_model
+from counterpoint.sampling.config import SamplerConfig
 from counterpoint.tasks import continue_piece
 
 GIVEN, WRITTEN = 64, 32  # steps: 4 measures given, 2 written

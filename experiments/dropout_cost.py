@@ -16,9 +16,11 @@ import torch
 from common import JSB
 from train_speed import rate  # the same timing loop (warm-up, then as many steps as fit)
 
-from counterpoint.data import load_jsb
-from counterpoint.model import Coconet, preset
-from counterpoint.training import TrainConfig, forward, make_batch, masked_nll
+from counterpoint.data.datasets import load_jsb
+from counterpoint.model.network import Coconet, preset
+from counterpoint.training.batches import make_batch
+from counterpoint.training.config import TrainConfig
+from counterpoint.training.objective import forward, masked_nll
 
 VARIANTS = {
     "no dropout": {"dropout": 0.0},

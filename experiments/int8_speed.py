@@ -32,11 +32,13 @@ import torch.ao.quantization as quantization
 from common import JSB
 from torch import nn
 
-from counterpoint import masks
-from counterpoint.data import load_jsb
-from counterpoint.model import Coconet, fuse_batch_norm, load_model, make_input
-from counterpoint.quantized import Int8Network, quantize
-from counterpoint.representation import to_pianoroll
+from counterpoint.data import masks
+from counterpoint.data.datasets import load_jsb
+from counterpoint.model.network import Coconet, make_input
+from counterpoint.model.products import fuse_batch_norm
+from counterpoint.model.registry import load_model
+from counterpoint.music.representation import to_pianoroll
+from counterpoint.runtime.int8 import Int8Network, quantize
 
 STEPS = 32  # 2 measures of 16th notes
 

@@ -27,10 +27,11 @@ from pathlib import Path
 from common import JSB
 from gibbs_passes import paired_table
 
-from counterpoint.data import load_jsb
-from counterpoint.model import load_model
-from counterpoint.representation import STEPS_PER_MEASURE
-from counterpoint.sampling import SamplerConfig, gibbs_passes
+from counterpoint.data.datasets import load_jsb
+from counterpoint.model.registry import load_model
+from counterpoint.music.representation import STEPS_PER_MEASURE
+from counterpoint.sampling.config import SamplerConfig
+from counterpoint.sampling.schedule import gibbs_passes
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ import torch
 from mixture import load
 
 from counterpoint import evaluation
-from counterpoint.data import load_dataset
+from counterpoint.data.datasets import load_dataset
 
 
 def main() -> None:

@@ -14,7 +14,9 @@ from pathlib import Path
 import torch
 
 from counterpoint.evaluation import on_device
-from counterpoint.model import SHIPPED, Coconet, combine, load_model
+from counterpoint.model.network import Coconet
+from counterpoint.model.products import combine
+from counterpoint.model.registry import SHIPPED, load_model
 
 
 class Mixture(torch.nn.Module):

@@ -25,10 +25,11 @@ import numpy as np
 import torch
 from common import JSB
 
-from counterpoint.data import load_jsb
+from counterpoint.data.datasets import load_jsb
 from counterpoint.evaluation import magenta_frame_log_probs, map_pieces, on_device, random_orderings
-from counterpoint.model import load_model
-from counterpoint.representation import SILENCE, onsets
+from counterpoint.model.registry import load_model
+from counterpoint.music.notes import onsets
+from counterpoint.music.representation import SILENCE
 
 BINS = np.linspace(0.0, 1.0, 6)  # fraction of the piece's steps known when the frame is reached
 

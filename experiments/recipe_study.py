@@ -75,10 +75,16 @@ import mixture
 import torch
 from common import JSB, paired_table
 
-from counterpoint.data import load_jsb, pieces_at_least
+from counterpoint.data.batches import pieces_at_least
+from counterpoint.data.datasets import load_jsb
 from counterpoint.evaluation import cached_scores, likelihood
-from counterpoint.model import Coconet, ModelConfig, load_model, save
-from counterpoint.training import TrainConfig, forward, make_batch, masked_nll, train
+from counterpoint.model.checkpoint import save
+from counterpoint.model.network import Coconet, ModelConfig
+from counterpoint.model.registry import load_model
+from counterpoint.training.batches import make_batch
+from counterpoint.training.config import TrainConfig
+from counterpoint.training.loop import train
+from counterpoint.training.objective import forward, masked_nll
 
 HERE = Path(__file__).resolve().parent
 SHIPPED = HERE.parent / "src" / "counterpoint" / "weights" / "jsb.pt"

@@ -31,10 +31,11 @@ import torch
 from common import JSB as DEFAULT_DATA
 
 from counterpoint import evaluation
-from counterpoint.data import load_jsb
-from counterpoint.evaluation import CPU_BATCH_STEPS, on_device, scoring_batch
-from counterpoint.model import load_model
-from counterpoint.representation import SILENCE
+from counterpoint.data.datasets import load_jsb
+from counterpoint.evaluation import predict
+from counterpoint.evaluation.predict import CPU_BATCH_STEPS, on_device, scoring_batch
+from counterpoint.model.registry import load_model
+from counterpoint.music.representation import SILENCE
 
 OLD_BATCH = 64  # windows per pass until session 15
 
@@ -79,19 +80,19 @@ def end_to_end(model, test: list[np.ndarray], steps: int) -> None:
     if piece is None:
         raise SystemExit(f"no test piece has {steps} steps: choose another --piece-steps")
     computed = []
-    compute = evaluation._predict
+    compute = predict._predict
 
     def counting(model, roll, order, chosen, *args, **kwargs):
         computed.append(len(chosen))
         return compute(model, roll, order, chosen, *args, **kwargs)
 
-    evaluation._predict = counting
+    predict._predict = counting
     try:
         start = time.perf_counter()
         result = evaluation.likelihood(model, [piece], orderings=1, progress=False, chronological=False)
         seconds = time.perf_counter() - start
     finally:
-        evaluation._predict = compute
+        predict._predict = compute
     later = computed[0] - int(((piece != SILENCE).sum(axis=1) > 0).sum())
     print(
         f"likelihood() on a {steps}-step test piece, 1 random ordering: {seconds:.1f} s; "

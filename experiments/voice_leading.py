@@ -19,10 +19,10 @@ from dataclasses import fields
 import torch
 from common import JSB
 
-from counterpoint.data import load_dataset
+from counterpoint.data.datasets import load_dataset
 from counterpoint.evaluation import fault_rates, harmonize_sopranos
-from counterpoint.model import load_model
-from counterpoint.sampling import SamplerConfig
+from counterpoint.model.registry import load_model
+from counterpoint.sampling.config import SamplerConfig
 
 
 def parse_variant(text: str) -> tuple[str, SamplerConfig]:

@@ -8,7 +8,7 @@ corpus file name), so a fixture piece sits in the same split as in the full ``mu
 From each split it takes the first usable pieces by file name: 32 train, 8 valid, 16 test.
 
 The file is in the JSB JSON layout (``{"train": [piece, ...], "valid": ..., "test": ...}``, each
-piece a list of ``[soprano, alto, tenor, bass]`` rows), so ``counterpoint.data.load_jsb`` and
+piece a list of ``[soprano, alto, tenor, bass]`` rows), so ``counterpoint.data.datasets.load_jsb`` and
 ``--data tests/fixtures/chorales.json`` read it as they are; ``names`` and ``about`` are extra
 keys they ignore.
 
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import music21
 
-from counterpoint.data import SPLITS, _corpus_paths, parse_corpus_chorale, split_of
+from counterpoint.data.datasets import SPLITS, _corpus_paths, parse_corpus_chorale, split_of
 
 QUOTA = {"train": 32, "valid": 8, "test": 16}
 OUTPUT = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "chorales.json"

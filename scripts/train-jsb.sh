@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Train one of the shipped `jsb` model's two networks with their recipe (docs/model-card.md), or
+# Train one of the shipped `jsb` model's two networks with their recipe (`--recipe jsb`, in
+# counterpoint.training.config; docs/model-card.md), or
 # resume the run where it stopped: the 20-layer, 64-filter network dilated 1,2,4,8 in time as
 # well as pitch (reach ±65 steps), from scratch, on 128-step crops at batch 10 without
 # transposition, with orderless and frame masks (half of each batch), dropout of whole feature
@@ -15,7 +16,4 @@ run=${2:-runs/jsb}
 if [[ -f $run/last.pt ]]; then
     exec counterpoint train --run-dir "$run" --resume
 fi
-exec counterpoint train --data "$data" --run-dir "$run" --preset default --layers 20 \
-    --dilations 1x1,2x2,4x4,8x8 --dropout 0.15 --dropout-channels --mask orderless+frames --crop 128 \
-    --batch-size 10 --no-augment --lr 1e-3 --ema 0.999 --steps 18000 --eval-every 500 --patience 0 \
-    "${@:3}"
+exec counterpoint train --recipe jsb --data "$data" --run-dir "$run" "${@:3}"

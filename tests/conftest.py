@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 import torch
 
-from counterpoint.data import Dataset, load_jsb
-from counterpoint.model import Coconet, preset, save
+from counterpoint.data.datasets import Dataset, load_jsb
+from counterpoint.model.checkpoint import save
+from counterpoint.model.network import Coconet, preset
 
 JSB = Path(
     os.environ.get("COUNTERPOINT_JSB")

@@ -6,8 +6,9 @@ import sys
 import torch
 import torch.distributed as dist
 
-from counterpoint.model import preset
-from counterpoint.training import TrainConfig, train
+from counterpoint.model.network import preset
+from counterpoint.training.config import TrainConfig
+from counterpoint.training.loop import train
 
 if __name__ == "__main__":
     data, out = sys.argv[1], sys.argv[2]

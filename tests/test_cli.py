@@ -10,7 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from counterpoint.cli import app
-from counterpoint.io import read_chorale, write_chorale, write_midi
+from counterpoint.io import read_chorale, write_chorale
+from counterpoint.io.midi import write_midi
 
 runner = CliRunner()
 
@@ -64,7 +65,7 @@ def test_tasks_end_to_end(tiny_checkpoint, chorale, tmp_path):
     only_soprano = np.full((32, 4), -1)
     only_soprano[:, 0] = chorale[:32, 0]
     write_midi(only_soprano, melody)  # empty tracks for the other voices: a melody file
-    common = ["--checkpoint", tiny_checkpoint, "--steps", "4"]
+    common = ["--checkpoint", tiny_checkpoint, "--passes", "4"]
     result = run("harmonize", melody, "-o", tmp_path / "out.mid", *common)
     assert result.exit_code == 0, result.output
     out = read_chorale(tmp_path / "out.mid")
@@ -122,9 +123,10 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
 
 def _train_tiny(chorale, run_dir, **settings) -> None:
     """A 4-step run of the tiny network on one short piece, into ``run_dir``."""
-    from counterpoint.data import Dataset
-    from counterpoint.model import preset
-    from counterpoint.training import TrainConfig, train
+    from counterpoint.data.datasets import Dataset
+    from counterpoint.model.network import preset
+    from counterpoint.training.config import TrainConfig
+    from counterpoint.training.loop import train
 
     piece = chorale[:32]
     config = TrainConfig(
@@ -143,7 +145,8 @@ def _train_tiny(chorale, run_dir, **settings) -> None:
 def test_export_strips_and_halves_a_training_checkpoint(chorale, tmp_path):
     import torch
 
-    from counterpoint.model import load, preset
+    from counterpoint.model.checkpoint import load
+    from counterpoint.model.network import preset
 
     _train_tiny(chorale, tmp_path / "run")
     result = run("export", tmp_path / "run" / "best.pt", tmp_path / "ship.pt")
@@ -159,7 +162,7 @@ def test_export_takes_the_moving_average_from_last_pt(chorale, tmp_path):
     (what training validated) unless --raw."""
     import torch
 
-    from counterpoint.model import load
+    from counterpoint.model.checkpoint import load
 
     _train_tiny(chorale, tmp_path / "run", ema_decay=0.5)
     last = tmp_path / "run" / "last.pt"
@@ -180,7 +183,7 @@ def test_export_takes_the_moving_average_from_last_pt(chorale, tmp_path):
 def test_combine_writes_a_product_that_samples(chorale, tmp_path):
     import torch
 
-    from counterpoint.model import load
+    from counterpoint.model.checkpoint import load
 
     _train_tiny(chorale, tmp_path / "run")
     best = tmp_path / "run" / "best.pt"
@@ -205,7 +208,7 @@ def test_readme_examples_with_the_shipped_model(tmp_path):
     out = read_chorale(tmp_path / "out.mid")
     np.testing.assert_array_equal(out[:, 0], read_chorale(examples / "melody.mid")[:, 0])
     assert (out[:, 1:] != -1).all()
-    result = run(*_readme_infill(examples / "bach.mid", tmp_path / "filled.mid"), "--steps", 16)
+    result = run(*_readme_infill(examples / "bach.mid", tmp_path / "filled.mid"), "--passes", 16)
     assert result.exit_code == 0, result.output
 
 
@@ -253,3 +256,17 @@ def test_an_output_that_cannot_be_written_is_one_line(tiny_checkpoint):
     assert result.exit_code == 2
     assert result.output.startswith("error: ") and result.output.count("\n") == 1
     assert "Traceback" not in result.output
+
+
+def test_steps_is_a_deprecated_name_for_passes(tmp_path, tiny_checkpoint):
+    """--steps (a step is a 16th note everywhere else) still sets the Gibbs passes, with a
+    warning; the piece is the one --passes writes."""
+    common = ["compose", "--measures", 1, "--checkpoint", tiny_checkpoint, "--precision", "float32"]
+    new = run(*common, "--passes", 3, "-o", tmp_path / "new.npy")
+    old = run(*common, "--steps", 3, "-o", tmp_path / "old.npy")
+    assert new.exit_code == 0 and old.exit_code == 0, old.output
+    assert "--steps is deprecated" in old.output and "warning" not in new.output
+    np.testing.assert_array_equal(np.load(tmp_path / "old.npy"), np.load(tmp_path / "new.npy"))
+    other = run(*common, "--passes", 0, "-o", tmp_path / "zero.npy")
+    assert other.exit_code == 0
+    assert not (np.load(tmp_path / "zero.npy") == np.load(tmp_path / "new.npy")).all()

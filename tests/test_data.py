@@ -1,16 +1,10 @@
 import numpy as np
 import pytest
 
-from counterpoint.data import (
-    load_dataset,
-    load_jsb,
-    load_music21,
-    pieces_at_least,
-    random_transposition,
-    split_of,
-)
+from counterpoint.data.batches import pieces_at_least, random_transposition
+from counterpoint.data.datasets import load_dataset, load_jsb, load_music21, split_of
 from counterpoint.errors import ConfigError, FileFormatError, MissingFileError
-from counterpoint.representation import DEFAULT_RANGE, SILENCE
+from counterpoint.music.representation import DEFAULT_RANGE, SILENCE
 
 # What music21 10.5.1's corpus yields (documented in the README): 413 candidate files, of
 # which 409 load; 3 are duplicates of other files and 1 has two parts.

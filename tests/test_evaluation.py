@@ -17,10 +17,12 @@ from counterpoint.evaluation import (
     histogram_distances,
     likelihood,
     magenta_frame_log_probs,
-    voice_leading_faults,
+    predict,
+    scoring,
 )
-from counterpoint.model import Coconet, ModelConfig, make_input
-from counterpoint.representation import SILENCE, to_pianoroll
+from counterpoint.model.network import Coconet, ModelConfig, make_input
+from counterpoint.music.representation import SILENCE, to_pianoroll
+from counterpoint.music.rules import voice_leading_faults
 
 
 def _piece(rows):
@@ -96,7 +98,7 @@ def test_paper_protocol_reuses_exact_conditionals_only_where_the_guesses_were_ri
     model = _Peeking(ModelConfig(6, 8, dilations=[(1, 1), (2, 2)]), piece).eval()
     order = draw_ordering(piece, "random", np.random.default_rng(3))
     expected = _magenta_one_note_at_a_time(model, piece, order)
-    scored = evaluation._score_piece(
+    scored = scoring._score_piece(
         model, piece, [order], window=False, temperature=1.0, chronological=False
     )
     per_step = np.zeros(len(piece))
@@ -154,7 +156,7 @@ import sys
 import numpy as np
 import torch
 from counterpoint.evaluation import likelihood
-from counterpoint.model import Coconet, ModelConfig
+from counterpoint.model.network import Coconet, ModelConfig
 
 torch.manual_seed(0)
 piece = np.load(sys.argv[1])
@@ -240,7 +242,6 @@ def _count_pieces(monkeypatch, module, name: str) -> list[int]:
 
 
 def test_a_cached_evaluation_resumes_and_reuses_pieces(chorale, tmp_path, monkeypatch):
-    from counterpoint import evaluation
 
     torch.manual_seed(0)
     model = Coconet(ModelConfig(4, 8)).eval()
@@ -253,7 +254,7 @@ def test_a_cached_evaluation_resumes_and_reuses_pieces(chorale, tmp_path, monkey
     cache = tmp_path / "cache"
     likelihood(model, pieces[:2], orderings=2, progress=False, cache=cache)
     assert len(list(cache.glob("piece-*.npz"))) == 2
-    scored = _count_pieces(monkeypatch, evaluation, "_score_piece")  # lengths of the pieces scored
+    scored = _count_pieces(monkeypatch, scoring, "_score_piece")  # lengths of the pieces scored
     resumed = likelihood(model, pieces, orderings=2, progress=False, cache=cache)
     assert scored == [24]  # pieces[2] only
     assert len(list(cache.glob("piece-*.npz"))) == 3
@@ -277,12 +278,12 @@ def test_a_cached_evaluation_resumes_and_reuses_pieces(chorale, tmp_path, monkey
 
 def test_cached_harmonizations_resume_and_depend_on_every_setting(chorale, tmp_path, monkeypatch):
     from counterpoint import tasks
-    from counterpoint.sampling import SamplerConfig
+    from counterpoint.sampling.config import SamplerConfig
 
     torch.manual_seed(0)
     model = Coconet(ModelConfig(4, 8)).eval()
     pieces = [chorale[:16], chorale[16:32]]
-    sampler = SamplerConfig(steps=3, precision="float32")
+    sampler = SamplerConfig(passes=3, precision="float32")
     cache = tmp_path / "cache"
     evaluation.harmonize_sopranos(model, pieces[:1], sampler, progress=False, cache=cache)
     written = _count_pieces(monkeypatch, tasks, "harmonize")  # lengths of the pieces harmonized
@@ -297,7 +298,7 @@ def test_cached_harmonizations_resume_and_depend_on_every_setting(chorale, tmp_p
     written.clear()
     evaluation.harmonize_sopranos(model, pieces[:1], sampler, seed=5, progress=False, cache=cache)
     evaluation.harmonize_sopranos(
-        model, pieces[:1], SamplerConfig(steps=4, precision="float32"), progress=False, cache=cache
+        model, pieces[:1], SamplerConfig(passes=4, precision="float32"), progress=False, cache=cache
     )
     with torch.no_grad():
         model.output.bias.add_(0.1)
@@ -314,7 +315,6 @@ def test_cached_harmonizations_resume_and_depend_on_every_setting(chorale, tmp_p
 def test_figures_do_not_depend_on_the_scoring_batch(chorale, monkeypatch):
     """A GPU scores in batches of GPU_BATCH windows, a CPU in batches of CPU_BATCH_STEPS steps:
     same figures."""
-    from counterpoint import evaluation
 
     torch.manual_seed(0)
     model = Coconet(ModelConfig(4, 8)).eval()
@@ -322,9 +322,9 @@ def test_figures_do_not_depend_on_the_scoring_batch(chorale, monkeypatch):
         model.output.weight.mul_(100)
     pieces = [chorale[:24], chorale[24:48]]
     width = 2 * model.receptive_field() + 1
-    assert evaluation.scoring_batch(model, width) == evaluation.CPU_BATCH_STEPS // width
+    assert predict.scoring_batch(model, width) == predict.CPU_BATCH_STEPS // width
     usual = likelihood(model, pieces, orderings=2, progress=False)
-    monkeypatch.setattr(evaluation, "CPU_BATCH_STEPS", 5 * width)
+    monkeypatch.setattr(predict, "CPU_BATCH_STEPS", 5 * width)
     small = likelihood(model, pieces, orderings=2, progress=False)
     for key in ("chronological", "random", "paper_protocol"):
         assert small[key]["framewise"] == pytest.approx(usual[key]["framewise"], rel=1e-6), key
@@ -417,7 +417,7 @@ def test_report_for_a_tiny_model_on_two_pieces(tiny_checkpoint, bach_path, tmp_p
             "2",
             "--orderings",
             "2",
-            "--steps",
+            "--passes",
             "4",
             "--report",
             str(report),

@@ -11,15 +11,10 @@ from counterpoint.errors import (
     NotMonophonicError,
     TooManyVoicesError,
 )
-from counterpoint.io import (
-    read_chorale,
-    read_melody,
-    read_midi_chorale,
-    write_chorale,
-    write_midi,
-    write_musicxml,
-)
-from counterpoint.representation import SILENCE
+from counterpoint.io import read_chorale, read_melody, write_chorale
+from counterpoint.io.midi import read_midi_chorale, write_midi
+from counterpoint.io.musicxml import write_musicxml
+from counterpoint.music.representation import SILENCE
 
 
 def test_midi_round_trip_is_exact(bach, tmp_path):
@@ -103,7 +98,7 @@ def test_one_track_chorale_is_split_into_voices(chorale, tmp_path):
     events = []
     piece = chorale[:32]
     for voice in range(4):
-        from counterpoint.representation import notes
+        from counterpoint.music.notes import notes
 
         for start, length, pitch in notes(piece[:, voice]):
             events.append((start * 120, "note_on", pitch))
@@ -175,7 +170,8 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
 
 
 def test_repeated_notes_stay_apart_with_onsets(tmp_path):
-    from counterpoint.io import midi_file, to_score
+    from counterpoint.io.midi import midi_file
+    from counterpoint.io.musicxml import to_score
 
     # Twinkle: C C G G as quarters; without onsets the two Cs would be one half note
     melody = np.repeat([60, 60, 67, 67], 4)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from counterpoint import masks
+from counterpoint.data import masks
 from counterpoint.errors import ConfigError
 
 

@@ -4,9 +4,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from counterpoint.data.melodies import STEPS_PER_BAR, read_melodies
 from counterpoint.errors import FileFormatError
-from counterpoint.melodies import STEPS_PER_BAR, read_melodies
-from counterpoint.representation import SILENCE, VOICE_RANGES, notes
+from counterpoint.music.notes import notes
+from counterpoint.music.representation import SILENCE
+from counterpoint.music.rules import VOICE_RANGES
 
 MELODIES = Path(__file__).resolve().parents[1] / "examples" / "melodies.json"
 

@@ -6,9 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from counterpoint.io import midi_file, to_score
-from counterpoint.melodies import read_melodies
-from counterpoint.representation import SILENCE, STEPS_PER_QUARTER
+from counterpoint.data.melodies import read_melodies
+from counterpoint.io.midi import midi_file
+from counterpoint.io.musicxml import to_score
+from counterpoint.music.representation import SILENCE, STEPS_PER_QUARTER
 
 MELODIES = read_melodies(Path(__file__).resolve().parents[1] / "examples" / "melodies.json")
 

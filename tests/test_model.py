@@ -2,19 +2,9 @@ import pytest
 import torch
 
 from counterpoint.errors import CheckpointError, ConfigError, MissingFileError
-from counterpoint.model import (
-    PRESETS,
-    Coconet,
-    ModelConfig,
-    combine,
-    deepen,
-    fuse_batch_norm,
-    load,
-    make_input,
-    preset,
-    save,
-    split,
-)
+from counterpoint.model.checkpoint import load, save
+from counterpoint.model.network import PRESETS, Coconet, ModelConfig, make_input, preset
+from counterpoint.model.products import combine, deepen, fuse_batch_norm, split
 
 
 @pytest.mark.parametrize("name", list(PRESETS))

@@ -6,14 +6,19 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from counterpoint import masks
 from counterpoint.cli import app
+from counterpoint.data import masks
+from counterpoint.data.batches import calibration_set, pianoroll_batch
 from counterpoint.errors import CheckpointError, ConfigError
-from counterpoint.model import Coconet, bf16_is_fast, combine, load_model, preset, save
-from counterpoint.quantized import calibration_set, int8_network, int8_path, quantize
-from counterpoint.sampling import SamplerConfig, inference_model, sample
+from counterpoint.model.checkpoint import save
+from counterpoint.model.network import Coconet, preset
+from counterpoint.model.products import combine
+from counterpoint.model.registry import load_model
+from counterpoint.runtime.backend import bf16_is_fast, inference_model
+from counterpoint.runtime.int8 import int8_network, int8_path, quantize
+from counterpoint.sampling.config import SamplerConfig
+from counterpoint.sampling.samplers import sample
 from counterpoint.tasks import harmonize
-from counterpoint.training import pianoroll_batch
 
 
 def run(*args):
@@ -68,7 +73,7 @@ def test_a_product_of_networks_quantizes_to_their_product(chorale, tmp_path):
 def test_the_sampler_runs_int8_when_asked_and_by_default(quantized_model, chorale):
     assert SamplerConfig(precision="int8").resolve_precision(quantized_model) == "int8"
     assert SamplerConfig().resolve_precision(quantized_model) == "int8"
-    config = SamplerConfig(steps=6, precision="int8")
+    config = SamplerConfig(passes=6, precision="int8")
     threads = torch.get_num_threads()
     melody = chorale[:32, 0]
     first = harmonize(quantized_model, melody, sampler=config, seed=3).chorale
@@ -113,7 +118,7 @@ def test_quantize_command_then_harmonize_with_it(tiny_checkpoint, bach_path, cho
     assert "tiny.int8.onnx" in result.output and int8_path(tiny_checkpoint).exists()
     write_chorale(chorale[:32], tmp_path / "melody.npy")
     output = tmp_path / "out.mid"
-    result = run("harmonize", tmp_path / "melody.npy", "-o", output, "-c", tiny_checkpoint, "--steps", 4)
+    result = run("harmonize", tmp_path / "melody.npy", "-o", output, "-c", tiny_checkpoint, "--passes", 4)
     assert result.exit_code == 0, result.output
     result = run("quantize", tmp_path / "missing.pt")
     assert result.exit_code == 2 and "missing.pt" in result.output
@@ -124,7 +129,7 @@ def test_precision_option_on_the_command_line(tiny_checkpoint, chorale, tmp_path
 
     write_chorale(chorale[:32], tmp_path / "melody.npy")
     harmonize = ["harmonize", tmp_path / "melody.npy", "-o", tmp_path / "out.mid", "-c", tiny_checkpoint]
-    assert run(*harmonize, "--steps", 2, "--precision", "float32").exit_code == 0
+    assert run(*harmonize, "--passes", 2, "--precision", "float32").exit_code == 0
     result = run(*harmonize, "--precision", "int8")
     assert result.exit_code == 2 and "counterpoint quantize" in result.output
     result = run(*harmonize, "--precision", "fp8")
@@ -142,7 +147,7 @@ def test_the_shipped_int8_file_is_made_from_the_shipped_weights():
 def test_cached_harmonizations_follow_the_int8_file(quantized_model, tiny_checkpoint, chorale, tmp_path):
     from counterpoint.evaluation import harmonize_sopranos
 
-    sampler = SamplerConfig(steps=2, precision="int8")
+    sampler = SamplerConfig(passes=2, precision="int8")
     cache = tmp_path / "cache"
     harmonize_sopranos(quantized_model, [chorale[:16]], sampler, progress=False, cache=cache)
     harmonize_sopranos(quantized_model, [chorale[:16]], sampler, progress=False, cache=cache)

@@ -2,13 +2,12 @@ import numpy as np
 import pytest
 
 from counterpoint.errors import PitchOutOfRangeError, ShapeError
-from counterpoint.representation import (
+from counterpoint.music.notes import notes, onsets
+from counterpoint.music.representation import (
     DEFAULT_RANGE,
     SILENCE,
     PitchRange,
     from_pianoroll,
-    notes,
-    onsets,
     parse_voices,
     to_pianoroll,
     transpose,

@@ -2,19 +2,14 @@ import numpy as np
 import pytest
 import torch
 
-from counterpoint import masks
+from counterpoint.data import masks
 from counterpoint.errors import ConfigError, MaskError, PitchOutOfRangeError
-from counterpoint.evaluation import voice_leading_faults
-from counterpoint.representation import SILENCE, VOICE_RANGES, to_pianoroll
-from counterpoint.sampling import (
-    METHODS,
-    SamplerConfig,
-    gibbs_schedule,
-    inference_model,
-    parallel_pitches,
-    planned_passes,
-    sample,
-)
+from counterpoint.music.representation import SILENCE, to_pianoroll
+from counterpoint.music.rules import VOICE_RANGES, parallel_pitches, voice_leading_faults
+from counterpoint.runtime.backend import inference_model
+from counterpoint.sampling.config import METHODS, SamplerConfig
+from counterpoint.sampling.samplers import sample
+from counterpoint.sampling.schedule import gibbs_schedule, planned_passes
 from counterpoint.tasks import (
     compose,
     continue_piece,
@@ -25,11 +20,11 @@ from counterpoint.tasks import (
 )
 
 FAST = {
-    "gibbs": SamplerConfig(steps=6),
+    "gibbs": SamplerConfig(passes=6),
     "independent": SamplerConfig(method="independent"),
     "ancestral": SamplerConfig(method="ancestral"),
-    "confidence": SamplerConfig(method="confidence", steps=4),
-    "gibbs from a confidence start": SamplerConfig(init_passes=3, steps=4, p_max=0.5),
+    "confidence": SamplerConfig(method="confidence", passes=4),
+    "gibbs from a confidence start": SamplerConfig(init_passes=3, passes=4, p_max=0.5),
 }
 
 
@@ -102,7 +97,7 @@ def test_gibbs_callback_and_steps(tiny_model, chorale):
     harmonize(
         tiny_model,
         chorale[:16, 0],
-        sampler=SamplerConfig(steps=5),
+        sampler=SamplerConfig(passes=5),
         callback=lambda n, p, rewritten: calls.append((n, int(rewritten.sum()))),
     )
     assert [n for n, _ in calls] == list(range(6))  # initial pass + 5 Gibbs steps
@@ -113,11 +108,11 @@ def test_gibbs_callback_and_steps(tiny_model, chorale):
     "config",
     [
         SamplerConfig(),
-        SamplerConfig(steps=5),
-        SamplerConfig(init_passes=3, steps=4, p_max=0.5),
+        SamplerConfig(passes=5),
+        SamplerConfig(init_passes=3, passes=4, p_max=0.5),
         SamplerConfig(method="independent"),
         SamplerConfig(method="ancestral"),
-        SamplerConfig(method="confidence", steps=4),
+        SamplerConfig(method="confidence", passes=4),
     ],
     ids=lambda config: f"{config.method}-{config.steps}-{config.init_passes}",
 )
@@ -138,7 +133,7 @@ def test_gibbs_from_a_confidence_start(tiny_model, chorale):
     harmonize(
         tiny_model,
         chorale[:16, 0],
-        sampler=SamplerConfig(init_passes=3, steps=4, p_max=0.5),
+        sampler=SamplerConfig(init_passes=3, passes=4, p_max=0.5),
         callback=lambda n, p, rewritten: calls.append((n, int(rewritten.sum()))),
     )
     assert [n for n, _ in calls] == list(range(7))  # 3 confidence passes, then 4 Gibbs steps
@@ -200,7 +195,7 @@ def test_bad_requests(tiny_model, chorale):
 
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_both_precisions_keep_given_notes_and_repeat(tiny_model, chorale, precision):
-    config = SamplerConfig(steps=4, precision=precision)
+    config = SamplerConfig(passes=4, precision=precision)
     melody = chorale[:16, 0]
     result = harmonize(tiny_model, melody, sampler=config, seed=0).chorale
     np.testing.assert_array_equal(result[:, 0], melody)
@@ -231,8 +226,8 @@ def test_parallel_pitches_follow_the_evaluation_rule():
     for _ in range(30):
         chorale = rng.integers(0, 20, size=(6, 4)) + 40
         chorale[rng.random((6, 4)) < 0.1] = SILENCE
-        sounding = torch.from_numpy(chorale.T != SILENCE)[None]
-        flagged = parallel_pitches(torch.from_numpy(np.maximum(chorale.T, 0))[None], sounding, 128)[0]
+        sounding = (chorale.T != SILENCE)[None]
+        flagged = parallel_pitches(np.maximum(chorale.T, 0)[None], sounding, 128)[0]
         for voice in range(4):
             for step in range(6):
                 for pitch in range(36, 70):
@@ -253,7 +248,7 @@ def test_avoiding_parallels_writes_fewer(chorale, tiny_model):
     from counterpoint.evaluation import fault_rates
 
     def parallels(avoid: bool) -> float:
-        config = SamplerConfig(steps=16, avoid_parallels=avoid)
+        config = SamplerConfig(passes=16, avoid_parallels=avoid)
         pieces = [harmonize(tiny_model, chorale[:48], sampler=config, seed=seed).chorale for seed in range(4)]
         rates = fault_rates(pieces)
         return rates["parallel_fifths"] + rates["parallel_octaves"]

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from counterpoint.io import write_midi
-from counterpoint.server import MAX_BODY_BYTES, ServerSettings, create_app
+from counterpoint.io.midi import write_midi
+from counterpoint.limits import MAX_BODY_BYTES
+from counterpoint.server import ServerSettings, create_app
 
 
 @pytest.fixture()
@@ -29,7 +30,7 @@ def test_health(client):
 
 def test_harmonize_keeps_the_melody_and_fills_the_rest(client, chorale):
     rows = _melody_rows(chorale)
-    response = client.post("/api/harmonize", json={"chorale": rows, "steps": 4, "seed": 3, "count": 3})
+    response = client.post("/api/harmonize", json={"chorale": rows, "passes": 4, "seed": 3, "count": 3})
     assert response.status_code == 200, response.text
     data = response.json()
     assert len(data["chorales"]) == 3
@@ -38,34 +39,36 @@ def test_harmonize_keeps_the_melody_and_fills_the_rest(client, chorale):
         assert piece.shape == (32, 4)
         np.testing.assert_array_equal(piece[:, 0], chorale[:32, 0])
         assert (piece[:, 1:] >= 36).all()
+    # the old name of passes, "steps", still works, and the seed decides, not the batch
     again = client.post("/api/harmonize", json={"chorale": rows, "steps": 4, "seed": 3}).json()
     assert again["chorales"][0] == data["chorales"][0]  # the seed decides, not the batch
 
 
 def test_melody_in_any_octave(client, chorale):
     rows = [[int(p) + 24, -1, -1, -1] for p in chorale[:16, 0]]
-    data = client.post("/api/harmonize", json={"chorale": rows, "steps": 2}).json()
+    data = client.post("/api/harmonize", json={"chorale": rows, "passes": 2}).json()
     assert data["notices"] and np.array(data["chorales"][0])[:, 0].tolist() == [r[0] for r in rows]
 
 
 def test_infill_by_region_and_by_mask(client, chorale):
     rows = chorale[:32].tolist()
     data = client.post(
-        "/api/infill", json={"chorale": rows, "start": 8, "end": 24, "voices": ["alto"], "steps": 3}
+        "/api/infill", json={"chorale": rows, "start": 8, "end": 24, "voices": ["alto"], "passes": 3}
     ).json()
     piece = np.array(data["chorales"][0])
     np.testing.assert_array_equal(piece[:, [0, 2, 3]], chorale[:32, [0, 2, 3]])
     np.testing.assert_array_equal(piece[:8], chorale[:8])
     mask = np.ones((4, 32), dtype=bool)
     mask[3, 20:] = False
-    data = client.post("/api/infill", json={"chorale": rows, "mask": mask.tolist(), "steps": 3}).json()
+    data = client.post("/api/infill", json={"chorale": rows, "mask": mask.tolist(), "passes": 3}).json()
     np.testing.assert_array_equal(np.array(data["chorales"][0])[:20], chorale[:20])
 
 
 def test_compose_and_stream(client):
-    data = client.post("/api/compose", json={"measures": 1, "steps": 3}).json()
+    data = client.post("/api/compose", json={"measures": 1, "passes": 3}).json()
     assert np.array(data["chorales"][0]).shape == (16, 4)
-    with client.stream("POST", "/api/compose", json={"measures": 1, "steps": 30, "stream": True}) as response:
+    streamed = {"measures": 1, "passes": 30, "stream": True}
+    with client.stream("POST", "/api/compose", json=streamed) as response:
         lines = [line for line in response.iter_lines() if line]
     import json
 
@@ -145,7 +148,7 @@ def test_concurrent_requests_are_batched(tiny_model, chorale):
     app = create_app(ServerSettings(batch_window_s=0.2), model=tiny_model)
     with TestClient(app) as client:
         rows = _melody_rows(chorale, 16)
-        bodies = [{"chorale": rows, "steps": 2, "seed": s} for s in range(4)]
+        bodies = [{"chorale": rows, "passes": 2, "seed": s} for s in range(4)]
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
             results = list(pool.map(lambda b: client.post("/api/harmonize", json=b).json(), bodies))
         health = client.get("/api/health").json()
@@ -160,7 +163,7 @@ def test_requests_past_their_time_limit_stop_sampling(tiny_model, batching):
     import time
 
     app = create_app(ServerSettings(time_limit_s=0.3, batching=batching), model=tiny_model)
-    long = {"measures": 32, "steps": 2000}  # seconds of passes, even for the tiny model
+    long = {"measures": 32, "passes": 2000}  # seconds of passes, even for the tiny model
     with TestClient(app) as client:
         response = client.post("/api/compose", json=long)
         assert response.status_code == 503 and "0.3 s limit" in response.json()["error"]
@@ -177,7 +180,7 @@ def test_requests_past_their_time_limit_stop_sampling(tiny_model, batching):
                 break
             time.sleep(0.1)
         assert abandoned() == 2
-        assert client.post("/api/compose", json={"measures": 1, "steps": 2}).status_code == 200
+        assert client.post("/api/compose", json={"measures": 1, "passes": 2}).status_code == 200
 
 
 def test_api_docs_are_served_without_a_cdn(client):

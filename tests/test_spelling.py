@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from counterpoint.representation import SILENCE
-from counterpoint.spelling import (
+from counterpoint.music.representation import SILENCE
+from counterpoint.music.spelling import (
     Key,
     Spelling,
     accidentals,
@@ -157,7 +157,7 @@ def test_courtesy_accidentals_after_a_barline_are_optional():
 def test_the_melody_set_is_spelled_in_its_own_keys():
     from pathlib import Path
 
-    from counterpoint.melodies import read_melodies
+    from counterpoint.data.melodies import read_melodies
 
     for melody in read_melodies(Path(__file__).resolve().parents[1] / "examples" / "melodies.json"):
         pitches, onsets, lengths = zip(*melody.sounding(), strict=True)

@@ -8,22 +8,20 @@ import numpy as np
 import pytest
 import torch
 
-from counterpoint.data import Dataset
+from counterpoint.data.batches import pianoroll_batch
+from counterpoint.data.datasets import Dataset
 from counterpoint.errors import ConfigError
-from counterpoint.model import Coconet, load, preset, save
-from counterpoint.training import (
-    TrainConfig,
+from counterpoint.model.checkpoint import load, save
+from counterpoint.model.network import Coconet, preset
+from counterpoint.training.batches import make_batch, run_validation_set, validation_set
+from counterpoint.training.config import TrainConfig
+from counterpoint.training.loop import make_optimizer, train
+from counterpoint.training.objective import (
     evaluate_loss,
     forward,
-    make_batch,
-    make_optimizer,
     masked_cross_entropy,
     masked_nll,
-    pianoroll_batch,
-    run_validation_set,
     step_loss,
-    train,
-    validation_set,
 )
 
 
@@ -358,3 +356,35 @@ def test_moving_average_is_validated_kept_as_best_and_resumed(chorale, tmp_path)
     resumed = torch.load(tmp_path / "b" / "last.pt", weights_only=True)["ema"]
     for key in last["ema"]:
         torch.testing.assert_close(resumed[key], last["ema"][key], rtol=0, atol=0, msg=key)
+
+
+def test_the_jsb_recipe_is_the_shipped_networks_recipe():
+    """``--recipe jsb`` is what scripts/train-jsb.sh spelled out before: the jsb preset (the
+    default preset grown to 20 layers dilated in time and pitch, with channel dropout), 128-step
+    crops at batch 10 without transposition, orderless and frame masks, Adam at 1e-3 over 18,000
+    steps, a moving average of 0.999, validation every 500 steps, no early stop. Options win."""
+    import dataclasses
+
+    from counterpoint.training.config import new_config
+
+    spelled_out = TrainConfig(
+        model=dataclasses.replace(
+            preset("default"), layers=20, dilations=[(1, 1), (2, 2), (4, 4), (8, 8)], dropout=0.15,
+            dropout_channels=True,
+        ),
+        crop_steps=128, batch_size=10, mask="orderless+frames", patience=0, ema_decay=0.999, max_steps=18000,
+        learning_rate=1e-3, augment=False, eval_every=500,
+    )  # fmt: skip
+    assert new_config("jsb").to_dict() == spelled_out.to_dict()
+    changed = new_config("jsb", weight_decay=0.1, layers=4, batch_size=None)
+    assert (changed.weight_decay, changed.model.layers, changed.batch_size) == (0.1, 4, 10)
+    assert new_config().to_dict() == TrainConfig().to_dict()
+
+
+def test_the_jsb_preset_is_the_shipped_architecture():
+    from counterpoint.model.checkpoint import read_checkpoint
+    from counterpoint.model.registry import WEIGHTS_DIR
+
+    shipped = read_checkpoint(WEIGHTS_DIR / "jsb.pt")["config"]
+    assert {**preset("jsb").to_dict(), "members": shipped["members"]} == shipped
+    assert preset("default") == preset("pitch16")

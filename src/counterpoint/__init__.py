@@ -8,9 +8,15 @@ The Python API in a few names::
     result = cp.harmonize(model, melody, seed=1)  # soprano given, alto/tenor/bass written
     cp.write_chorale(result.chorale, "out.mid")
 
-Modules, one idea each: representation (the chorale array and the pianoroll), data
-(datasets and batches), io (MIDI/MusicXML/arrays), masks, model, training, sampling, tasks,
-evaluation, cli, server.
+The package, in layers (each imports only the layers below it; tests/test_layout.py checks):
+
+- ``cli`` (the command line), ``server`` (the JSON API and the page);
+- ``evaluation`` (likelihood, the paper's protocol, musical quality, caches, the report);
+- ``training`` (config and recipes, objective, loop) and ``tasks`` (compose, harmonize, ...);
+- ``sampling`` (config, schedule, samplers), ``runtime`` (float32, bfloat16 or int8);
+- ``data`` (datasets, batches, masks), ``model`` (network and presets, checkpoints, the shipped
+  models), ``io`` (MIDI, MusicXML, arrays), ``music`` (representation, notes, rules);
+- ``limits`` and ``errors``.
 """
 
 from __future__ import annotations
@@ -20,9 +26,11 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from counterpoint.io import read_chorale, read_melody, write_chorale
-    from counterpoint.model import load, load_model
-    from counterpoint.representation import SILENCE, VOICES, from_pianoroll, to_pianoroll
-    from counterpoint.sampling import SamplerConfig, sample
+    from counterpoint.model.checkpoint import load
+    from counterpoint.model.registry import load_model
+    from counterpoint.music.representation import SILENCE, VOICES, from_pianoroll, to_pianoroll
+    from counterpoint.sampling.config import SamplerConfig
+    from counterpoint.sampling.samplers import sample
     from counterpoint.tasks import compose, continue_piece, harmonize, infill, transition
 
 # Each public name and the module that defines it. They are imported on first use (PEP 562), so
@@ -32,14 +40,14 @@ _EXPORTS = {
     "read_chorale": "io",
     "read_melody": "io",
     "write_chorale": "io",
-    "load": "model",
-    "load_model": "model",
-    "SILENCE": "representation",
-    "VOICES": "representation",
-    "from_pianoroll": "representation",
-    "to_pianoroll": "representation",
-    "SamplerConfig": "sampling",
-    "sample": "sampling",
+    "load": "model.checkpoint",
+    "load_model": "model.registry",
+    "SILENCE": "music.representation",
+    "VOICES": "music.representation",
+    "from_pianoroll": "music.representation",
+    "to_pianoroll": "music.representation",
+    "SamplerConfig": "sampling.config",
+    "sample": "sampling.samplers",
     "compose": "tasks",
     "continue_piece": "tasks",
     "harmonize": "tasks",

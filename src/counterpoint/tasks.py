@@ -14,20 +14,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from counterpoint import masks
+from counterpoint.data import masks
 from counterpoint.errors import MaskError, NotMonophonicError, PitchOutOfRangeError, ShapeError
-from counterpoint.model import Coconet
-from counterpoint.representation import (
+from counterpoint.model.network import Coconet
+from counterpoint.music.representation import (
     NUM_VOICES,
     SILENCE,
     STEPS_PER_MEASURE,
-    VOICE_RANGES,
     VOICES,
     from_pianoroll,
     to_pianoroll,
     transpose,
 )
-from counterpoint.sampling import Callback, SamplerConfig, sample
+from counterpoint.music.rules import VOICE_RANGES
+from counterpoint.sampling.config import Callback, SamplerConfig
+from counterpoint.sampling.samplers import sample
 
 
 @dataclass

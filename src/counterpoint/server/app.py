@@ -1,0 +1,48 @@
+"""The app factory: :func:`create_app` builds the FastAPI app (the routes of
+:mod:`counterpoint.server.routes`, the error handlers, the page's files) around one model and
+one :class:`~counterpoint.server.batcher.Batcher`; :func:`app_factory` builds it from the
+environment, for ``counterpoint serve`` and gunicorn."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from counterpoint.model.network import Coconet
+from counterpoint.model.registry import load_model
+from counterpoint.server.batcher import Batcher
+from counterpoint.server.errors import install_error_handlers
+from counterpoint.server.requests import Served
+from counterpoint.server.routes import STATIC, router
+from counterpoint.server.settings import ServerSettings
+
+
+def create_app(settings: ServerSettings | None = None, model: Coconet | None = None) -> FastAPI:
+    """The FastAPI app; the model is loaded now, once for this worker."""
+    settings = settings or ServerSettings.from_env()
+    model = model or load_model(settings.checkpoint)
+    batcher = Batcher(model, settings)
+    app = FastAPI(
+        title="counterpoint",
+        description="Coconet for four-voice Bach chorales: harmonize, infill, compose.",
+        version="0.1.0",
+        docs_url=None,  # served by the router from the swagger-ui-bundle package: no CDN
+        redoc_url=None,
+    )
+    app.state.batcher = batcher
+    app.state.served = Served(model, settings, batcher)
+    install_error_handlers(app)
+    app.include_router(router)
+
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+
+
+def app_factory() -> FastAPI:
+    """For uvicorn's ``--factory`` (one app, one model per worker; settings from the env)."""
+    return create_app()

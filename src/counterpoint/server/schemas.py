@@ -1,0 +1,81 @@
+"""The JSON request bodies of the API (pydantic): sampler options, chorales, and each endpoint's
+fields, with the bounds that make a bad request a 422, not a crash."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from counterpoint.limits import MAX_ALTERNATIVES, MAX_REQUEST_STEPS
+from counterpoint.music.representation import NUM_VOICES, SILENCE, STEPS_PER_MEASURE, VOICES
+from counterpoint.sampling.config import SamplerConfig
+
+
+class SamplerOptions(BaseModel):
+    sampler: Literal["gibbs", "independent", "ancestral", "confidence"] = "gibbs"
+    passes: int | None = Field(None, ge=0, le=2000, description="sampler passes (default: the sampler's own)")
+    steps: int | None = Field(None, ge=0, le=2000, description="the old name of passes", deprecated=True)
+    temperature: float = Field(0.99, ge=0.0, le=5.0)
+    avoid_parallels: bool = Field(True, description="steer away from parallel fifths and octaves")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    count: int = Field(1, ge=1, le=MAX_ALTERNATIVES, description="alternatives from one batched call")
+    stream: bool = Field(False, description="stream progress as newline-delimited JSON")
+
+    def sampler_config(self) -> SamplerConfig:
+        return SamplerConfig(
+            method=self.sampler,
+            # the old name, read without the warning that reading a deprecated field gives
+            passes=self.passes if self.passes is not None else self.__dict__["steps"],
+            temperature=self.temperature,
+            avoid_parallels=self.avoid_parallels,
+        )
+
+
+Chorale = Annotated[
+    list[Annotated[list[int], Field(min_length=NUM_VOICES, max_length=NUM_VOICES)]],
+    Field(
+        min_length=1,
+        max_length=MAX_REQUEST_STEPS,
+        description="(steps, 4) MIDI pitches, -1 = silence/unknown",
+    ),
+]
+
+
+def _check_pitches(rows: list[list[int]]) -> list[list[int]]:
+    for step, row in enumerate(rows):
+        for voice, pitch in enumerate(row):
+            if pitch != SILENCE and not 0 <= pitch <= 127:
+                raise ValueError(f"pitch {pitch} in the {VOICES[voice]} at step {step} is not a MIDI pitch")
+    return rows
+
+
+class HarmonizeRequest(SamplerOptions):
+    chorale: Chorale
+    voices: list[str] | None = Field(None, description="given voices; default: every voice that has a note")
+
+    _pitches = field_validator("chorale")(_check_pitches)
+
+
+class InfillRequest(SamplerOptions):
+    chorale: Chorale
+    mask: list[list[bool]] | None = Field(None, description="(4, steps): true where a note is kept")
+    start: int | None = Field(None, ge=0, description="first step to rewrite (with end and voices)")
+    end: int | None = Field(None, ge=1)
+    voices: list[str] | None = None
+
+    _pitches = field_validator("chorale")(_check_pitches)
+
+
+class ComposeRequest(SamplerOptions):
+    measures: int = Field(2, ge=1, le=MAX_REQUEST_STEPS // STEPS_PER_MEASURE)
+
+
+class ExportRequest(BaseModel):
+    chorale: Chorale
+    tempo: float = Field(80, ge=20, le=300)
+    onsets: list[list[bool]] | None = Field(
+        None, description="(steps, 4): true where a note is struck (keeps repeated notes apart)"
+    )
+
+    _pitches = field_validator("chorale")(_check_pitches)

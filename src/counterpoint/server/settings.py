@@ -1,0 +1,32 @@
+"""A server's settings: the model, batching, time limit and threads, from arguments or from
+``COUNTERPOINT_*`` environment variables (what a process manager's workers read)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass
+class ServerSettings:
+    checkpoint: str | None = None
+    batch_window_s: float = 0.01
+    max_batch: int = 16
+    # the longest request the app allows (32 measures from scratch) takes about two minutes on
+    # two cores with the shipped two-network model
+    time_limit_s: float = 180.0
+    batching: bool = True
+    # torch threads of the sampler thread. The model's small convolutions gain little from
+    # a second OpenMP thread outside the main thread (measured: 8.3 ms a pass with 1, 10 ms
+    # with 2 on this 2-core machine), so a worker uses 1 and cores are filled with --workers.
+    threads: int = 1
+
+    @classmethod
+    def from_env(cls) -> ServerSettings:
+        return cls(
+            checkpoint=os.environ.get("COUNTERPOINT_CHECKPOINT") or None,
+            batch_window_s=float(os.environ.get("COUNTERPOINT_BATCH_WINDOW_MS", "10")) / 1000,
+            time_limit_s=float(os.environ.get("COUNTERPOINT_TIME_LIMIT_S", cls.time_limit_s)),
+            batching=os.environ.get("COUNTERPOINT_BATCHING", "1") != "0",
+            threads=int(os.environ.get("COUNTERPOINT_THREADS", "1")),
+        )
