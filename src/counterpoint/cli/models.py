@@ -51,7 +51,8 @@ def combine(
     proportional to the geometric mean of theirs, one pass computing all of them.
 
     A pass costs the networks' passes together; the product predicts better than either
-    where they err differently (two runs of one recipe do; docs/model.md)."""
+    where they err differently (two runs of one recipe do;
+    docs/notes/2026-11-30-sessions-27-30-product-of-experts.md)."""
     from counterpoint.model.checkpoint import from_checkpoint, read_checkpoint, save
     from counterpoint.model.products import combine as product
 

@@ -72,7 +72,8 @@ def late_frames(batch: int, steps: int, generator: torch.Generator) -> torch.Ten
 
     The paper's figure averages each frame's probability over 5 orderings, and the ordering
     that reaches the frame with most of the piece known carries that average; these masks
-    put more of training where it does (docs/model.md, session 24)."""
+    put more of training where it does
+    (docs/notes/2026-11-29-sessions-22-26-mixtures-sharpening-longer-crops.md)."""
     fraction = torch.rand(batch, 1, generator=generator) ** 2
     erase = (fraction * steps).ceil().clamp(1, steps)
     return _random_frame_masks(erase, steps, generator)

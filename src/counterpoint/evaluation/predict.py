@@ -19,7 +19,7 @@ from counterpoint.music.representation import NUM_VOICES
 # Steps of windows per forward pass when scoring notes on a CPU: a hidden layer's input and
 # output then fit in a 32 MB L3 cache together (1024 steps x 46 pitches x 64 channels x 4 bytes
 # x 2), which makes a window 1.4x cheaper for the ±65-step network than in batches of 64
-# (docs/scoring_speed.txt)
+# (docs/notes/2026-11-28-sessions-12-19-passes-int8-scoring.md)
 CPU_BATCH_STEPS = 1024
 
 

@@ -40,7 +40,8 @@ class ModelConfig:
     dropout: float = 0.0
     # drop whole feature maps (per example and channel) rather than single activations: a
     # coarser regulariser, far cheaper on CPU since it draws one number per map (a training
-    # step 0.95-1.09x one without dropout, against 1.47-1.63x; docs/dropout_cost.txt)
+    # step 0.95-1.09x one without dropout, against 1.47-1.63x;
+    # docs/notes/2026-11-25-session-05-dropout-and-overconfidence.md)
     dropout_channels: bool = False
     pitch_low: int = 36
     pitch_high: int = 81
@@ -95,7 +96,8 @@ PRESETS: dict[str, ModelConfig] = {
     # filters, 5 blocks of dilations (1,1) (2,2) (4,4) (8,8) (16,16) (16,32).
     "doodle": ModelConfig(layers=33, filters=128, separable=True, dilations=_DOODLE_DILATIONS),
     # 16 layers of 64 filters dilated along pitch only: the training default, chosen by
-    # measured likelihood per CPU-hour (docs/model.md). Also called "default".
+    # measured likelihood per CPU-hour
+    # (docs/notes/2026-11-24-sessions-01-02-choosing-the-network.md). Also called "default".
     "pitch16": ModelConfig(layers=16, filters=64, dilations=PITCH_DILATIONS),
     # The shipped jsb model's networks: 20 layers of 64 filters dilated 1, 2, 4, 8 in time as
     # well as pitch (reach ±65 steps), dropping whole feature maps (0.15) while training.

@@ -69,7 +69,7 @@ def combine(models: list[Coconet]) -> Coconet:
     since a softmax of averaged logits is the normalized product of the softmaxes' roots. A
     pass costs what the networks' passes cost together, in one call. Products sharpen where
     the networks agree; two runs of one recipe err differently enough for the product to be a
-    better model than either (docs/model.md)."""
+    better model than either (docs/notes/2026-11-30-sessions-27-30-product-of-experts.md)."""
     if len(models) < 2:
         raise ConfigError("combine needs at least two networks")
     single = [replace(m.config, members=1, dropout=0.0) for m in models]

@@ -6,7 +6,7 @@ folded in and quantized statically: int8 weights per output channel, uint8 activ
 ranges are calibrated on chorale crops (orderless masks, the training distribution). ONNX
 Runtime runs a pass of that 2.5x as fast as PyTorch's float32 on two AVX2 threads, for a loss
 on erased notes 0.2% above the float network's (``benchmarks/int8_speed.py``); the sampler's
-results are as good by every measure of ``benchmarks/gibbs_steps.py``.
+results are as good by every measure of ``benchmarks/gibbs_passes.py``.
 
 The file lives beside its checkpoint (``jsb.pt`` -> ``jsb.int8.onnx``) and records a
 fingerprint of the weights it was made from: a model whose weights differ (retrained, or

@@ -19,7 +19,8 @@ Methods:
   per note; within noise of it, measured, in two thirds of the time: :data:`GIBBS_PASSES_PER_NOTE`).
   With ``init_passes`` > 0 it starts instead from that many ``confidence`` passes, a draft
   good enough that a short schedule from a lower ``p_max`` refines it: a third of the passes,
-  more of Bach's notes, but nearly the same harmony for every seed (``docs/gibbs_steps.txt``).
+  more of Bach's notes, but nearly the same harmony for every seed
+  (``docs/notes/2026-11-28-sessions-12-19-passes-int8-scoring.md``).
 - ``independent``: one pass, every unknown note from the same forward pass.
 - ``ancestral``: one note per forward pass, in random or chronological order: the exact
   orderless-NADE sample (slow by nature).

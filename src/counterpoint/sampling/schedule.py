@@ -8,7 +8,7 @@ from counterpoint.sampling.config import SamplerConfig
 # Gibbs passes per note to write when ``SamplerConfig.passes`` is not given. Two thirds write
 # harmonizations within the noise of the paper's one pass per note (accuracy, typicality and
 # statistics on 64 Bach sopranos, three paired comparisons), in two thirds of the time
-# (docs/gibbs_steps.txt)
+# (docs/notes/2026-11-28-sessions-12-19-passes-int8-scoring.md)
 GIBBS_PASSES_PER_NOTE = 2 / 3
 
 
