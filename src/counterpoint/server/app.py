@@ -41,8 +41,6 @@ def create_app(settings: ServerSettings | None = None, model: Coconet | None = N
     return app
 
 
-
-
 def app_factory() -> FastAPI:
     """For uvicorn's ``--factory`` (one app, one model per worker; settings from the env)."""
     return create_app()

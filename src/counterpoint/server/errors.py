@@ -6,28 +6,56 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from counterpoint.errors import CounterpointError
 from counterpoint.limits import MAX_BODY_BYTES
+from counterpoint.server.batcher import Refused
 
 
 def json_error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+class BodyLimit:
+    """Refuses a body over :data:`MAX_BODY_BYTES` with a 413 before anything reads it: by its
+    Content-Length, or for a chunked body by counting it as it arrives. An ASGI middleware, not
+    Starlette's ``BaseHTTPMiddleware``, so that the app still sees a client disconnect."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        too_large = json_error(413, f"request body larger than {MAX_BODY_BYTES} bytes")
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None:
+            if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+                return await too_large(scope, receive, send)
+            return await self.app(scope, receive, send)
+        if scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        received, size = [], 0
+        while True:  # a chunked body: read it whole (at most the limit), then hand it on
+            message = await receive()
+            received.append(message)
+            size += len(message.get("body", b""))
+            if size > MAX_BODY_BYTES:
+                return await too_large(scope, receive, send)
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
+
+        async def replay() -> Message:
+            return received.pop(0) if received else await receive()
+
+        await self.app(scope, replay, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Bad requests get a 4xx JSON ``{"error": "..."}``: too large (413), invalid (422)."""
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return json_error(413, f"request body larger than {MAX_BODY_BYTES} bytes")
-        if request.method == "POST" and length is None:
-            body = await request.body()
-            if len(body) > MAX_BODY_BYTES:
-                return json_error(413, f"request body larger than {MAX_BODY_BYTES} bytes")
-        return await call_next(request)
+    app.add_middleware(BodyLimit)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -36,6 +64,12 @@ def install_error_handlers(app: FastAPI) -> None:
             where = ".".join(str(part) for part in item.get("loc", ()) if part != "body")
             problems.append(f"{where}: {item.get('msg', 'invalid')}" if where else item.get("msg", "invalid"))
         return json_error(422, "; ".join(problems) or "invalid request")
+
+    @app.exception_handler(Refused)
+    async def refused(request: Request, error: Refused) -> JSONResponse:
+        response = json_error(error.status, str(error))
+        response.headers["Retry-After"] = str(error.retry_after_s)
+        return response
 
     @app.exception_handler(CounterpointError)
     async def user_error(request: Request, error: CounterpointError) -> JSONResponse:

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 
 from counterpoint.data import masks
-from counterpoint.limits import MAX_REQUEST_STEPS
+from counterpoint.limits import MAX_QUEUED_WORK, MAX_REQUEST_STEPS
 from counterpoint.music.representation import NUM_VOICES, SILENCE, STEPS_PER_MEASURE, VOICES, parse_voices
 from counterpoint.music.rules import VOICE_RANGES
 from counterpoint.server.errors import json_error
@@ -50,11 +50,14 @@ async def health(served: ServedState) -> dict:
         "batches": batcher.batches,
         "jobs": batcher.jobs,
         "abandoned": batcher.abandoned,
+        "refused": batcher.refused,
+        "queued_work": batcher.queued_work,
+        "max_queued_work": MAX_QUEUED_WORK,
     }
 
 
 @router.post("/api/harmonize")
-async def harmonize(request: HarmonizeRequest, served: ServedState):
+async def harmonize(request: HarmonizeRequest, served: ServedState, http: Request):
     """Keep the given voices and write the others."""
     chorale = _chorale_array(request.chorale)
     if request.voices is None:
@@ -63,11 +66,11 @@ async def harmonize(request: HarmonizeRequest, served: ServedState):
         given = parse_voices(request.voices)
     if not given:
         return json_error(422, "no voice has a note: give at least one, or use /api/compose")
-    return await run(served, request, chorale, masks.harmonize_mask(len(chorale), given))
+    return await run(served, http, request, chorale, masks.harmonize_mask(len(chorale), given))
 
 
 @router.post("/api/infill")
-async def infill(request: InfillRequest, served: ServedState):
+async def infill(request: InfillRequest, served: ServedState, http: Request):
     """Rewrite the notes the mask marks unknown (or a region: start, end, voices)."""
     chorale = _chorale_array(request.chorale)
     steps = len(chorale)
@@ -79,15 +82,15 @@ async def infill(request: InfillRequest, served: ServedState):
         voices = parse_voices(request.voices) if request.voices else None
         known = masks.infill_mask(steps, request.start or 0, request.end, voices)
     # a note to keep must be a note (or a deliberate rest)
-    return await run(served, request, chorale, known)
+    return await run(served, http, request, chorale, known)
 
 
 @router.post("/api/compose")
-async def compose(request: ComposeRequest, served: ServedState):
+async def compose(request: ComposeRequest, served: ServedState, http: Request):
     """A new piece of some measures from scratch."""
     steps = request.measures * STEPS_PER_MEASURE
     empty = np.full((steps, NUM_VOICES), SILENCE, dtype=np.int64)
-    return await run(served, request, empty, masks.compose_mask(steps))
+    return await run(served, http, request, empty, masks.compose_mask(steps))
 
 
 @router.post("/api/export/{kind}")

@@ -7,15 +7,19 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from counterpoint.limits import MAX_ALTERNATIVES, MAX_REQUEST_STEPS
+from counterpoint.limits import MAX_ALTERNATIVES, MAX_PASSES, MAX_REQUEST_STEPS
 from counterpoint.music.representation import NUM_VOICES, SILENCE, STEPS_PER_MEASURE, VOICES
 from counterpoint.sampling.config import SamplerConfig
 
 
 class SamplerOptions(BaseModel):
     sampler: Literal["gibbs", "independent", "ancestral", "confidence"] = "gibbs"
-    passes: int | None = Field(None, ge=0, le=2000, description="sampler passes (default: the sampler's own)")
-    steps: int | None = Field(None, ge=0, le=2000, description="the old name of passes", deprecated=True)
+    passes: int | None = Field(
+        None, ge=0, le=MAX_PASSES, description="sampler passes (default: the sampler's own)"
+    )
+    steps: int | None = Field(
+        None, ge=0, le=MAX_PASSES, description="the old name of passes", deprecated=True
+    )
     temperature: float = Field(0.99, ge=0.0, le=5.0)
     avoid_parallels: bool = Field(True, description="steer away from parallel fifths and octaves")
     seed: int = Field(0, ge=0, le=2**31 - 1)
