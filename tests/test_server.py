@@ -188,8 +188,8 @@ def test_requests_past_their_time_limit_stop_sampling(tiny_model, batching):
 
 def test_api_docs_are_served_without_a_cdn(client):
     page = client.get("/docs").text
-    assert "/docs-assets/swagger-ui-bundle.js" in page and "cdn" not in page.lower()
-    assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in page and "cdn" not in page.lower()
+    assert client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
     assert "/api/harmonize" in client.get("/openapi.json").json()["paths"]
 
 

@@ -1,5 +1,6 @@
-"""The JSON request bodies of the API (pydantic): sampler options, chorales, and each endpoint's
-fields, with the bounds that make a bad request a 422, not a crash."""
+"""The JSON bodies of the API (pydantic): requests (sampler options, chorales, each endpoint's
+fields, with the bounds that make a bad request a 422, not a crash) and, for the OpenAPI spec,
+the responses: a result, a streamed line, an error."""
 
 from __future__ import annotations
 
@@ -83,3 +84,34 @@ class ExportRequest(BaseModel):
     )
 
     _pitches = field_validator("chorale")(_check_pitches)
+
+
+class ErrorResponse(BaseModel):
+    """Every refusal: one sentence."""
+
+    error: str
+
+
+class SampleResponse(BaseModel):
+    """A sampling request's result (more fields may follow)."""
+
+    chorales: list[list[list[int]]] = Field(description="one (steps, 4) piece per alternative")
+    mask: list[list[bool]] = Field(description="(4, steps): true where a note was kept")
+    notices: list[str]
+
+
+class ProgressLine(BaseModel):
+    """One line of a stream: a pass's pieces so far (``iteration`` counts up to ``passes``); the
+    last line is the result with ``done`` (as :class:`SampleResponse`) or an ``error``."""
+
+    iteration: int | None = None
+    passes: int | None = None
+    chorales: list[list[list[int]]] | None = None
+    done: bool | None = None
+    mask: list[list[bool]] | None = None
+    notices: list[str] | None = None
+    error: str | None = None
+
+
+class ImportResponse(BaseModel):
+    chorale: list[list[int]] = Field(description="(steps, 4) MIDI pitches, -1 = silence")
