@@ -111,11 +111,12 @@ class Batcher:
         share = int(MAX_QUEUED_WORK * MAX_CLIENT_SHARE)
         if held and held + work > share:
             self.refused += 1
-            message = "you have too many requests waiting: try again when one is done"
-            raise Refused(429, message, self.retry_after_s(held))
+            wait = self.retry_after_s(held)
+            raise Refused(429, f"you have too many requests waiting: try again in {wait} s", wait)
         if self.queued_work and self.queued_work + work > MAX_QUEUED_WORK:
             self.refused += 1
-            raise Refused(503, "the server is busy: try again shortly", self.retry_after_s(self.queued_work))
+            wait = self.retry_after_s(self.queued_work)
+            raise Refused(503, f"the server is busy: try again in {wait} s", wait)
         self.queued_work += work
         self.work_by_client[job.client] += work
 
