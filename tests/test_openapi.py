@@ -10,7 +10,9 @@ documented 422, and tests/test_server.py covers each): a chorale whose given voi
 given notes that fit the voices' ranges after an octave shift, and an upload that is a readable
 MIDI or MusicXML file. So schemathesis's ``positive_data_acceptance`` check (a schema-valid body
 must succeed) is not run. The lines of a stream (``application/x-ndjson``) are documented as
-one JSON schema per line, which schemathesis does not parse: tests/test_server.py reads them."""
+one JSON schema per line, which schemathesis does not parse: tests/test_server.py reads them.
+Past ``MAX_CONNECTIONS`` open connections uvicorn itself answers a plain-text 503, before the
+app (and its spec) is reached."""
 
 from __future__ import annotations
 

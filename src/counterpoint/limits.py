@@ -12,7 +12,8 @@
   (one step-pass: one sampler pass over one 16th-note step of one piece, so a request costs
   steps x alternatives x passes), of which one client holds at most
   :data:`MAX_CLIENT_SHARE`. A request is always admitted when nothing is queued (for the
-  server) or when its client holds nothing (for the share), so every valid request can run.
+  server) or when its client holds nothing (for the share), so every valid request can run;
+  and it keeps at most :data:`MAX_CONNECTIONS` connections open (more get a 503 from uvicorn).
 """
 
 from __future__ import annotations
@@ -31,3 +32,4 @@ MAX_PASSES = 2000  # sampler passes one request may ask for
 # few minutes of sampling on two cores with the shipped model
 MAX_QUEUED_WORK = 1_000_000
 MAX_CLIENT_SHARE = 0.25  # of MAX_QUEUED_WORK that one client (address) may hold
+MAX_CONNECTIONS = 256  # open connections per worker process

@@ -36,6 +36,7 @@ def serve(
 
     import uvicorn
 
+    from counterpoint.limits import MAX_CONNECTIONS
     from counterpoint.model.registry import load_model
 
     load_model(checkpoint)  # fail now, with one line, if the model cannot be loaded
@@ -53,7 +54,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        limit_concurrency=256,
+        limit_concurrency=MAX_CONNECTIONS,
         timeout_keep_alive=5,
         log_level="warning",
     )

@@ -103,6 +103,7 @@ class Batcher:
     def retry_after_s(self, work: int) -> int:
         """Seconds until ``work`` step-passes are likely done, at the rate measured so far."""
         rate = self.work_done / self.busy_s if self.busy_s > 0 else 0.0
+        # between one second and a minute; a guess of a few seconds before anything was measured
         return max(1, min(60, math.ceil(work / rate))) if rate > 0 else 5
 
     def admit(self, job: Job) -> None:

@@ -1,5 +1,6 @@
-"""How the server answers a bad request: one JSON ``{"error": "..."}`` with a 4xx status (a body
-too large: 413; invalid or impossible: 422), never a crash."""
+"""How the server answers a request it will not run: one JSON ``{"error": "..."}`` with the status
+the OpenAPI spec documents (a broken upload: 400; a body too large: 413; not JSON, invalid or
+impossible: 422; the queue: 429 or 503 with Retry-After), never a crash."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from counterpoint.errors import CounterpointError
 from counterpoint.limits import MAX_BODY_BYTES
-from counterpoint.server.batcher import Refused
 
 
 def json_error(status: int, message: str) -> JSONResponse:
@@ -71,15 +71,14 @@ def install_error_handlers(app: FastAPI) -> None:
         # FastAPI's own refusals (a broken upload: 400; no such path: 404) in the same shape
         return json_error(error.status_code, str(error.detail))
 
-    @app.exception_handler(Refused)
-    async def refused(request: Request, error: Refused) -> JSONResponse:
-        response = json_error(error.status, str(error))
-        response.headers["Retry-After"] = str(error.retry_after_s)
-        return response
-
     @app.exception_handler(CounterpointError)
     async def user_error(request: Request, error: CounterpointError) -> JSONResponse:
-        return json_error(422, str(error))
+        # an error may say its own status (the batcher's refusals: 429 and 503, with the
+        # seconds to wait); any other is an invalid or impossible request
+        response = json_error(getattr(error, "status", 422), str(error))
+        if (wait := getattr(error, "retry_after_s", None)) is not None:
+            response.headers["Retry-After"] = str(wait)
+        return response
 
     @app.exception_handler(ValueError)
     async def value_error(request: Request, error: ValueError) -> JSONResponse:

@@ -53,6 +53,7 @@ def _answer(results: list, known: np.ndarray) -> dict:
 
 TIME_LIMIT_REACHED = "time limit reached"
 POLL_S = 0.1  # how often a waiting plain request checks that its client is still there
+PROGRESS_S = 0.05  # the least time between two progress lines of a stream
 
 
 async def run(served: Served, http: Request, options: SamplerOptions, chorale: np.ndarray, known: np.ndarray):
@@ -98,7 +99,7 @@ def stream(served: Served, job: Job) -> StreamingResponse:
 
     def progress(iteration: int, pianoroll: torch.Tensor) -> None:  # on the sampler thread
         now = time.perf_counter()
-        if now - last[0] < 0.05:
+        if now - last[0] < PROGRESS_S:
             return
         last[0] = now
         rolls = pianoroll.numpy()
