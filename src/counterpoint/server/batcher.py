@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import astuple, dataclass, field
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -59,7 +60,7 @@ class Job:
     # set when the request gives up (client gone, time limit): sampling stops at the next pass
     abandoned: threading.Event = field(default_factory=threading.Event)
 
-    @property
+    @cached_property
     def passes(self) -> int:
         """What the sampler's passes count up to (a progress bar's end), the most of any piece."""
         return planned_passes(self.sampler, max(int((~known).sum()) for known in self.knowns))
