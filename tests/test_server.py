@@ -165,26 +165,92 @@ def test_requests_past_their_time_limit_stop_sampling(tiny_model, batching):
     app = create_app(ServerSettings(time_limit_s=0.3, batching=batching), model=tiny_model)
     long = {"measures": 32, "passes": 2000}  # seconds of passes, even for the tiny model
     with TestClient(app) as client:
+
+        def drained(abandoned: int) -> bool:
+            """Whether ``abandoned`` runs stopped at their next pass and left the queue empty."""
+            for _ in range(100):
+                health = client.get("/api/health").json()
+                if health["abandoned"] == abandoned and health["queued_work"] == 0:
+                    return True
+                time.sleep(0.1)
+            return False
+
         response = client.post("/api/compose", json=long)
         assert response.status_code == 503 and "0.3 s limit" in response.json()["error"]
+        # the sampling run stops at its next pass instead of running to the end
+        assert drained(1)
         with client.stream("POST", "/api/compose", json=long | {"stream": True}) as response:
             events = [json.loads(line) for line in response.iter_lines() if line]
         assert events[-1] == {"error": "time limit reached"}
-
-        def abandoned() -> int:
-            return client.get("/api/health").json()["abandoned"]
-
-        # both sampling runs stop at their next pass instead of running to the end
-        for _ in range(100):
-            if abandoned() == 2:
-                break
-            time.sleep(0.1)
-        assert abandoned() == 2
+        assert drained(2)
         assert client.post("/api/compose", json={"measures": 1, "passes": 2}).status_code == 200
 
 
 def test_api_docs_are_served_without_a_cdn(client):
     page = client.get("/docs").text
-    assert "/docs-assets/swagger-ui-bundle.js" in page and "cdn" not in page.lower()
-    assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in page and "cdn" not in page.lower()
+    assert client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
     assert "/api/harmonize" in client.get("/openapi.json").json()["paths"]
+
+
+def test_one_client_gets_429_and_a_full_queue_503(tiny_model):
+    import time
+
+    from counterpoint.limits import MAX_CLIENT_SHARE, MAX_QUEUED_WORK
+
+    # one piece of 32 measures and 1000 passes: 512 x 1001 step-passes, over a client's share
+    # and, with a second, over the whole queue's bound; each is admitted while its client holds
+    # nothing and the queue is empty
+    long = {"measures": 32, "passes": 1000}
+    work = 512 * 1001
+    assert MAX_CLIENT_SHARE * MAX_QUEUED_WORK < work < MAX_QUEUED_WORK < 2 * work
+    app = create_app(ServerSettings(behind_proxy=True), model=tiny_model)
+    with TestClient(app) as client:
+        me = {"x-forwarded-for": "203.0.113.9, 198.51.100.1"}  # the proxy appended the last
+        with client.stream("POST", "/api/compose", json=long | {"stream": True}, headers=me) as first:
+            assert first.status_code == 200
+            health = client.get("/api/health").json()
+            assert health["queued_work"] == work and health["max_queued_work"] == MAX_QUEUED_WORK
+            again = client.post("/api/compose", json=long, headers={"x-forwarded-for": "198.51.100.1"})
+            assert again.status_code == 429 and "too many requests" in again.json()["error"]
+            assert int(again.headers["retry-after"]) >= 1
+            other = client.post("/api/compose", json=long, headers={"x-forwarded-for": "198.51.100.2"})
+            assert other.status_code == 503 and "busy" in other.json()["error"]
+            assert int(other.headers["retry-after"]) >= 1
+            streamed = client.post("/api/compose", json=long | {"stream": True}, headers=me)
+            assert streamed.status_code == 429  # refused before the stream starts
+            assert client.get("/api/health").json()["refused"] == 3
+        # the stream closed: its sampling stops, the queue drains and a small request runs
+        for _ in range(100):
+            if client.get("/api/health").json()["queued_work"] == 0:
+                break
+            time.sleep(0.1)
+        assert client.get("/api/health").json()["queued_work"] == 0
+        assert client.post("/api/compose", json={"measures": 1, "passes": 2}, headers=me).status_code == 200
+
+
+def test_streamed_and_plain_requests_share_one_batch(tiny_model, chorale):
+    import concurrent.futures
+    import json
+
+    app = create_app(ServerSettings(batch_window_s=0.3), model=tiny_model)
+    rows = _melody_rows(chorale, 16)
+    bodies = [{"chorale": rows, "passes": 3, "seed": s, "stream": s % 2 == 0} for s in range(4)]
+
+    def send(body: dict) -> list:
+        with client.stream("POST", "/api/harmonize", json=body) as response:
+            text = "".join(response.iter_text())
+        if body["stream"]:
+            events = [json.loads(line) for line in text.splitlines() if line]
+            assert all(len(event["chorales"]) == 1 for event in events)  # its own rows only
+            return events[-1]["chorales"]
+        return json.loads(text)["chorales"]
+
+    with TestClient(app) as client:
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            together = list(pool.map(send, bodies))
+        health = client.get("/api/health").json()
+        assert health["jobs"] == 4 and health["batches"] < 4
+        # each keeps its own seed: alone, plain, it gets the same piece
+        for body, piece in zip(bodies, together, strict=True):
+            assert send(body | {"stream": False}) == piece

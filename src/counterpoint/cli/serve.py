@@ -26,12 +26,17 @@ def serve(
     time_limit: Annotated[
         float | None, typer.Option(help="seconds a request may take (default: the server's, 180)")
     ] = None,
+    behind_proxy: Annotated[
+        bool,
+        typer.Option(help="tell clients apart by X-Forwarded-For (only behind a proxy that sets it)"),
+    ] = False,
 ) -> None:
     """Serve the web app and the JSON API (http://127.0.0.1:8000, API docs at /docs)."""
     import os
 
     import uvicorn
 
+    from counterpoint.limits import MAX_CONNECTIONS
     from counterpoint.model.registry import load_model
 
     load_model(checkpoint)  # fail now, with one line, if the model cannot be loaded
@@ -41,6 +46,7 @@ def serve(
     if time_limit is not None:
         os.environ["COUNTERPOINT_TIME_LIMIT_S"] = str(time_limit)
     os.environ["COUNTERPOINT_THREADS"] = str(threads)
+    os.environ["COUNTERPOINT_BEHIND_PROXY"] = "1" if behind_proxy else "0"
     typer.echo(f"counterpoint: http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     uvicorn.run(
         "counterpoint.server:app_factory",
@@ -48,7 +54,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        limit_concurrency=256,
+        limit_concurrency=MAX_CONNECTIONS,
         timeout_keep_alive=5,
         log_level="warning",
     )

@@ -26,21 +26,15 @@ def create_app(settings: ServerSettings | None = None, model: Coconet | None = N
         title="counterpoint",
         description="Coconet for four-voice Bach chorales: harmonize, infill, compose.",
         version="0.1.0",
-        docs_url=None,  # served by the router from the swagger-ui-bundle package: no CDN
+        docs_url=None,  # served by the router from the vendored Swagger UI: no CDN
         redoc_url=None,
     )
     app.state.batcher = batcher
     app.state.served = Served(model, settings, batcher)
     install_error_handlers(app)
     app.include_router(router)
-
-    from swagger_ui_bundle import swagger_ui_path
-
-    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
-
-
 
 
 def app_factory() -> FastAPI:

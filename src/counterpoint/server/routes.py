@@ -1,6 +1,7 @@
 """The API's endpoints and the page, on one router: health, harmonize, infill, compose, export,
 import, the page and the API docs. Each endpoint reads the app's model, settings and batcher
-(:class:`~counterpoint.server.requests.Served`) from the app's state."""
+(:class:`~counterpoint.server.requests.Served`) from the app's state, and documents every
+status and content type it answers with (``tests/test_openapi.py`` holds it to that)."""
 
 from __future__ import annotations
 
@@ -14,16 +15,52 @@ from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 
 from counterpoint.data import masks
-from counterpoint.limits import MAX_REQUEST_STEPS
+from counterpoint.limits import MAX_BODY_BYTES, MAX_QUEUED_WORK, MAX_REQUEST_STEPS
 from counterpoint.music.representation import NUM_VOICES, SILENCE, STEPS_PER_MEASURE, VOICES, parse_voices
 from counterpoint.music.rules import VOICE_RANGES
 from counterpoint.server.errors import json_error
 from counterpoint.server.requests import Served, run
-from counterpoint.server.schemas import ComposeRequest, ExportRequest, HarmonizeRequest, InfillRequest
+from counterpoint.server.schemas import (
+    ComposeRequest,
+    ErrorResponse,
+    ExportRequest,
+    HarmonizeRequest,
+    ImportResponse,
+    InfillRequest,
+    ProgressLine,
+    SampleResponse,
+)
 
 STATIC = Path(__file__).parents[1] / "static"
+# Swagger UI 5, vendored from npm (scripts/vendor-swagger-ui.sh): it reads OpenAPI 3.1
+SWAGGER_UI = "/static/vendor/swagger-ui"
 
 router = APIRouter()
+
+
+def _error(description: str, retry: bool = False, retry_always: bool = False) -> dict:
+    response: dict = {"model": ErrorResponse, "description": description}
+    if retry:
+        header = {"description": "seconds to wait before trying again", "schema": {"type": "integer"}}
+        response["headers"] = {"Retry-After": header | {"required": retry_always}}
+    return response
+
+
+# what any POST may answer, before its endpoint runs
+POSTED = {
+    400: _error("the body could not be read (a broken upload)"),
+    413: _error(f"the body is larger than {MAX_BODY_BYTES} bytes"),
+    422: _error("the body is not JSON, or not a valid or possible request"),
+}
+SAMPLED = POSTED | {
+    200: {
+        "model": SampleResponse,
+        "description": "the pieces; with `stream`, one JSON line per pass, then the result",
+        "content": {"application/x-ndjson": {"schema": ProgressLine.model_json_schema()}},
+    },
+    429: _error("this client has too much work queued", retry=True, retry_always=True),
+    503: _error("the queue is full (with Retry-After), or the request ran past the time limit", retry=True),
+}
 
 
 def _served(request: Request) -> Served:
@@ -50,11 +87,14 @@ async def health(served: ServedState) -> dict:
         "batches": batcher.batches,
         "jobs": batcher.jobs,
         "abandoned": batcher.abandoned,
+        "refused": batcher.refused,
+        "queued_work": batcher.queued_work,
+        "max_queued_work": MAX_QUEUED_WORK,
     }
 
 
-@router.post("/api/harmonize")
-async def harmonize(request: HarmonizeRequest, served: ServedState):
+@router.post("/api/harmonize", responses=SAMPLED)
+async def harmonize(request: HarmonizeRequest, served: ServedState, http: Request):
     """Keep the given voices and write the others."""
     chorale = _chorale_array(request.chorale)
     if request.voices is None:
@@ -63,11 +103,11 @@ async def harmonize(request: HarmonizeRequest, served: ServedState):
         given = parse_voices(request.voices)
     if not given:
         return json_error(422, "no voice has a note: give at least one, or use /api/compose")
-    return await run(served, request, chorale, masks.harmonize_mask(len(chorale), given))
+    return await run(served, http, request, chorale, masks.harmonize_mask(len(chorale), given))
 
 
-@router.post("/api/infill")
-async def infill(request: InfillRequest, served: ServedState):
+@router.post("/api/infill", responses=SAMPLED)
+async def infill(request: InfillRequest, served: ServedState, http: Request):
     """Rewrite the notes the mask marks unknown (or a region: start, end, voices)."""
     chorale = _chorale_array(request.chorale)
     steps = len(chorale)
@@ -79,18 +119,31 @@ async def infill(request: InfillRequest, served: ServedState):
         voices = parse_voices(request.voices) if request.voices else None
         known = masks.infill_mask(steps, request.start or 0, request.end, voices)
     # a note to keep must be a note (or a deliberate rest)
-    return await run(served, request, chorale, known)
+    return await run(served, http, request, chorale, known)
 
 
-@router.post("/api/compose")
-async def compose(request: ComposeRequest, served: ServedState):
+@router.post("/api/compose", responses=SAMPLED)
+async def compose(request: ComposeRequest, served: ServedState, http: Request):
     """A new piece of some measures from scratch."""
     steps = request.measures * STEPS_PER_MEASURE
     empty = np.full((steps, NUM_VOICES), SILENCE, dtype=np.int64)
-    return await run(served, request, empty, masks.compose_mask(steps))
+    return await run(served, http, request, empty, masks.compose_mask(steps))
 
 
-@router.post("/api/export/{kind}")
+@router.post(
+    "/api/export/{kind}",
+    response_class=Response,
+    responses=POSTED
+    | {
+        200: {
+            "description": "the file (MIDI for kind midi, MusicXML for kind musicxml)",
+            "content": {
+                media: {"schema": {"type": "string", "format": "binary"}}
+                for media in ("audio/midi", "application/vnd.recordare.musicxml+xml")
+            },
+        }
+    },
+)
 async def export(kind: Literal["midi", "musicxml"], request: ExportRequest) -> Response:
     """The piece as a MIDI or MusicXML file."""
     from counterpoint.io.midi import midi_file
@@ -121,8 +174,12 @@ async def export(kind: Literal["midi", "musicxml"], request: ExportRequest) -> R
     )
 
 
-@router.post("/api/import")
-async def import_file(file: Annotated[UploadFile, File(description="a .mid or .musicxml file")]) -> dict:
+@router.post(
+    "/api/import",
+    response_model=None,
+    responses=POSTED | {200: {"model": ImportResponse}, 415: _error("not a .mid or .musicxml file")},
+)
+async def import_file(file: Annotated[UploadFile, File(description="a .mid or .musicxml file")]):
     """A MIDI/MusicXML file as a (steps, 4) piece."""
     from counterpoint.io import ALL_SUFFIXES, read_chorale
 
@@ -151,7 +208,8 @@ async def docs():
     return get_swagger_ui_html(
         openapi_url="/openapi.json",
         title="counterpoint API",
-        swagger_js_url="/docs-assets/swagger-ui-bundle.js",
-        swagger_css_url="/docs-assets/swagger-ui.css",
-        swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        swagger_js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
+        swagger_css_url=f"{SWAGGER_UI}/swagger-ui.css",
+        swagger_favicon_url=f"{SWAGGER_UI}/favicon-32x32.png",
+        swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from swagger.io
     )

@@ -1,5 +1,6 @@
-"""The JSON request bodies of the API (pydantic): sampler options, chorales, and each endpoint's
-fields, with the bounds that make a bad request a 422, not a crash."""
+"""The JSON bodies of the API (pydantic): requests (sampler options, chorales, each endpoint's
+fields, with the bounds that make a bad request a 422, not a crash) and, for the OpenAPI spec,
+the responses: a result, a streamed line, an error."""
 
 from __future__ import annotations
 
@@ -7,15 +8,19 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from counterpoint.limits import MAX_ALTERNATIVES, MAX_REQUEST_STEPS
+from counterpoint.limits import MAX_ALTERNATIVES, MAX_PASSES, MAX_REQUEST_STEPS
 from counterpoint.music.representation import NUM_VOICES, SILENCE, STEPS_PER_MEASURE, VOICES
 from counterpoint.sampling.config import SamplerConfig
 
 
 class SamplerOptions(BaseModel):
     sampler: Literal["gibbs", "independent", "ancestral", "confidence"] = "gibbs"
-    passes: int | None = Field(None, ge=0, le=2000, description="sampler passes (default: the sampler's own)")
-    steps: int | None = Field(None, ge=0, le=2000, description="the old name of passes", deprecated=True)
+    passes: int | None = Field(
+        None, ge=0, le=MAX_PASSES, description="sampler passes (default: the sampler's own)"
+    )
+    steps: int | None = Field(
+        None, ge=0, le=MAX_PASSES, description="the old name of passes", deprecated=True
+    )
     temperature: float = Field(0.99, ge=0.0, le=5.0)
     avoid_parallels: bool = Field(True, description="steer away from parallel fifths and octaves")
     seed: int = Field(0, ge=0, le=2**31 - 1)
@@ -79,3 +84,34 @@ class ExportRequest(BaseModel):
     )
 
     _pitches = field_validator("chorale")(_check_pitches)
+
+
+class ErrorResponse(BaseModel):
+    """Every refusal: one sentence."""
+
+    error: str
+
+
+class SampleResponse(BaseModel):
+    """A sampling request's result (more fields may follow)."""
+
+    chorales: list[list[list[int]]] = Field(description="one (steps, 4) piece per alternative")
+    mask: list[list[bool]] = Field(description="(4, steps): true where a note was kept")
+    notices: list[str]
+
+
+class ProgressLine(BaseModel):
+    """One line of a stream: a pass's pieces so far (``iteration`` counts up to ``passes``); the
+    last line is the result with ``done`` (as :class:`SampleResponse`) or an ``error``."""
+
+    iteration: int | None = None
+    passes: int | None = None
+    chorales: list[list[list[int]]] | None = None
+    done: bool | None = None
+    mask: list[list[bool]] | None = None
+    notices: list[str] | None = None
+    error: str | None = None
+
+
+class ImportResponse(BaseModel):
+    chorale: list[list[int]] = Field(description="(steps, 4) MIDI pitches, -1 = silence")

@@ -1,5 +1,5 @@
-"""A server's settings: the model, batching, time limit and threads, from arguments or from
-``COUNTERPOINT_*`` environment variables (what a process manager's workers read)."""
+"""A server's settings: the model, batching, time limit, threads and whether a proxy is in front,
+from arguments or from ``COUNTERPOINT_*`` environment variables (what a process manager's workers read)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ class ServerSettings:
     # a second OpenMP thread outside the main thread (measured: 8.3 ms a pass with 1, 10 ms
     # with 2 on this 2-core machine), so a worker uses 1 and cores are filled with --workers.
     threads: int = 1
+    # behind a reverse proxy (deploy/nginx.conf) every request comes from the proxy: tell
+    # clients apart by the address it appends to X-Forwarded-For. Off by default, because a
+    # client talking to the server directly can write any X-Forwarded-For it likes.
+    behind_proxy: bool = False
 
     @classmethod
     def from_env(cls) -> ServerSettings:
@@ -29,4 +33,5 @@ class ServerSettings:
             time_limit_s=float(os.environ.get("COUNTERPOINT_TIME_LIMIT_S", cls.time_limit_s)),
             batching=os.environ.get("COUNTERPOINT_BATCHING", "1") != "0",
             threads=int(os.environ.get("COUNTERPOINT_THREADS", "1")),
+            behind_proxy=os.environ.get("COUNTERPOINT_BEHIND_PROXY", "0") == "1",
         )
