@@ -51,6 +51,7 @@ def _wait_for_port(port: int, process: subprocess.Popen, what: str) -> None:
 def _backend(checkpoint: Path) -> tuple[int, subprocess.Popen]:
     port = _free_port()
     command = [sys.executable, "-m", "counterpoint", "serve", "--checkpoint", str(checkpoint)]
+    command += ["--behind-proxy"]  # as deploy/nginx.conf says
     process = subprocess.Popen(
         [*command, "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
