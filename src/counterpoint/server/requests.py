@@ -8,6 +8,7 @@ import json
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,13 +36,28 @@ class Served:
     batcher: Batcher
 
 
-async def run(served: Served, options: SamplerOptions, chorale: np.ndarray, known: np.ndarray):
-    """Sample a request's alternatives in the shared batcher (or streamed), within the time limit."""
+# What a route adds to a finished result's JSON, from its results (onsets and spellings).
+Describe = Callable[[list], dict]
+
+
+def _nothing(results: list) -> dict:
+    return {}
+
+
+async def run(
+    served: Served,
+    options: SamplerOptions,
+    chorale: np.ndarray,
+    known: np.ndarray,
+    describe: Describe = _nothing,
+):
+    """Sample a request's alternatives in the shared batcher (or streamed), within the time
+    limit; ``describe`` adds fields to the finished result."""
     known = masks.check_writable(known)
     seeds = [options.seed + k for k in range(options.count)]
     job = _Job([chorale] * options.count, [known] * options.count, seeds, options.sampler_config())
     if options.stream:
-        return stream(served, job)
+        return stream(served, job, describe)
     try:
         results = await asyncio.wait_for(served.batcher.submit(job), served.settings.time_limit_s)
     except TimeoutError:
@@ -50,10 +66,11 @@ async def run(served: Served, options: SamplerOptions, chorale: np.ndarray, know
         "chorales": [r.chorale.tolist() for r in results],
         "mask": known.tolist(),
         "notices": sorted({n for r in results for n in r.notices}),
+        **describe(results),
     }
 
 
-def stream(served: Served, job: _Job) -> StreamingResponse:
+def stream(served: Served, job: _Job, describe: Describe = _nothing) -> StreamingResponse:
     """Sample on a thread and stream a line per sampler pass (throttled), then the result."""
     lines: queue.Queue = queue.Queue()
     pitch_low = served.model.pitch_range.low
@@ -83,6 +100,7 @@ def stream(served: Served, job: _Job) -> StreamingResponse:
                     "chorales": [r.chorale.tolist() for r in results],
                     "mask": known.tolist(),
                     "notices": sorted({n for r in results for n in r.notices}),
+                    **describe(results),
                 }
             )
         except CounterpointError as error:

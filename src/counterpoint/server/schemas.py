@@ -42,6 +42,16 @@ Chorale = Annotated[
 ]
 
 
+Onsets = Annotated[
+    list[Annotated[list[bool], Field(min_length=NUM_VOICES, max_length=NUM_VOICES)]] | None,
+    Field(
+        max_length=MAX_REQUEST_STEPS,
+        description="(steps, 4): true where a note is struck, so a repeated note stays two notes; "
+        "default: one note per run of equal pitches",
+    ),
+]
+
+
 def _check_pitches(rows: list[list[int]]) -> list[list[int]]:
     for step, row in enumerate(rows):
         for voice, pitch in enumerate(row):
@@ -52,6 +62,7 @@ def _check_pitches(rows: list[list[int]]) -> list[list[int]]:
 
 class HarmonizeRequest(SamplerOptions):
     chorale: Chorale
+    onsets: Onsets = None
     voices: list[str] | None = Field(None, description="given voices; default: every voice that has a note")
 
     _pitches = field_validator("chorale")(_check_pitches)
@@ -59,6 +70,7 @@ class HarmonizeRequest(SamplerOptions):
 
 class InfillRequest(SamplerOptions):
     chorale: Chorale
+    onsets: Onsets = None
     mask: list[list[bool]] | None = Field(None, description="(4, steps): true where a note is kept")
     start: int | None = Field(None, ge=0, description="first step to rewrite (with end and voices)")
     end: int | None = Field(None, ge=1)
@@ -74,8 +86,11 @@ class ComposeRequest(SamplerOptions):
 class ExportRequest(BaseModel):
     chorale: Chorale
     tempo: float = Field(80, ge=20, le=300)
-    onsets: list[list[bool]] | None = Field(
-        None, description="(steps, 4): true where a note is struck (keeps repeated notes apart)"
+    onsets: Onsets = None
+    time_signature: Literal["2/4", "3/4", "4/4"] = Field("4/4", description="the written time signature")
+    key_fifths: int | None = Field(
+        None, ge=-7, le=7, description="key signature (sharps positive, flats negative); default: estimated"
     )
+    title: str | None = Field(None, max_length=200, description="default: 'Chorale' with the date")
 
     _pitches = field_validator("chorale")(_check_pitches)
