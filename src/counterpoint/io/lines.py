@@ -21,14 +21,12 @@ import numpy as np
 
 from counterpoint.errors import FileFormatError, NotMonophonicError, TooManyVoicesError
 from counterpoint.limits import MAX_FILE_STEPS
-from counterpoint.music.piece import DEFAULT_TIME_SIGNATURE, Piece
+from counterpoint.music.piece import DEFAULT_TIME_SIGNATURE, MIDI_LIMITS, Piece
 from counterpoint.music.representation import NUM_VOICES, SILENCE
 from counterpoint.music.rules import VOICE_RANGES
 
 Event = tuple[float, float, int]  # start and end in 16ths (not yet rounded), MIDI pitch
 Note = tuple[int, int, int]  # start and end step, MIDI pitch
-
-MIDI_LIMITS = (0, 127)
 
 
 def _check(events: list[Event], name: str) -> None:

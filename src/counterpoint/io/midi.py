@@ -160,4 +160,3 @@ def _mido_key(key: Key) -> str:
     except ValueError:
         return Key(key.fifths).tonic
     return name
-

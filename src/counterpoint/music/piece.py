@@ -15,11 +15,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from counterpoint.errors import ShapeError
+from counterpoint.errors import PitchOutOfRangeError, ShapeError
 from counterpoint.music.notes import onsets
-from counterpoint.music.representation import NUM_VOICES, SILENCE, STEPS_PER_QUARTER
+from counterpoint.music.representation import NUM_VOICES, SILENCE, STEPS_PER_QUARTER, VOICES
 
 DEFAULT_TIME_SIGNATURE = "4/4"
+MIDI_LIMITS = (0, 127)  # the first and last MIDI pitch
 
 
 def steps_per_bar(time_signature: str) -> int:
@@ -85,7 +86,16 @@ class Piece:
         if array.ndim != 2 or array.shape[1] != NUM_VOICES:
             raise ShapeError(f"a piece must have shape (steps, 4), got {tuple(array.shape)}")
         steps_per_bar(time_signature)
+        if array.size and not np.issubdtype(array.dtype, np.integer) and not np.all(array == np.round(array)):
+            raise ShapeError("pitches must be whole numbers (MIDI pitches, -1 for silence)")
         array = array.astype(np.int64)
+        outside = (array != SILENCE) & ((array < MIDI_LIMITS[0]) | (array > MIDI_LIMITS[1]))
+        if outside.any():
+            step, voice = np.argwhere(outside)[0]
+            raise PitchOutOfRangeError(
+                f"{array[step, voice]} in the {VOICES[voice]} at step {step} is not a MIDI pitch "
+                f"({MIDI_LIMITS[0]} to {MIDI_LIMITS[1]}, or -1 for silence)"
+            )
         return cls(array, normal_onset(array, onset), fifths, time_signature, title)
 
     @property
