@@ -222,6 +222,19 @@ def test_json_api_keeps_the_given_onsets_and_spells(melodies, tiny_model):
         np.testing.assert_array_equal(onsets[:, 0], piece.onset[:, 0])
         spellings = result["spellings"][0]
         assert len(spellings) == 4 and spellings[0][0] == "D4"
+        streamed = client.post(
+            "/api/infill",
+            json={
+                "chorale": piece.pitches.tolist(),
+                "onsets": piece.onset.tolist(),
+                "voices": ["alto", "tenor", "bass"],
+                "passes": 2,
+                "stream": True,
+            },
+        )
+        last = json.loads(streamed.text.strip().splitlines()[-1])
+        assert last["done"] and np.array_equal(np.asarray(last["onsets"][0])[:, 0], piece.onset[:, 0])
+        assert last["spellings"][0][0][0] == "D4"
         bad = client.post("/api/harmonize", json={"chorale": piece.pitches.tolist(), "onsets": [[True] * 4]})
         assert bad.status_code == 422 and "onsets must have shape" in bad.json()["error"]
         source = Path(__file__).resolve().parents[1] / "examples" / "melody.mid"

@@ -19,7 +19,7 @@ from counterpoint.errors import FileFormatError, MultipleVoicesError
 from counterpoint.io.files import DEFAULT_TEMPO_BPM, existing_file, write_atomically
 from counterpoint.io.lines import Event, melody, parts_to_piece
 from counterpoint.music.notes import notes
-from counterpoint.music.piece import DEFAULT_TIME_SIGNATURE, Piece
+from counterpoint.music.piece import DEFAULT_TIME_SIGNATURE, Piece, written_metre
 from counterpoint.music.representation import NUM_VOICES, STEPS_PER_QUARTER, VOICES
 from counterpoint.music.spelling import Key, chorale_key
 
@@ -64,7 +64,7 @@ def _facts(midi: mido.MidiFile) -> tuple[int | None, str, float | None]:
         if message.type == "key_signature":
             fifths = Key.parse(message.key).fifths
         elif message.type == "time_signature":
-            metre = f"{message.numerator}/{message.denominator}"
+            metre = written_metre(f"{message.numerator}/{message.denominator}")
         elif message.type == "set_tempo":
             tempo = mido.tempo2bpm(message.tempo)
     return fifths, metre, tempo

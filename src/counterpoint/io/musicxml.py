@@ -20,7 +20,7 @@ from counterpoint.errors import FileFormatError
 from counterpoint.io.files import DEFAULT_TEMPO_BPM, existing_file, write_atomically
 from counterpoint.io.lines import Event, melody, parts_to_piece
 from counterpoint.music.notes import segments
-from counterpoint.music.piece import DEFAULT_TIME_SIGNATURE, Piece
+from counterpoint.music.piece import DEFAULT_TIME_SIGNATURE, Piece, written_metre
 from counterpoint.music.representation import NUM_VOICES, SILENCE, STEPS_PER_QUARTER, VOICES
 from counterpoint.music.spelling import Spelling, accidentals, chorale_key, spell_chorale
 
@@ -54,7 +54,7 @@ def _facts(score) -> tuple[int | None, str, str | None]:
     signatures = flat.getElementsByClass("KeySignature")
     metres = flat.getElementsByClass("TimeSignature")
     fifths = int(signatures[0].sharps) if len(signatures) else None
-    metre = metres[0].ratioString if len(metres) else DEFAULT_TIME_SIGNATURE
+    metre = written_metre(metres[0].ratioString) if len(metres) else DEFAULT_TIME_SIGNATURE
     title = score.metadata.bestTitle if getattr(score, "metadata", None) is not None else None
     return fifths, metre, title
 

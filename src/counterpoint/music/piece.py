@@ -35,6 +35,16 @@ def steps_per_bar(time_signature: str) -> int:
     return int(steps)
 
 
+def written_metre(time_signature: str) -> str:
+    """A file's time signature if the 16th-note grid can hold its bars, else 4/4 (a file in
+    9/32 is still read, its notes on the grid, and written in 4/4)."""
+    try:
+        steps_per_bar(time_signature)
+    except ShapeError:
+        return DEFAULT_TIME_SIGNATURE
+    return time_signature
+
+
 def normal_onset(pitches: np.ndarray, onset: np.ndarray | None = None) -> np.ndarray:
     """The onsets of ``pitches`` ``(steps, 4)``: True where a note starts. A new pitch is always
     a new note and silence never starts one; where the pitch stays, ``onset`` (if given) says
