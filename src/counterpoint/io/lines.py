@@ -51,9 +51,11 @@ def is_melody(events: list[Event]) -> bool:
     )
 
 
-def melody(events: list[Event], name: str, voice: str = "melody") -> list[Note]:
+def melody(events: list[Event], name: str, voice: str = "melody", strict: bool = True) -> list[Note]:
     """One line of notes on the grid, each ended where the next begins (a legato overlap
-    shorter than a 16th is trimmed); a chord or a longer overlap is refused in one sentence."""
+    shorter than a 16th is trimmed); a chord or a longer overlap is refused in one sentence.
+    Not ``strict`` (an editor's score, whose parts may hold a second voice), any overlap is
+    trimmed and only a chord is refused."""
     notes = _rounded(events)
     line: list[Note] = []
     for index, (start, end, pitch, exact_end) in enumerate(notes):
@@ -64,7 +66,7 @@ def melody(events: list[Event], name: str, voice: str = "melody") -> list[Note]:
                     f"{name}: the {voice} has a chord at step {start} (pitches {pitch} and {other}); "
                     "one line is expected"
                 )
-            if exact_end - following >= 1:
+            if strict and exact_end - following >= 1:
                 raise NotMonophonicError(
                     f"{name}: in the {voice}, the note {pitch} at step {start} still sounds when "
                     f"{other} starts at step {following}; one line is expected"

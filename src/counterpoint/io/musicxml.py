@@ -28,14 +28,14 @@ COMPOSER = "counterpoint"
 DEFAULT_ARRANGER = "harmonized by counterpoint (Coconet, counterpoint by convolution)"
 
 
-def _part_events(part, parts: int, index: int) -> list[Event]:
+def _part_events(part, parts: int, index: int, strip_ties: bool = True) -> list[Event]:
     """A part's notes in 16ths. In a score of several parts, a chord keeps its top note for
     soprano and alto and its bottom note for tenor and bass (Bach's final chords sometimes
     split a voice); a single part keeps every note of a chord (it is split into voices)."""
     from music21 import chord, note
 
     found: list[Event] = []
-    for element in part.stripTies().flatten().notes:
+    for element in (part.stripTies() if strip_ties else part).flatten().notes:
         start = float(element.offset) * STEPS_PER_QUARTER
         end = float(element.offset + element.quarterLength) * STEPS_PER_QUARTER
         if isinstance(element, chord.Chord):
@@ -46,6 +46,24 @@ def _part_events(part, parts: int, index: int) -> list[Event]:
         elif isinstance(element, note.Note):
             found.append((start, end, element.pitch.midi))
     return found
+
+
+def score_to_chorale(score, name: str) -> np.ndarray:
+    """The pitches of an editor's four-part score (the training corpus), voices in the score's
+    order; a part's second voice is cut where the next note begins."""
+    parts = list(score.parts)
+    lines = [
+        melody(_part_events(part, len(parts), index, strip_ties=False), name, VOICES[index], strict=False)
+        for index, part in enumerate(parts)
+    ]
+    steps = max((end for line in lines for _, end, _ in line), default=0)
+    if not steps:
+        raise FileFormatError(f"{name}: no notes found")
+    chorale = np.full((steps, NUM_VOICES), SILENCE, dtype=np.int64)
+    for voice, line in enumerate(lines):
+        for start, end, pitch in line:
+            chorale[start:end, voice] = pitch
+    return chorale
 
 
 def _facts(score) -> tuple[int | None, str, str | None]:
