@@ -157,6 +157,13 @@ def test_training_is_unchanged(tmp_path):
         patience=0,
         channels_last=False,
     )
-    summary = train(config, dataset=dataset)
+    # float sums depend on how many threads share them: record and check with the same count
+    # (other tests, e.g. the server's, leave the process with another)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        summary = train(config, dataset=dataset)
+    finally:
+        torch.set_num_threads(threads)
     weights = sum(float(t.double().abs().sum()) for t in summary["model"].state_dict().values())
     _check("training", {"best_valid_loss": summary["best_valid_loss"], "weights": weights})

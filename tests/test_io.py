@@ -139,7 +139,7 @@ def test_bad_inputs(tmp_path):
         read_melody(chords)
     five = tmp_path / "five.mid"
     _melody_file(five, [(60, 0, 480)], track_count=5)
-    with pytest.raises(TooManyVoicesError, match="5 tracks"):
+    with pytest.raises(TooManyVoicesError, match="5 parts"):
         read_chorale(five)
     two = tmp_path / "two.mid"
     _melody_file(two, [(60, 0, 480)], track_count=2)
@@ -178,10 +178,10 @@ def test_repeated_notes_stay_apart_with_onsets(tmp_path):
     chorale = np.stack([melody + 12, melody, melody - 12, melody - 24], axis=1)
     starts = np.zeros_like(chorale, dtype=bool)
     starts[::4] = True
-    ons = [m for m in midi_file(chorale, starts=starts).tracks[1] if m.type == "note_on"]
+    ons = [m for m in midi_file(chorale, onset=starts).tracks[1] if m.type == "note_on"]
     assert len(ons) == 4
     assert len([m for m in midi_file(chorale).tracks[1] if m.type == "note_on"]) == 2
-    assert len(list(to_score(chorale, starts=starts).parts[0].recurse().notes)) == 4
+    assert len(list(to_score(chorale, onset=starts).parts[0].recurse().notes)) == 4
 
 
 def test_written_files_have_ordinary_permissions(chorale, tmp_path):

@@ -26,7 +26,7 @@ def as_chorale(melody):
 @pytest.mark.parametrize("melody", MELODIES, ids=lambda m: m.title.split(" (")[0])
 def test_midi_keeps_every_note(melody):
     chorale, starts = as_chorale(melody)
-    midi = midi_file(chorale, starts=starts)
+    midi = midi_file(chorale, onset=starts)
     ticks_per_step = midi.ticks_per_beat // STEPS_PER_QUARTER
     written, now, begun = [], 0, {}
     for message in midi.tracks[1]:
@@ -42,7 +42,7 @@ def test_midi_keeps_every_note(melody):
 @pytest.mark.parametrize("melody", MELODIES, ids=lambda m: m.title.split(" (")[0])
 def test_a_score_keeps_every_note(melody):
     chorale, starts = as_chorale(melody)
-    soprano = to_score(chorale, starts=starts).parts[0].stripTies().flatten().notes
+    soprano = to_score(chorale, onset=starts).parts[0].stripTies().flatten().notes
     written = [
         (
             n.pitch.midi,

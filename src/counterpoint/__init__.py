@@ -4,9 +4,12 @@ The Python API in a few names::
 
     import counterpoint as cp
     model = cp.load_model()                      # the shipped model (or a checkpoint path)
-    melody = cp.read_melody("melody.mid")
+    melody = cp.read_piece("melody.mid")          # a Piece: pitches, onset, metre, key, title
     result = cp.harmonize(model, melody, seed=1)  # soprano given, alto/tenor/bass written
-    cp.write_chorale(result.chorale, "out.mid")
+    cp.write_piece(result.piece(melody), "out.mid")  # the melody's notes exactly as written
+
+Arrays work too: ``cp.read_melody``/``cp.read_chorale`` return pitches, ``cp.harmonize`` takes
+them with an optional ``onset``, ``cp.write_chorale`` writes them.
 
 The package, in layers (each imports only the layers below it; tests/test_layout.py checks):
 
@@ -25,9 +28,10 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from counterpoint.io import read_chorale, read_melody, write_chorale
+    from counterpoint.io import read_chorale, read_melody, read_piece, write_chorale, write_piece
     from counterpoint.model.checkpoint import load
     from counterpoint.model.registry import load_model
+    from counterpoint.music.piece import Piece
     from counterpoint.music.representation import SILENCE, VOICES, from_pianoroll, to_pianoroll
     from counterpoint.sampling.config import SamplerConfig
     from counterpoint.sampling.samplers import sample
@@ -40,6 +44,9 @@ _EXPORTS = {
     "read_chorale": "io",
     "read_melody": "io",
     "write_chorale": "io",
+    "read_piece": "io",
+    "write_piece": "io",
+    "Piece": "music.piece",
     "load": "model.checkpoint",
     "load_model": "model.registry",
     "SILENCE": "music.representation",
@@ -72,6 +79,7 @@ def __dir__() -> list[str]:
 __version__ = "0.1.0"
 
 __all__ = [
+    "Piece",
     "SILENCE",
     "VOICES",
     "SamplerConfig",
@@ -84,8 +92,10 @@ __all__ = [
     "load_model",
     "read_chorale",
     "read_melody",
+    "read_piece",
     "sample",
     "to_pianoroll",
     "transition",
     "write_chorale",
+    "write_piece",
 ]

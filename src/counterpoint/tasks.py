@@ -1,5 +1,8 @@
 """The composition tasks, each a mask plus the sampler: compose, harmonize, infill (rewrite),
-transition and continue. They take and return ``(steps, 4)`` chorale arrays.
+transition and continue. They take ``(steps, 4)`` chorale arrays (with an optional ``onset``,
+where each note is struck) or :class:`~counterpoint.music.piece.Piece` objects, and return the
+finished pitches with their onsets: given notes keep theirs, written notes are one note per run
+of equal pitches.
 
 Melodies outside the range a voice can sing are moved by whole octaves into it and the
 result is moved back by the same amount, with a notice; a melody no octave shift fits is an
@@ -17,6 +20,8 @@ import torch
 from counterpoint.data import masks
 from counterpoint.errors import MaskError, NotMonophonicError, PitchOutOfRangeError, ShapeError
 from counterpoint.model.network import Coconet
+from counterpoint.music.notes import onsets
+from counterpoint.music.piece import Piece, merge_onset, normal_onset
 from counterpoint.music.representation import (
     NUM_VOICES,
     SILENCE,
@@ -33,10 +38,29 @@ from counterpoint.sampling.samplers import sample
 
 @dataclass
 class TaskResult:
-    """A finished piece and what the user should know about how it was made."""
+    """A finished piece (pitches and, in ``onset``, where each note is struck) and what the
+    user should know about how it was made."""
 
     chorale: np.ndarray
     notices: list[str] = field(default_factory=list)
+    onset: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.onset is None:
+            self.onset = onsets(self.chorale)
+
+    def piece(self, like: Piece | None = None) -> Piece:
+        """The result as a :class:`Piece`, with the key, metre and title of ``like`` (the input)."""
+        if like is None:
+            return Piece.of(self.chorale, self.onset)
+        return like.with_pitches(self.chorale, self.onset)
+
+
+def _split(piece: np.ndarray | Piece, onset: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Pitches and onsets of a piece given as a Piece or as an array (plus optional onsets)."""
+    if isinstance(piece, Piece):
+        return piece.pitches, piece.onset
+    return np.asarray(piece), onset
 
 
 def octave_shift(chorale: np.ndarray, given: np.ndarray) -> int:
@@ -121,9 +145,12 @@ def fill(
     sampler: SamplerConfig | None = None,
     seed: int = 0,
     callback: Callback | None = None,
+    onset: np.ndarray | None = None,
 ) -> TaskResult:
-    """Fill one piece's unknown notes."""
-    return fill_many(model, [chorale], [known], sampler, [seed], callback)[0]
+    """Fill one piece's unknown notes; the known ones keep their ``onset`` (if given)."""
+    result = fill_many(model, [chorale], [known], sampler, [seed], callback)[0]
+    result.onset = merge_onset(result.chorale, onset, np.asarray(known).T)
+    return result
 
 
 def _measures_to_steps(measures: int) -> int:
@@ -157,49 +184,56 @@ def melody_to_chorale(melody: np.ndarray, voice: int = 0) -> np.ndarray:
 
 def harmonize(
     model: Coconet,
-    piece: np.ndarray,
+    piece: np.ndarray | Piece,
     voices: list[int] | None = None,
     sampler: SamplerConfig | None = None,
     seed: int = 0,
     callback: Callback | None = None,
+    onset: np.ndarray | None = None,
 ) -> TaskResult:
     """Keep the given ``voices`` of ``piece`` (default: soprano) and write the others.
 
-    ``piece`` is a chorale ``(steps, 4)`` or a melody ``(steps,)`` for the soprano. Rests in
-    a given voice stay rests."""
+    ``piece`` is a :class:`Piece`, a chorale ``(steps, 4)`` or a melody ``(steps,)`` for the
+    soprano; ``onset`` (same shape, bool) says where a given note is struck, so that a repeated
+    note comes back as two. Rests in a given voice stay rests."""
     voices = [0] if voices is None else voices
-    piece = np.asarray(piece)
+    piece, onset = _split(piece, onset)
     if piece.ndim == 1:
         if len(voices) != 1:
             raise ShapeError("a single melody can only be given as one voice")
         piece = melody_to_chorale(piece, voices[0])
+        if onset is not None:
+            onset = melody_to_chorale(np.asarray(onset, dtype=np.int64), voices[0]) == 1
     if len(voices) == NUM_VOICES:
         raise MaskError("all four voices are given: nothing to write")
     if all((piece[:, v] == SILENCE).all() for v in voices):
         raise MaskError("the given voices hold no notes")
-    return fill(model, piece, masks.harmonize_mask(len(piece), voices), sampler, seed, callback)
+    return fill(model, piece, masks.harmonize_mask(len(piece), voices), sampler, seed, callback, onset)
 
 
 def infill(
     model: Coconet,
-    piece: np.ndarray,
+    piece: np.ndarray | Piece,
     start: int = 0,
     end: int | None = None,
     voices: list[int] | None = None,
     sampler: SamplerConfig | None = None,
     seed: int = 0,
     callback: Callback | None = None,
+    onset: np.ndarray | None = None,
 ) -> TaskResult:
-    """Erase steps ``start:end`` of the chosen voices (default all) and rewrite them."""
+    """Erase steps ``start:end`` of the chosen voices (default all) and rewrite them; the
+    notes kept keep their ``onset``."""
+    piece, onset = _split(piece, onset)
     piece = np.asarray(piece, dtype=np.int64)
     known = masks.infill_mask(len(piece), start, end, voices)
-    return fill(model, piece, known, sampler, seed, callback)
+    return fill(model, piece, known, sampler, seed, callback, onset)
 
 
 def transition(
     model: Coconet,
-    opening: np.ndarray,
-    closing: np.ndarray,
+    opening: np.ndarray | Piece,
+    closing: np.ndarray | Piece,
     measures: int = 2,
     sampler: SamplerConfig | None = None,
     seed: int = 0,
@@ -207,16 +241,20 @@ def transition(
 ) -> TaskResult:
     """Write ``measures`` bars that lead from ``opening`` into ``closing``."""
     bridge = _measures_to_steps(measures)
+    (opening, opening_onset), (closing, closing_onset) = _split(opening, None), _split(closing, None)
     opening, closing = np.asarray(opening, dtype=np.int64), np.asarray(closing, dtype=np.int64)
     gap = np.full((bridge, NUM_VOICES), SILENCE, dtype=np.int64)
     piece = np.concatenate([opening, gap, closing])
+    onset = np.concatenate(
+        [normal_onset(opening, opening_onset), gap != SILENCE, normal_onset(closing, closing_onset)]
+    )
     known = masks.infill_mask(len(piece), len(opening), len(opening) + bridge)
-    return fill(model, piece, known, sampler, seed, callback)
+    return fill(model, piece, known, sampler, seed, callback, onset)
 
 
 def continue_piece(
     model: Coconet,
-    piece: np.ndarray,
+    piece: np.ndarray | Piece,
     measures: int = 2,
     sampler: SamplerConfig | None = None,
     seed: int = 0,
@@ -224,7 +262,9 @@ def continue_piece(
 ) -> TaskResult:
     """Extend ``piece`` by ``measures`` bars."""
     extra = _measures_to_steps(measures)
+    piece, onset = _split(piece, None)
     piece = np.asarray(piece, dtype=np.int64)
     longer = np.concatenate([piece, np.full((extra, NUM_VOICES), SILENCE, dtype=np.int64)])
+    onset = np.concatenate([normal_onset(piece, onset), np.zeros((extra, NUM_VOICES), dtype=bool)])
     known = masks.infill_mask(len(longer), len(piece), len(longer))
-    return fill(model, longer, known, sampler, seed, callback)
+    return fill(model, longer, known, sampler, seed, callback, onset)

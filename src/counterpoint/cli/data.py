@@ -54,9 +54,9 @@ def convert(
     tempo: Annotated[float, typer.Option(help="tempo in quarter notes per minute")] = 80,
 ) -> None:
     """Convert between MIDI, MusicXML and the array formats (.npy, .json)."""
-    from counterpoint.io import read_chorale, suffix_of, write_chorale
+    from counterpoint.io import read_piece, suffix_of, write_piece
 
     suffix_of(target)  # refuse an unknown output type before reading anything
-    chorale = read_chorale(source)
-    write_chorale(chorale, target, tempo_bpm=tempo)
-    typer.echo(f"wrote {target} ({len(chorale)} steps)")
+    piece = read_piece(source)  # every note as written, with the file's key, metre and name
+    write_piece(piece, target, tempo_bpm=tempo, arranger="converted by counterpoint")
+    typer.echo(f"wrote {target} ({piece.steps} steps)")

@@ -1,6 +1,8 @@
 """The composition commands: compose, harmonize, infill, transition and continue. Each reads
-its input, runs the task with the sampler options of :mod:`counterpoint.cli.options`, and
-writes the result."""
+its input as a :class:`~counterpoint.music.piece.Piece` (notes with their onsets, the file's key,
+time signature and name), runs the task with the sampler options of
+:mod:`counterpoint.cli.options`, and writes the result with the input's notes exactly as they
+were, its time signature and its name as the title."""
 
 from __future__ import annotations
 
@@ -12,15 +14,20 @@ import typer
 from counterpoint.cli.options import Checkpoint, Output, Seed, Tempo, sampling_options, user_errors
 
 if TYPE_CHECKING:  # torch is imported only when a command runs
+    from counterpoint.music.piece import Piece
     from counterpoint.sampling.config import SamplerConfig
 
 
-def _finish(result, output: Path, tempo: float) -> None:
-    from counterpoint.io import write_chorale
+def _finish(result, output: Path, tempo: float, checkpoint: str | None, like: Piece | None = None) -> None:
+    """Report the result's notices and write it (with the key, metre and title of ``like``)."""
+    from counterpoint import __version__
+    from counterpoint.io import write_piece
 
     for notice in result.notices:
         typer.echo(f"note: {notice}", err=True)
-    write_chorale(result.chorale, output, tempo_bpm=tempo)
+    model = f"the model {checkpoint}" if checkpoint else "the shipped jsb model"
+    arranger = f"written by counterpoint {__version__} (Coconet) with {model}"
+    write_piece(result.piece(like), output, tempo_bpm=tempo, arranger=arranger)
     typer.echo(f"wrote {output} ({len(result.chorale)} steps)")
 
 
@@ -45,8 +52,7 @@ def compose(
     from counterpoint.tasks import compose as run
 
     _check_output(output)
-    config = config
-    _finish(run(load_model(checkpoint), measures, config, seed), output, tempo)
+    _finish(run(load_model(checkpoint), measures, config, seed), output, tempo, checkpoint)
 
 
 @user_errors
@@ -64,7 +70,7 @@ def harmonize(
 ) -> None:
     """Write the other voices under (or around) a given melody."""
     from counterpoint.errors import MultipleVoicesError
-    from counterpoint.io import read_chorale, read_melody
+    from counterpoint.io import read_melody_piece, read_piece
     from counterpoint.model.registry import load_model
     from counterpoint.music.representation import parse_voices
     from counterpoint.tasks import harmonize as run
@@ -72,11 +78,13 @@ def harmonize(
     _check_output(output)
     given = parse_voices(voices)
     try:  # a one-line file is the melody, whatever voice it is written for
-        piece = read_melody(melody) if len(given) == 1 else read_chorale(melody)
+        piece = read_melody_piece(melody) if len(given) == 1 else read_piece(melody)
+        if len(given) == 1:
+            order = [given[0], *(v for v in range(4) if v != given[0])]  # soprano -> given voice
+            piece = piece.with_pitches(piece.pitches[:, order].copy(), piece.onset[:, order].copy())
     except MultipleVoicesError:  # a multi-voice file: keep its named voices
-        piece = read_chorale(melody)
-    config = config
-    _finish(run(load_model(checkpoint), piece, given, config, seed), output, tempo)
+        piece = read_piece(melody)
+    _finish(run(load_model(checkpoint), piece, given, config, seed), output, tempo, checkpoint, piece)
 
 
 @user_errors
@@ -95,23 +103,15 @@ def infill(
     tempo: Tempo = 80,
 ) -> None:
     """Erase a time window of some voices and rewrite it."""
-    from counterpoint.io import read_chorale
+    from counterpoint.io import read_piece
     from counterpoint.model.registry import load_model
     from counterpoint.music.representation import parse_voices
     from counterpoint.tasks import infill as run
 
     _check_output(output)
-    chorale = read_chorale(piece)
-    result = run(
-        load_model(checkpoint),
-        chorale,
-        from_step,
-        to_step,
-        parse_voices(voices),
-        config,
-        seed,
-    )
-    _finish(result, output, tempo)
+    given = read_piece(piece)
+    result = run(load_model(checkpoint), given, from_step, to_step, parse_voices(voices), config, seed)
+    _finish(result, output, tempo, checkpoint, given)
 
 
 @user_errors
@@ -127,20 +127,14 @@ def transition(
     tempo: Tempo = 80,
 ) -> None:
     """Write a bridge from one fragment into another."""
-    from counterpoint.io import read_chorale
+    from counterpoint.io import read_piece
     from counterpoint.model.registry import load_model
     from counterpoint.tasks import transition as run
 
     _check_output(output)
-    result = run(
-        load_model(checkpoint),
-        read_chorale(opening),
-        read_chorale(closing),
-        measures,
-        config,
-        seed,
-    )
-    _finish(result, output, tempo)
+    first = read_piece(opening)
+    result = run(load_model(checkpoint), first, read_piece(closing), measures, config, seed)
+    _finish(result, output, tempo, checkpoint, first)
 
 
 @user_errors
@@ -155,16 +149,11 @@ def continue_(
     tempo: Tempo = 80,
 ) -> None:
     """Extend a piece by some measures."""
-    from counterpoint.io import read_chorale
+    from counterpoint.io import read_piece
     from counterpoint.model.registry import load_model
     from counterpoint.tasks import continue_piece
 
     _check_output(output)
-    result = continue_piece(
-        load_model(checkpoint),
-        read_chorale(piece),
-        measures,
-        config,
-        seed,
-    )
-    _finish(result, output, tempo)
+    given = read_piece(piece)
+    result = continue_piece(load_model(checkpoint), given, measures, config, seed)
+    _finish(result, output, tempo, checkpoint, given)

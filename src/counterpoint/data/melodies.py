@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from counterpoint.errors import FileFormatError
-from counterpoint.music.representation import SILENCE
+from counterpoint.music.piece import Piece
+from counterpoint.music.representation import NUM_VOICES, SILENCE
 
 # 16ths in a bar of each metre the set uses.
 STEPS_PER_BAR = {"2/4": 8, "3/4": 12, "4/4": 16}
@@ -50,6 +51,14 @@ class Melody:
             pitches[start : start + length] = pitch
             onset[start] = pitch != SILENCE
         return pitches, onset
+
+    def piece(self) -> Piece:
+        """The melody in the soprano of a :class:`Piece`, with its metre and title."""
+        pitches, onset = self.line()
+        chorale = np.full((len(pitches), NUM_VOICES), SILENCE, dtype=np.int64)
+        struck = np.zeros(chorale.shape, dtype=bool)
+        chorale[:, 0], struck[:, 0] = pitches, onset
+        return Piece.of(chorale, struck, time_signature=self.metre, title=self.title)
 
     def sounding(self) -> list[tuple[int, int, int]]:
         """The notes without the rests."""

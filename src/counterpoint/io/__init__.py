@@ -1,14 +1,17 @@
 """Files in and out: MIDI (mido), MusicXML (music21), and the package's own array formats.
 
-Everything here converts between files and the ``(steps, 4)`` chorale array of
-:mod:`counterpoint.music.representation`. Reading quantizes to the 16th-note grid; writing goes
-through a temporary file and an atomic rename, so a failed write never leaves half a file.
+Everything here converts between files and a :class:`~counterpoint.music.piece.Piece` (a
+chorale's pitches plus where each note is struck, with the file's key and time signature and a
+title). Reading quantizes to the 16th-note grid and gives a file's parts their voices (one
+part is a melody for the soprano, see :mod:`counterpoint.io.lines`); writing goes through a
+temporary file and an atomic rename, so a failed write never leaves half a file.
 
 File types, chosen by extension:
 
-- ``.mid`` / ``.midi``: one track per voice (named, with tempo); held notes are one long note.
-- ``.musicxml`` / ``.xml`` / ``.mxl``: four parts with clefs, 4/4, an estimated key signature.
-- ``.npy``: the chorale array itself; ``.json``: ``{"chorale": [[s, a, t, b], ...]}``.
+- ``.mid`` / ``.midi``: one named track per voice, with tempo, time and key signature.
+- ``.musicxml`` / ``.xml`` / ``.mxl``: four parts with clefs, title and credits, the piece's
+  time signature, a key signature, notes spelled by :mod:`counterpoint.music.spelling`.
+- ``.npy`` / ``.json``: pitches and onsets (see :mod:`counterpoint.io.arrays`).
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from counterpoint.errors import FileFormatError, MultipleVoicesError
-from counterpoint.io.arrays import read_array, write_array
+from counterpoint.io.arrays import read_array_piece, write_array
 from counterpoint.io.files import DEFAULT_TEMPO_BPM
-from counterpoint.io.midi import read_midi_chorale, read_midi_melody, write_midi
-from counterpoint.io.musicxml import read_musicxml, write_musicxml
-from counterpoint.music.representation import NUM_VOICES, SILENCE
+from counterpoint.io.midi import read_midi_melody_piece, read_midi_piece, write_midi
+from counterpoint.io.musicxml import DEFAULT_ARRANGER, read_musicxml_piece, write_musicxml
+from counterpoint.music.piece import Piece
+from counterpoint.music.representation import SILENCE
 
 MIDI_SUFFIXES = (".mid", ".midi")
 
@@ -41,40 +45,71 @@ def suffix_of(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in ALL_SUFFIXES:
         raise FileFormatError(
-            f"{path}: unknown file type {suffix or '(none)'!r}; use one of {', '.join(ALL_SUFFIXES)}"
+            f"{path.name}: unknown file type {suffix or '(none)'!r}; use one of {', '.join(ALL_SUFFIXES)}"
         )
     return suffix
 
 
-def read_chorale(path: str | os.PathLike) -> np.ndarray:
-    """Read a four-voice piece from any supported file, chosen by extension."""
+def read_piece(path: str | os.PathLike) -> Piece:
+    """The piece a file holds (any supported type, chosen by extension), its parts given to
+    voices: one part is a melody for the soprano, four are the four voices."""
     suffix = suffix_of(Path(path))
     if suffix in MIDI_SUFFIXES:
-        return read_midi_chorale(path)
+        return read_midi_piece(path)
     if suffix in MUSICXML_SUFFIXES:
-        return read_musicxml(path)
-    return read_array(path)
+        return read_musicxml_piece(path)
+    return read_array_piece(path)
+
+
+def read_melody_piece(path: str | os.PathLike) -> Piece:
+    """One melody, in the soprano: a file whose notes form one line (no chords, no notes
+    overlapping by a 16th or more); in an array file, the one voice that holds notes."""
+    suffix = suffix_of(Path(path))
+    if suffix in MIDI_SUFFIXES:
+        return read_midi_melody_piece(path)
+    if suffix in MUSICXML_SUFFIXES:
+        piece = read_musicxml_piece(path, melody_only=True)
+    else:
+        piece = read_array_piece(path)
+    used = piece.voices
+    if len(used) != 1:
+        raise MultipleVoicesError(
+            f"{Path(path).name}: {len(used)} voices hold notes; a melody file must have one"
+        )
+    pitches = np.full_like(piece.pitches, SILENCE)
+    pitches[:, 0] = piece.pitches[:, used[0]]
+    onset = np.zeros_like(piece.onset)
+    onset[:, 0] = piece.onset[:, used[0]]
+    return piece.with_pitches(pitches, onset)
+
+
+def read_chorale(path: str | os.PathLike) -> np.ndarray:
+    """The pitches ``(steps, 4)`` of :func:`read_piece` (a melody file: the soprano)."""
+    return read_piece(path).pitches
 
 
 def read_melody(path: str | os.PathLike) -> np.ndarray:
-    """Read one line ``(steps,)`` from any supported file (for arrays and scores, the top
-    sounding voice of a one-voice file)."""
-    suffix = suffix_of(Path(path))
-    if suffix in MIDI_SUFFIXES:
-        return read_midi_melody(path)
-    chorale = read_musicxml(path) if suffix in MUSICXML_SUFFIXES else read_array(path)
-    used = [voice for voice in range(NUM_VOICES) if (chorale[:, voice] != SILENCE).any()]
-    if len(used) != 1:
-        raise MultipleVoicesError(f"{path}: {len(used)} voices hold notes; a melody file must have one")
-    return chorale[:, used[0]]
+    """The pitch line ``(steps,)`` of :func:`read_melody_piece`."""
+    return read_melody_piece(path).pitches[:, 0]
 
 
-def write_chorale(chorale: np.ndarray, path: str | os.PathLike, tempo_bpm: float = DEFAULT_TEMPO_BPM) -> None:
-    """Write a chorale to any supported file, chosen by extension; atomically."""
+def write_piece(
+    piece: Piece | np.ndarray,
+    path: str | os.PathLike,
+    tempo_bpm: float = DEFAULT_TEMPO_BPM,
+    onset: np.ndarray | None = None,
+    arranger: str = DEFAULT_ARRANGER,
+) -> None:
+    """Write a piece (or a chorale array with optional ``onset``) to any supported file,
+    chosen by extension; atomically. ``arranger`` is MusicXML's arranger line."""
     suffix = suffix_of(Path(path))
+    piece = Piece.of(piece, onset)
     if suffix in MIDI_SUFFIXES:
-        write_midi(chorale, path, tempo_bpm)
+        write_midi(piece, path, tempo_bpm)
     elif suffix in MUSICXML_SUFFIXES:
-        write_musicxml(chorale, path, tempo_bpm)
+        write_musicxml(piece, path, tempo_bpm, arranger=arranger)
     else:
-        write_array(chorale, path)
+        write_array(piece, path)
+
+
+write_chorale = write_piece  # the older name, for callers that pass an array

@@ -1,24 +1,27 @@
-"""MIDI in and out (mido): one track per voice (named, with tempo); held notes are one long note."""
+"""MIDI in and out (mido).
+
+Reading: each track (or, in a one-track file, each channel) is a part; :mod:`counterpoint.io.lines`
+gives the parts their voices. A file's key signature, time signature and tempo are kept.
+Writing: a tempo track (named, with tempo, time and key signature) and one named track per
+voice (Soprano, Alto, Tenor, Bass); each note is struck where the piece's onset says, so a
+repeated note stays two notes and a held note is one long note.
+"""
 
 from __future__ import annotations
 
-import itertools
 import os
 from pathlib import Path
 
 import mido
 import numpy as np
 
-from counterpoint.errors import (
-    FileFormatError,
-    MultipleVoicesError,
-    TooManyVoicesError,
-)
+from counterpoint.errors import FileFormatError, MultipleVoicesError
 from counterpoint.io.files import DEFAULT_TEMPO_BPM, existing_file, write_atomically
-from counterpoint.io.lines import lines_to_chorale, monophonic
-from counterpoint.limits import MAX_FILE_STEPS
+from counterpoint.io.lines import Event, melody, parts_to_piece
 from counterpoint.music.notes import notes
-from counterpoint.music.representation import NUM_VOICES, SILENCE, STEPS_PER_QUARTER, VOICES
+from counterpoint.music.piece import DEFAULT_TIME_SIGNATURE, Piece, written_metre
+from counterpoint.music.representation import NUM_VOICES, STEPS_PER_QUARTER, VOICES
+from counterpoint.music.spelling import Key, chorale_key
 
 TICKS_PER_BEAT = 480
 
@@ -26,20 +29,15 @@ TICKS_PER_BEAT = 480
 MIDI_PROGRAM = 19
 
 
-# --------------------------------------------------------------------------- helpers
-
-
-# --------------------------------------------------------------------------- MIDI
-
-
-def _midi_notes(midi: mido.MidiFile) -> list[list[tuple[int, int, int, int]]]:
-    """Per track: notes ``(start_step, end_step, pitch, channel)`` quantized to 16ths."""
+def _parts(midi: mido.MidiFile) -> list[list[Event]]:
+    """Per track with notes: ``(start, end, pitch)`` in 16ths, unrounded. A single track with
+    notes on several channels (up to four) is one part per channel."""
     scale = STEPS_PER_QUARTER / midi.ticks_per_beat
-    tracks = []
+    tracks: list[list[tuple[float, float, int, int]]] = []
     for track in midi.tracks:
         tick = 0
         sounding: dict[tuple[int, int], int] = {}
-        found: list[tuple[int, int, int, int]] = []
+        found = []
         for message in track:
             tick += message.time
             if message.type not in ("note_on", "note_off"):
@@ -48,133 +46,102 @@ def _midi_notes(midi: mido.MidiFile) -> list[list[tuple[int, int, int, int]]]:
             if message.type == "note_on" and message.velocity > 0:
                 sounding.setdefault(key, tick)
             elif key in sounding:
-                begin = sounding.pop(key)
-                start, end = round(begin * scale), round(tick * scale)
-                if end > start:  # notes shorter than half a 16th vanish in quantization
-                    found.append((start, end, message.note, message.channel))
-        tracks.append(found)
-    return [track for track in tracks if track]
+                found.append((sounding.pop(key) * scale, tick * scale, message.note, message.channel))
+        if found:
+            tracks.append(found)
+    if len(tracks) == 1:
+        channels = sorted({channel for *_, channel in tracks[0]})
+        if 1 < len(channels) <= NUM_VOICES:
+            tracks = [[n for n in tracks[0] if n[3] == channel] for channel in channels]
+    return [[(start, end, pitch) for start, end, pitch, _ in track] for track in tracks]
+
+
+def _facts(midi: mido.MidiFile) -> tuple[int | None, str, float | None]:
+    """The file's first key signature (as fifths), time signature and tempo, if it has them."""
+    fifths, metre, tempo = None, DEFAULT_TIME_SIGNATURE, None
+    messages = [m for track in midi.tracks for m in track if m.is_meta]
+    for message in reversed(messages):  # the first of each wins
+        if message.type == "key_signature":
+            fifths = Key.parse(message.key).fifths
+        elif message.type == "time_signature":
+            metre = written_metre(f"{message.numerator}/{message.denominator}")
+        elif message.type == "set_tempo":
+            tempo = mido.tempo2bpm(message.tempo)
+    return fifths, metre, tempo
 
 
 def _open_midi(path: str | os.PathLike) -> tuple[Path, mido.MidiFile]:
     path = existing_file(path)
     try:
         midi = mido.MidiFile(path)
-    except Exception as error:  # mido raises many types for corrupt files
-        raise FileFormatError(f"{path}: not a readable MIDI file ({error})") from None
+    except Exception:  # mido raises many types for corrupt files
+        raise FileFormatError(f"{path.name}: not a readable MIDI file") from None
     return path, midi
 
 
-def read_midi_melody(path: str | os.PathLike) -> np.ndarray:
-    """One monophonic line from a MIDI file, as an int array ``(steps,)`` (``SILENCE`` for
-    rests). The file must hold exactly one track (or one channel) with notes."""
+def read_midi_piece(path: str | os.PathLike) -> Piece:
+    """The piece a MIDI file holds, its parts given to voices by :func:`parts_to_piece`."""
     path, midi = _open_midi(path)
-    tracks = _midi_notes(midi)
-    if not tracks:
-        raise FileFormatError(f"{path}: no notes found")
-    if len(tracks) > 1:
-        raise MultipleVoicesError(f"{path}: {len(tracks)} tracks hold notes; a melody file must have one")
-    events = [(start, end, pitch) for start, end, pitch, _ in tracks[0]]
-    chorale = lines_to_chorale([monophonic(events, str(path))], str(path))
-    return chorale[:, 0]
-
-
-def _assign_voices(pitches: list[int], last: list[int]) -> list[int]:
-    """Give each voice one of the distinct sounding ``pitches`` (high to low): voices keep
-    their order, every pitch is sung, and a pitch sung by two voices is a unison. Among such
-    assignments, the one nearest to each voice's last pitch wins."""
-    count = len(pitches)
-    best, best_cost = None, None
-    # choose where the voice sequence S, A, T, B moves on to the next lower pitch
-    for splits in itertools.combinations(range(1, NUM_VOICES), count - 1):
-        index = [sum(1 for split in splits if split <= voice) for voice in range(NUM_VOICES)]
-        cost = sum(abs(last[v] - pitches[index[v]]) for v in range(NUM_VOICES))
-        if best_cost is None or cost < best_cost:
-            best, best_cost = index, cost
-    return [pitches[i] for i in best]
-
-
-def _split_voices(events: list[tuple[int, int, int]], name: str) -> list[list[tuple[int, int, int]]]:
-    """Assign the notes of one polyphonic track to voices. One track cannot tell a unison
-    from a rest, so whenever fewer than four pitches sound, some voices double (see
-    :func:`_assign_voices`); a step where nothing sounds is a rest in every voice."""
-    steps = max(end for _, end, _ in events)
-    if steps > MAX_FILE_STEPS:
-        raise FileFormatError(f"{name}: {steps} steps is longer than the {MAX_FILE_STEPS} allowed")
-    sounding: list[set[int]] = [set() for _ in range(steps)]
-    for start, end, pitch in events:
-        for step in range(start, end):
-            sounding[step].add(pitch)
-    chorale = np.full((steps, NUM_VOICES), SILENCE, dtype=np.int64)
-    last = [72, 64, 57, 48]  # typical pitches of S, A, T, B
-    for step, pitches in enumerate(sounding):
-        if len(pitches) > NUM_VOICES:
-            raise TooManyVoicesError(
-                f"{name}: {len(pitches)} notes sound at step {step}; at most 4 voices are allowed"
-            )
-        if pitches:
-            chorale[step] = last = _assign_voices(sorted(pitches, reverse=True), last)
-    return [
-        [(start, start + length, pitch) for start, length, pitch in notes(chorale[:, voice])]
-        for voice in range(NUM_VOICES)
-    ]
+    fifths, metre, _ = _facts(midi)
+    return parts_to_piece(_parts(midi), path.name, fifths, metre, path.stem)
 
 
 def read_midi_chorale(path: str | os.PathLike) -> np.ndarray:
-    """A chorale from a MIDI file: four tracks (or channels) with notes, one per voice, ordered
-    high to low by mean pitch; or one track whose notes are assigned to voices."""
+    """The pitches ``(steps, 4)`` of :func:`read_midi_piece`."""
+    return read_midi_piece(path).pitches
+
+
+def read_midi_melody_piece(path: str | os.PathLike) -> Piece:
+    """One melody (a single track or channel with notes, no chords) in the soprano."""
     path, midi = _open_midi(path)
-    tracks = _midi_notes(midi)
-    if not tracks:
-        raise FileFormatError(f"{path}: no notes found")
-    if len(tracks) == 1:
-        channels = sorted({channel for *_, channel in tracks[0]})
-        if 1 < len(channels) <= NUM_VOICES:
-            tracks = [[n for n in tracks[0] if n[3] == channel] for channel in channels]
-    if len(tracks) > NUM_VOICES:
-        raise TooManyVoicesError(f"{path}: {len(tracks)} tracks hold notes; at most 4 voices")
-    lines = [[(start, end, pitch) for start, end, pitch, _ in track] for track in tracks]
-    if len(lines) == 1:
-        return lines_to_chorale(_split_voices(lines[0], str(path)), str(path))
-    lines.sort(key=lambda line: -np.mean([pitch for *_, pitch in line]))
-    lines = [
-        monophonic(line, str(path), VOICES[index] if len(lines) == NUM_VOICES else "track")
-        for index, line in enumerate(lines)
-    ]
-    return lines_to_chorale(lines, str(path))
+    parts = _parts(midi)
+    if len(parts) > 1:
+        raise MultipleVoicesError(f"{path.name}: {len(parts)} tracks hold notes; a melody file must have one")
+    if parts:
+        melody(parts[0], path.name)  # refuses chords and overlapping notes
+    fifths, metre, _ = _facts(midi)
+    return parts_to_piece(parts, path.name, fifths, metre, path.stem)
+
+
+def read_midi_melody(path: str | os.PathLike) -> np.ndarray:
+    """One monophonic line ``(steps,)`` (``SILENCE`` in rests) from a MIDI file."""
+    return read_midi_melody_piece(path).pitches[:, 0]
 
 
 def write_midi(
-    chorale: np.ndarray,
+    piece: Piece | np.ndarray,
     path: str | os.PathLike,
     tempo_bpm: float = DEFAULT_TEMPO_BPM,
-    starts: np.ndarray | None = None,
+    onset: np.ndarray | None = None,
 ) -> None:
-    """Write a type-1 MIDI file: a tempo track and one named track per voice. ``starts``
-    (optional bool ``(steps, 4)``) marks repeated notes to strike again."""
-    midi = midi_file(chorale, tempo_bpm, starts)
+    """Write a type-1 MIDI file (see :func:`midi_file`); atomically."""
+    midi = midi_file(piece, tempo_bpm, onset)
     write_atomically(path, lambda temporary: midi.save(temporary))
 
 
 def midi_file(
-    chorale: np.ndarray, tempo_bpm: float = DEFAULT_TEMPO_BPM, starts: np.ndarray | None = None
+    piece: Piece | np.ndarray, tempo_bpm: float = DEFAULT_TEMPO_BPM, onset: np.ndarray | None = None
 ) -> mido.MidiFile:
-    """The :class:`mido.MidiFile` of a chorale (see :func:`write_midi`)."""
-    chorale = np.asarray(chorale)
+    """The :class:`mido.MidiFile` of a piece (or a chorale array with optional ``onset``):
+    a tempo track with tempo, time and key signature, then one named track per voice."""
+    piece = Piece.of(piece, onset)
+    key = chorale_key(piece.pitches, piece.onset, piece.fifths)
+    beats, unit = (int(part) for part in piece.time_signature.split("/"))
     ticks_per_step = TICKS_PER_BEAT // STEPS_PER_QUARTER
     midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
     conductor = mido.MidiTrack()
-    conductor.append(mido.MetaMessage("track_name", name="counterpoint", time=0))
+    conductor.append(mido.MetaMessage("track_name", name=piece.title or "counterpoint", time=0))
     conductor.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tempo_bpm), time=0))
-    conductor.append(mido.MetaMessage("time_signature", numerator=4, denominator=4, time=0))
+    conductor.append(mido.MetaMessage("time_signature", numerator=beats, denominator=unit, time=0))
+    conductor.append(mido.MetaMessage("key_signature", key=_mido_key(key), time=0))
     conductor.append(mido.MetaMessage("end_of_track", time=0))
     midi.tracks.append(conductor)
-    for voice in range(chorale.shape[1]):
+    for voice in range(NUM_VOICES):
         track = mido.MidiTrack()
         track.append(mido.MetaMessage("track_name", name=VOICES[voice].capitalize(), time=0))
         track.append(mido.Message("program_change", program=MIDI_PROGRAM, channel=voice, time=0))
         now = 0
-        for start, length, pitch in notes(chorale[:, voice], None if starts is None else starts[:, voice]):
+        for start, length, pitch in notes(piece.pitches[:, voice], piece.onset[:, voice]):
             begin, end = start * ticks_per_step, (start + length) * ticks_per_step
             track.append(mido.Message("note_on", note=pitch, velocity=80, channel=voice, time=begin - now))
             track.append(mido.Message("note_off", note=pitch, velocity=0, channel=voice, time=end - begin))
@@ -184,12 +151,12 @@ def midi_file(
     return midi
 
 
-# --------------------------------------------------------------------------- MusicXML
-
-
-# --------------------------------------------------------------------------- arrays
-
-
-# --------------------------------------------------------------------------- dispatch
-
-
+def _mido_key(key: Key) -> str:
+    """mido's name of a key ("Bb", "F#m"); a signature of 7 sharps or flats in minor has no
+    name there, so it is written as its relative major's signature."""
+    name = key.tonic + ("m" if key.mode == "minor" else "")
+    try:
+        mido.MetaMessage("key_signature", key=name)
+    except ValueError:
+        return Key(key.fifths).tonic
+    return name

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,11 +44,20 @@ def client_address(http: Request, settings: ServerSettings) -> str:
     return http.client.host if http.client else ""
 
 
-def _answer(results: list, known: np.ndarray) -> dict:
+# What a route adds to a finished result's JSON, from its results (onsets and spellings).
+Describe = Callable[[list], dict]
+
+
+def _nothing(results: list) -> dict:
+    return {}
+
+
+def _answer(results: list, known: np.ndarray, describe: Describe = _nothing) -> dict:
     return {
         "chorales": [r.chorale.tolist() for r in results],
         "mask": known.tolist(),
         "notices": sorted({n for r in results for n in r.notices}),
+        **describe(results),
     }
 
 
@@ -56,9 +66,17 @@ POLL_S = 0.1  # how often a waiting plain request checks that its client is stil
 PROGRESS_S = 0.05  # the least time between two progress lines of a stream
 
 
-async def run(served: Served, http: Request, options: SamplerOptions, chorale: np.ndarray, known: np.ndarray):
+async def run(
+    served: Served,
+    http: Request,
+    options: SamplerOptions,
+    chorale: np.ndarray,
+    known: np.ndarray,
+    describe: Describe = _nothing,
+):
     """Sample a request's alternatives in the shared batcher within the time limit, plain or
-    streamed; refused (429/503) when the queue has no room for it."""
+    streamed; refused (429/503) when the queue has no room for it. ``describe`` adds fields to
+    the finished result."""
     known = masks.check_writable(known)
     seeds = [options.seed + k for k in range(options.count)]
     job = Job(
@@ -69,7 +87,7 @@ async def run(served: Served, http: Request, options: SamplerOptions, chorale: n
         client=client_address(http, served.settings),
     )
     if options.stream:
-        return stream(served, job)
+        return stream(served, job, describe)
     served.batcher.admit(job)
     task = asyncio.create_task(served.batcher.submit(job))
     deadline = time.monotonic() + served.settings.time_limit_s
@@ -84,10 +102,10 @@ async def run(served: Served, http: Request, options: SamplerOptions, chorale: n
         if await http.is_disconnected():  # nobody will read the answer: stop sampling for it
             task.cancel()
             return json_error(499, "the client went away")
-    return _answer(task.result(), known)
+    return _answer(task.result(), known, describe)
 
 
-def stream(served: Served, job: Job) -> StreamingResponse:
+def stream(served: Served, job: Job, describe: Describe = _nothing) -> StreamingResponse:
     """Sample in the shared batcher and stream a line per sampler pass (throttled) with this
     job's rows, then the result. Closing the stream (the client left) stops its sampling."""
     served.batcher.admit(job)  # refused before the stream starts, with a status
@@ -113,7 +131,7 @@ def stream(served: Served, job: Job) -> StreamingResponse:
     async def sample() -> None:
         try:
             results = await asyncio.wait_for(served.batcher.submit(job), served.settings.time_limit_s)
-            lines.put_nowait({"done": True, **_answer(results, job.knowns[0])})
+            lines.put_nowait({"done": True, **_answer(results, job.knowns[0], describe)})
         except TimeoutError:
             lines.put_nowait({"error": TIME_LIMIT_REACHED})
         except CounterpointError as error:

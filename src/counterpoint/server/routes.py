@@ -15,11 +15,12 @@ from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 
 from counterpoint.data import masks
+from counterpoint.errors import ShapeError
 from counterpoint.limits import MAX_BODY_BYTES, MAX_QUEUED_WORK, MAX_REQUEST_STEPS
 from counterpoint.music.representation import NUM_VOICES, SILENCE, STEPS_PER_MEASURE, VOICES, parse_voices
 from counterpoint.music.rules import VOICE_RANGES
 from counterpoint.server.errors import json_error
-from counterpoint.server.requests import Served, run
+from counterpoint.server.requests import Describe, Served, run
 from counterpoint.server.schemas import (
     ComposeRequest,
     ErrorResponse,
@@ -74,6 +75,36 @@ def _chorale_array(rows: list[list[int]]) -> np.ndarray:
     return np.asarray(rows, dtype=np.int64).reshape(-1, NUM_VOICES)
 
 
+def _onset(rows: list[list[bool]] | None, chorale: np.ndarray) -> np.ndarray | None:
+    """A request's onsets as a bool array the chorale's shape (None when it sent none)."""
+    if rows is None:
+        return None
+    onset = np.asarray(rows, dtype=bool).reshape(-1, NUM_VOICES)
+    if onset.shape != chorale.shape:
+        raise ShapeError(f"onsets must have shape {list(chorale.shape)}, got {list(onset.shape)}")
+    return onset
+
+
+def _notes(onset: np.ndarray | None, known: np.ndarray) -> Describe:
+    """What a result says besides its pitches: the ``onsets`` of each alternative (the given
+    notes keep the request's, written notes are one per run of equal pitches) and the
+    ``spellings`` of its notes (``[voice][step]`` names such as "F#4", "" in a rest)."""
+    from counterpoint.music.piece import merge_onset
+    from counterpoint.music.spelling import spell_chorale
+
+    def describe(results: list) -> dict:
+        onsets = [merge_onset(result.chorale, onset, known.T) for result in results]
+        return {
+            "onsets": [struck.tolist() for struck in onsets],
+            "spellings": [
+                spell_chorale(result.chorale, struck).T.tolist()
+                for result, struck in zip(results, onsets, strict=True)
+            ],
+        }
+
+    return describe
+
+
 @router.get("/api/health")
 async def health(served: ServedState) -> dict:
     model, batcher = served.model, served.batcher
@@ -103,7 +134,8 @@ async def harmonize(request: HarmonizeRequest, served: ServedState, http: Reques
         given = parse_voices(request.voices)
     if not given:
         return json_error(422, "no voice has a note: give at least one, or use /api/compose")
-    return await run(served, http, request, chorale, masks.harmonize_mask(len(chorale), given))
+    known = masks.harmonize_mask(len(chorale), given)
+    return await run(served, http, request, chorale, known, _notes(_onset(request.onsets, chorale), known))
 
 
 @router.post("/api/infill", responses=SAMPLED)
@@ -119,7 +151,7 @@ async def infill(request: InfillRequest, served: ServedState, http: Request):
         voices = parse_voices(request.voices) if request.voices else None
         known = masks.infill_mask(steps, request.start or 0, request.end, voices)
     # a note to keep must be a note (or a deliberate rest)
-    return await run(served, http, request, chorale, known)
+    return await run(served, http, request, chorale, known, _notes(_onset(request.onsets, chorale), known))
 
 
 @router.post("/api/compose", responses=SAMPLED)
@@ -145,19 +177,19 @@ async def compose(request: ComposeRequest, served: ServedState, http: Request):
     },
 )
 async def export(kind: Literal["midi", "musicxml"], request: ExportRequest) -> Response:
-    """The piece as a MIDI or MusicXML file."""
+    """The piece as a MIDI or MusicXML file: its notes as struck (``onsets``), its time
+    signature, key signature (given or estimated) and title."""
     from counterpoint.io.midi import midi_file
     from counterpoint.io.musicxml import to_score
+    from counterpoint.music.piece import Piece
 
     chorale = _chorale_array(request.chorale)
-    starts = None
-    if request.onsets is not None:
-        starts = np.asarray(request.onsets, dtype=bool)
-        if starts.shape != chorale.shape:
-            return json_error(422, f"onsets must have shape {list(chorale.shape)}, got {list(starts.shape)}")
+    piece = Piece.of(
+        chorale, _onset(request.onsets, chorale), request.key_fifths, request.time_signature, request.title
+    )
     if kind == "midi":
         buffer = io.BytesIO()
-        midi_file(chorale, request.tempo, starts).save(file=buffer)
+        midi_file(piece, request.tempo).save(file=buffer)
         return Response(
             buffer.getvalue(),
             media_type="audio/midi",
@@ -165,7 +197,7 @@ async def export(kind: Literal["midi", "musicxml"], request: ExportRequest) -> R
         )
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "piece.musicxml"
-        to_score(chorale, request.tempo, starts).write("musicxml", fp=str(path))
+        to_score(piece, request.tempo).write("musicxml", fp=str(path))
         data = path.read_bytes()
     return Response(
         data,
@@ -180,20 +212,34 @@ async def export(kind: Literal["midi", "musicxml"], request: ExportRequest) -> R
     responses=POSTED | {200: {"model": ImportResponse}, 415: _error("not a .mid or .musicxml file")},
 )
 async def import_file(file: Annotated[UploadFile, File(description="a .mid or .musicxml file")]):
-    """A MIDI/MusicXML file as a (steps, 4) piece."""
-    from counterpoint.io import ALL_SUFFIXES, read_chorale
+    """A MIDI/MusicXML file as a (steps, 4) piece, read as the CLI reads it: one part is a
+    melody for the soprano, two or three parts go to the voices their ranges suit, four are the
+    four voices. Returns ``chorale``, ``onsets``, ``given`` (the voices that hold notes),
+    ``time_signature``, ``key_fifths`` (the file's key signature or null), ``title`` and
+    ``spellings``."""
+    from counterpoint.io import ALL_SUFFIXES, read_piece
+    from counterpoint.music.spelling import spell_chorale
 
-    suffix = Path(file.filename or "").suffix.lower()
+    name = Path(file.filename or "").name
+    suffix = Path(name).suffix.lower()
     if suffix not in ALL_SUFFIXES or suffix in (".npy",):
         return json_error(415, f"unsupported file type {suffix or '(none)'!r}: upload .mid or .musicxml")
     data = await file.read()
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"upload{suffix}"
+        path = Path(folder) / (name if name and name.isprintable() else f"upload{suffix}")
         path.write_bytes(data)
-        chorale = read_chorale(path)
-    if len(chorale) > MAX_REQUEST_STEPS:
-        return json_error(422, f"the piece has {len(chorale)} steps; at most {MAX_REQUEST_STEPS} are allowed")
-    return {"chorale": chorale.tolist()}
+        piece = read_piece(path)  # its errors name the file as the user named it, not the folder
+    if piece.steps > MAX_REQUEST_STEPS:
+        return json_error(422, f"the piece has {piece.steps} steps; at most {MAX_REQUEST_STEPS} are allowed")
+    return {
+        "chorale": piece.pitches.tolist(),
+        "onsets": piece.onset.tolist(),
+        "given": [VOICES[voice] for voice in piece.voices],
+        "time_signature": piece.time_signature,
+        "key_fifths": piece.fifths,
+        "title": piece.title,
+        "spellings": spell_chorale(piece.pitches, piece.onset, piece.fifths).T.tolist(),
+    }
 
 
 @router.get("/", include_in_schema=False)

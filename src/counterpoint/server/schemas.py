@@ -47,6 +47,16 @@ Chorale = Annotated[
 ]
 
 
+Onsets = Annotated[
+    list[Annotated[list[bool], Field(min_length=NUM_VOICES, max_length=NUM_VOICES)]] | None,
+    Field(
+        max_length=MAX_REQUEST_STEPS,
+        description="(steps, 4): true where a note is struck, so a repeated note stays two notes; "
+        "default: one note per run of equal pitches",
+    ),
+]
+
+
 def _check_pitches(rows: list[list[int]]) -> list[list[int]]:
     for step, row in enumerate(rows):
         for voice, pitch in enumerate(row):
@@ -57,6 +67,7 @@ def _check_pitches(rows: list[list[int]]) -> list[list[int]]:
 
 class HarmonizeRequest(SamplerOptions):
     chorale: Chorale
+    onsets: Onsets = None
     voices: list[str] | None = Field(None, description="given voices; default: every voice that has a note")
 
     _pitches = field_validator("chorale")(_check_pitches)
@@ -64,6 +75,7 @@ class HarmonizeRequest(SamplerOptions):
 
 class InfillRequest(SamplerOptions):
     chorale: Chorale
+    onsets: Onsets = None
     mask: list[list[bool]] | None = Field(None, description="(4, steps): true where a note is kept")
     start: int | None = Field(None, ge=0, description="first step to rewrite (with end and voices)")
     end: int | None = Field(None, ge=1)
@@ -79,9 +91,12 @@ class ComposeRequest(SamplerOptions):
 class ExportRequest(BaseModel):
     chorale: Chorale
     tempo: float = Field(80, ge=20, le=300)
-    onsets: list[list[bool]] | None = Field(
-        None, description="(steps, 4): true where a note is struck (keeps repeated notes apart)"
+    onsets: Onsets = None
+    time_signature: Literal["2/4", "3/4", "4/4"] = Field("4/4", description="the written time signature")
+    key_fifths: int | None = Field(
+        None, ge=-7, le=7, description="key signature (sharps positive, flats negative); default: estimated"
     )
+    title: str | None = Field(None, max_length=200, description="default: 'Chorale' with the date")
 
     _pitches = field_validator("chorale")(_check_pitches)
 
@@ -98,6 +113,12 @@ class SampleResponse(BaseModel):
     chorales: list[list[list[int]]] = Field(description="one (steps, 4) piece per alternative")
     mask: list[list[bool]] = Field(description="(4, steps): true where a note was kept")
     notices: list[str]
+    onsets: list[list[list[bool]]] | None = Field(
+        None, description="per alternative, (steps, 4): true where a note is struck"
+    )
+    spellings: list[list[list[str]]] | None = Field(
+        None, description='per alternative, [voice][step] note names such as "F#4" ("" = silent)'
+    )
 
 
 class ProgressLine(BaseModel):
@@ -110,8 +131,16 @@ class ProgressLine(BaseModel):
     done: bool | None = None
     mask: list[list[bool]] | None = None
     notices: list[str] | None = None
+    onsets: list[list[list[bool]]] | None = None
+    spellings: list[list[list[str]]] | None = None
     error: str | None = None
 
 
 class ImportResponse(BaseModel):
     chorale: list[list[int]] = Field(description="(steps, 4) MIDI pitches, -1 = silence")
+    onsets: list[list[bool]] = Field(description="(steps, 4): true where a note is struck")
+    given: list[str] = Field(description="the voices that hold notes")
+    time_signature: str
+    key_fifths: int | None = Field(description="the file's key signature (sharps positive), or null")
+    title: str | None
+    spellings: list[list[str]] = Field(description='[voice][step] note names such as "F#4"')

@@ -623,6 +623,7 @@ async function open(file) {
     hint(error.unreachable ? error.message : `Could not open ${file.name}: ${error.message.replace(/\.$/, "")}. Open a MIDI (.mid) or MusicXML file with a melody or four voices.`, true);
     return;
   }
+  if (["2/4", "3/4", "4/4"].includes(data.time_signature)) state.metre = data.time_signature;  // the file's metre
   const steps = data.chorale.length, barSteps = stepsPerBar(state.metre);
   const measures = Math.min(32, Math.max(1, Math.ceil(steps / barSteps)));
   state.undo.push(snapshot()); state.redo = [];
@@ -631,10 +632,12 @@ async function open(file) {
   data.chorale.slice(0, piece.steps).forEach((row, t) => row.forEach((p, v) => {
     if (p === -1) return;
     piece.pitch[v][t] = p; piece.origin[v][t] = "user";
-    piece.onset[v][t] = t === 0 || data.chorale[t - 1][v] !== p;
+    // the file's onsets: a repeated note stays two notes
+    piece.onset[v][t] = data.onsets ? data.onsets[t][v] : t === 0 || data.chorale[t - 1][v] !== p;
   }));
   state.piece = piece; state.region = null; state.selected = null; state.last = null;
-  state.key = likelyKey(piece.pitch.flat().filter((p) => p !== -1));
+  state.key = Math.abs(data.key_fifths ?? 7) <= 6 ? data.key_fifths : likelyKey(piece.pitch.flat().filter((p) => p !== -1));
+  state.spellings = data.spellings ?? null;
   syncMenus(); afterChange();
   hint(`Opened ${file.name} (${measures} bars). Its notes are yours: select a region to refill, or clear voices and harmonize.`);
 }

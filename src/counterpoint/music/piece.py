@@ -1,0 +1,135 @@
+"""A piece: a chorale's pitches plus where each note is struck, and what a file says about it.
+
+The network sees only pitches (:mod:`counterpoint.music.representation`); a person writes
+notes. A :class:`Piece` keeps both: ``pitches`` ``(steps, 4)`` as in a chorale, and ``onset``
+``(steps, 4)`` bool, True where a note is struck, so that a repeated note (struck again) and a
+held note (tied on) differ. Every file reader returns a Piece, every writer takes one, and the
+tasks return the onsets of what they wrote. The one rule for onsets is :func:`normal_onset`: a
+note is struck wherever the pitch changes, never in a rest, and otherwise where ``onset`` says.
+Without onsets (an old file, a bare array), each run of equal pitches is one note.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from counterpoint.errors import PitchOutOfRangeError, ShapeError
+from counterpoint.music.notes import onsets
+from counterpoint.music.representation import NUM_VOICES, SILENCE, STEPS_PER_QUARTER, VOICES
+
+DEFAULT_TIME_SIGNATURE = "4/4"
+MIDI_LIMITS = (0, 127)  # the first and last MIDI pitch
+
+
+def steps_per_bar(time_signature: str) -> int:
+    """16ths in one bar of ``"3/4"``, ``"6/8"``, ...; raises for a metre the grid cannot hold."""
+    try:
+        beats, unit = (int(part) for part in time_signature.split("/"))
+    except ValueError:
+        raise ShapeError(f"{time_signature!r} is not a time signature such as 3/4") from None
+    steps = beats * 4 * STEPS_PER_QUARTER / unit if beats > 0 and unit > 0 else 0
+    if steps < 1 or steps != int(steps):
+        raise ShapeError(f"the time signature {time_signature} does not fit a grid of 16th notes")
+    return int(steps)
+
+
+def written_metre(time_signature: str) -> str:
+    """A file's time signature if the 16th-note grid can hold its bars, else 4/4 (a file in
+    9/32 is still read, its notes on the grid, and written in 4/4)."""
+    try:
+        steps_per_bar(time_signature)
+    except ShapeError:
+        return DEFAULT_TIME_SIGNATURE
+    return time_signature
+
+
+def normal_onset(pitches: np.ndarray, onset: np.ndarray | None = None) -> np.ndarray:
+    """The onsets of ``pitches`` ``(steps, 4)``: True where a note starts. A new pitch is always
+    a new note and silence never starts one; where the pitch stays, ``onset`` (if given) says
+    whether the note is struck again. Without ``onset``, one note per run of equal pitches."""
+    pitches = np.asarray(pitches)
+    derived = onsets(pitches)
+    if onset is None:
+        return derived
+    onset = np.asarray(onset, dtype=bool)
+    if onset.shape != pitches.shape:
+        raise ShapeError(f"onsets must have shape {list(pitches.shape)}, got {list(onset.shape)}")
+    return (derived | onset) & (pitches != SILENCE)
+
+
+def merge_onset(pitches: np.ndarray, given: np.ndarray | None, known: np.ndarray) -> np.ndarray:
+    """Onsets of a finished piece: the given notes (``known``, ``(steps, 4)`` bool) keep the
+    onsets they came with (``given``); written notes are one note per run of equal pitches."""
+    derived = onsets(pitches)
+    kept = derived if given is None else normal_onset(pitches, given)
+    return normal_onset(pitches, np.where(np.asarray(known, dtype=bool), kept, derived))
+
+
+@dataclass(frozen=True, eq=False)
+class Piece:
+    """Pitches ``(steps, 4)`` (MIDI or ``SILENCE``), ``onset`` ``(steps, 4)`` bool, and what a
+    file may say: the key signature's ``fifths`` (None: estimate it from the notes), the
+    ``time_signature`` and a ``title``. Make one with :meth:`of`, which checks and completes."""
+
+    pitches: np.ndarray
+    onset: np.ndarray
+    fifths: int | None = None
+    time_signature: str = DEFAULT_TIME_SIGNATURE
+    title: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        pitches: np.ndarray | Piece,
+        onset: np.ndarray | None = None,
+        fifths: int | None = None,
+        time_signature: str = DEFAULT_TIME_SIGNATURE,
+        title: str | None = None,
+    ) -> Piece:
+        """A piece from a chorale array (a Piece is returned as it is); ``onset`` defaults to
+        one note per run of equal pitches."""
+        if isinstance(pitches, Piece):
+            return pitches
+        array = np.asarray(pitches)
+        if array.ndim != 2 or array.shape[1] != NUM_VOICES:
+            raise ShapeError(f"a piece must have shape (steps, 4), got {tuple(array.shape)}")
+        steps_per_bar(time_signature)
+        if array.size and not np.issubdtype(array.dtype, np.integer) and not np.all(array == np.round(array)):
+            raise ShapeError("pitches must be whole numbers (MIDI pitches, -1 for silence)")
+        array = array.astype(np.int64)
+        outside = (array != SILENCE) & ((array < MIDI_LIMITS[0]) | (array > MIDI_LIMITS[1]))
+        if outside.any():
+            step, voice = np.argwhere(outside)[0]
+            raise PitchOutOfRangeError(
+                f"{array[step, voice]} in the {VOICES[voice]} at step {step} is not a MIDI pitch "
+                f"({MIDI_LIMITS[0]} to {MIDI_LIMITS[1]}, or -1 for silence)"
+            )
+        return cls(array, normal_onset(array, onset), fifths, time_signature, title)
+
+    @property
+    def steps(self) -> int:
+        return len(self.pitches)
+
+    @property
+    def voices(self) -> list[int]:
+        """The voices that hold at least one note."""
+        return [voice for voice in range(NUM_VOICES) if (self.pitches[:, voice] != SILENCE).any()]
+
+    @property
+    def steps_per_bar(self) -> int:
+        return steps_per_bar(self.time_signature)
+
+    def with_pitches(self, pitches: np.ndarray, onset: np.ndarray | None = None) -> Piece:
+        """The same file facts (key, metre, title) over other notes."""
+        return replace(self, pitches=np.asarray(pitches, dtype=np.int64), onset=normal_onset(pitches, onset))
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Piece)
+            and np.array_equal(self.pitches, other.pitches)
+            and np.array_equal(self.onset, other.onset)
+            and (self.fifths, self.time_signature, self.title)
+            == (other.fifths, other.time_signature, other.title)
+        )
