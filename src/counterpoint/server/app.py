@@ -5,7 +5,9 @@ environment, for ``counterpoint serve`` and gunicorn."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import mimetypes
+
+from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 
 from counterpoint.model.network import Coconet
@@ -15,6 +17,11 @@ from counterpoint.server.errors import install_error_handlers
 from counterpoint.server.requests import Served
 from counterpoint.server.routes import STATIC, router
 from counterpoint.server.settings import ServerSettings
+
+# cross-origin isolation: the page's ONNX Runtime Web needs SharedArrayBuffer for its threads
+ISOLATION = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp"}
+mimetypes.add_type("application/wasm", ".wasm")
+mimetypes.add_type("text/javascript", ".mjs")
 
 
 def create_app(settings: ServerSettings | None = None, model: Coconet | None = None) -> FastAPI:
@@ -34,13 +41,17 @@ def create_app(settings: ServerSettings | None = None, model: Coconet | None = N
     install_error_handlers(app)
     app.include_router(router)
 
+    @app.middleware("http")
+    async def isolate(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.update(ISOLATION)
+        return response
+
     from swagger_ui_bundle import swagger_ui_path
 
     app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
-
-
 
 
 def app_factory() -> FastAPI:

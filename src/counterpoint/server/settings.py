@@ -1,5 +1,6 @@
-"""A server's settings: the model, batching, time limit and threads, from arguments or from
-``COUNTERPOINT_*`` environment variables (what a process manager's workers read)."""
+"""A server's settings: the model, batching, time limit, threads and the page's browser model,
+from arguments or from ``COUNTERPOINT_*`` environment variables (what a process manager's
+workers read)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ class ServerSettings:
     # a second OpenMP thread outside the main thread (measured: 8.3 ms a pass with 1, 10 ms
     # with 2 on this 2-core machine), so a worker uses 1 and cores are filled with --workers.
     threads: int = 1
+    # the ONNX network the page samples with (default: the int8 file beside the checkpoint)
+    browser_model: str | None = None
 
     @classmethod
     def from_env(cls) -> ServerSettings:
@@ -29,4 +32,5 @@ class ServerSettings:
             time_limit_s=float(os.environ.get("COUNTERPOINT_TIME_LIMIT_S", cls.time_limit_s)),
             batching=os.environ.get("COUNTERPOINT_BATCHING", "1") != "0",
             threads=int(os.environ.get("COUNTERPOINT_THREADS", "1")),
+            browser_model=os.environ.get("COUNTERPOINT_BROWSER_MODEL") or None,
         )
