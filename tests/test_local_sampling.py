@@ -222,6 +222,28 @@ def test_octave_shift_and_uniform_match_python():
     assert VOICE_RANGES == ((60, 81), (52, 74), (46, 69), (36, 66))  # rules.js holds the same table
 
 
+# --------------------------------------------------------------------------- the server's part
+
+
+def test_server_hands_pages_their_model_cross_origin_isolated(tiny_model, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from counterpoint.server import ServerSettings, create_app
+
+    with TestClient(create_app(ServerSettings(), model=tiny_model)) as client:
+        missing = client.get("/api/browser-model")  # a model without an int8 file: none
+        assert missing.status_code == 404 and missing.json() == {"error": "this server has no browser model"}
+        wasm = client.get("/static/vendor/onnxruntime-web/ort-wasm-simd-threaded.wasm")
+        assert wasm.headers["content-type"] == "application/wasm"  # streaming compilation needs it
+        for response in (missing, wasm, client.get("/")):
+            assert response.headers["cross-origin-opener-policy"] == "same-origin"
+            assert response.headers["cross-origin-embedder-policy"] == "require-corp"
+    path = tmp_path / "page.onnx"
+    path.write_bytes(b"an ONNX file")
+    with TestClient(create_app(ServerSettings(browser_model=str(path)), model=tiny_model)) as client:
+        assert client.get("/api/browser-model").content == b"an ONNX file"
+
+
 # --------------------------------------------------------------------------- in Chromium
 
 
