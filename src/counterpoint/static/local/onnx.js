@@ -8,20 +8,6 @@ ort.env.wasm.wasmPaths = VENDOR;
 // sessions run in ORT's worker: the page stays responsive during a pass (inputs are handed over)
 ort.env.wasm.proxy = true;
 
-/** ORT's threaded WASM module tells a worker from the page by self.name when it is imported; a
- * page script with a global function called `name` replaces window.name (app.js has one), so
- * the module is imported here first, with a string name in place for that moment (modules run
- * once: ORT's own import then finds it loaded). */
-async function importRuntime() {
-  const saved = globalThis.name, shadowed = typeof saved !== "string";
-  if (shadowed) globalThis.name = "";
-  try {
-    await import(`${VENDOR}ort-wasm-simd-threaded.mjs`);
-  } finally {
-    if (shadowed) globalThis.name = saved;
-  }
-}
-
 /** Threads the page can use: 1 unless cross-origin isolated, else up to 4 of the cores. */
 export function availableThreads() {
   if (!globalThis.crossOriginIsolated) return 1;
@@ -35,7 +21,6 @@ export function availableThreads() {
  */
 export async function loadNetwork(url, { threads = availableThreads(), pitches } = {}) {
   ort.env.wasm.numThreads = threads;
-  await importRuntime();
   const response = await fetch(url);
   if (!response.ok) throw new Error(`no browser model (${response.status})`);
   const bytes = new Uint8Array(await response.arrayBuffer()), size = bytes.length;
