@@ -401,6 +401,11 @@ def test_page_samples_locally_with_the_server_endpoints_blocked(
 
         page.select_option("#sampling-mode", "local")  # the switch: sample here
         assert "Sampling on this device" in page.locator("#sampling-status").inner_text()
+        before = page.evaluate("JSON.stringify(app.state.piece)")
+        page.evaluate("['harmonize', 'cancel'].forEach((id) => document.getElementById(id).click())")
+        page.wait_for_function("!app.state.busy", timeout=30_000)
+        assert "cancelled: nothing changed" in page.locator("#hint").inner_text()
+        assert page.evaluate("JSON.stringify(app.state.piece)") == before
         before = page.evaluate("app.state.piece.pitch")
         _harmonize(page, "#again")
         assert page.evaluate("app.state.piece.pitch")[0] == before[0], "the melody stays"
