@@ -1,7 +1,8 @@
 """The API's endpoints and the page, on one router: health, harmonize, infill, compose, export,
-import, the page and the API docs. Each endpoint reads the app's model, settings and batcher
-(:class:`~counterpoint.server.requests.Served`) from the app's state, and documents every
-status and content type it answers with (``tests/test_openapi.py`` holds it to that)."""
+import, the page, its browser model and the API docs. Each endpoint reads the app's model,
+settings and batcher (:class:`~counterpoint.server.requests.Served`) from the app's state, and
+documents every status and content type it answers with (``tests/test_openapi.py`` holds it to
+that)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from counterpoint.errors import ShapeError
 from counterpoint.limits import MAX_BODY_BYTES, MAX_QUEUED_WORK, MAX_REQUEST_STEPS
 from counterpoint.music.representation import NUM_VOICES, SILENCE, STEPS_PER_MEASURE, VOICES, parse_voices
 from counterpoint.music.rules import VOICE_RANGES
+from counterpoint.runtime import int8
 from counterpoint.server.errors import json_error
 from counterpoint.server.requests import Describe, Served, run
 from counterpoint.server.schemas import (
@@ -240,6 +242,17 @@ async def import_file(file: Annotated[UploadFile, File(description="a .mid or .m
         "title": piece.title,
         "spellings": spell_chorale(piece.pitches, piece.onset, piece.fifths).T.tolist(),
     }
+
+
+@router.get("/api/browser-model", include_in_schema=False)
+async def browser_model(served: ServedState) -> Response:
+    """The ONNX network the page samples with on the visitor's device (404: none): the
+    settings' ``browser_model``, else the int8 file made from this model's own weights."""
+    model = served.model
+    path = served.settings.browser_model or (int8.int8_network(model) and int8.int8_path(model.source))
+    if not path or not Path(path).is_file():
+        return json_error(404, "this server has no browser model")
+    return FileResponse(path, media_type="application/octet-stream")
 
 
 @router.get("/", include_in_schema=False)

@@ -1,5 +1,6 @@
-"""A server's settings: the model, batching, time limit, threads and whether a proxy is in front,
-from arguments or from ``COUNTERPOINT_*`` environment variables (what a process manager's workers read)."""
+"""A server's settings: the model, batching, time limit, threads, whether a proxy is in front and
+the page's browser model, from arguments or from ``COUNTERPOINT_*`` environment variables (what a
+process manager's workers read)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ class ServerSettings:
     # clients apart by the address it appends to X-Forwarded-For. Off by default, because a
     # client talking to the server directly can write any X-Forwarded-For it likes.
     behind_proxy: bool = False
+    # the ONNX network the page samples with (default: the int8 file beside the checkpoint)
+    browser_model: str | None = None
 
     @classmethod
     def from_env(cls) -> ServerSettings:
@@ -34,4 +37,5 @@ class ServerSettings:
             batching=os.environ.get("COUNTERPOINT_BATCHING", "1") != "0",
             threads=int(os.environ.get("COUNTERPOINT_THREADS", "1")),
             behind_proxy=os.environ.get("COUNTERPOINT_BEHIND_PROXY", "0") == "1",
+            browser_model=os.environ.get("COUNTERPOINT_BROWSER_MODEL") or None,
         )

@@ -1,5 +1,6 @@
 // Talking to this server: the streamed sampler (/api/infill), export, import and health,
 // with every failure turned into a sentence for a person (never a path or "TypeError").
+// Sampling may run on this device instead (issue #42): static/local/page.js decides.
 
 export class Cancelled extends Error {}
 
@@ -26,7 +27,9 @@ async function send(url, init, fileName) {
   if (!response.ok) {
     const body = await response.json().catch(() => null);
     const reason = body?.error ?? body?.detail ?? `it answered ${response.status} ${response.statusText}`;
-    throw new Error(sentence(typeof reason === "string" ? reason : JSON.stringify(reason), fileName));
+    const error = new Error(sentence(typeof reason === "string" ? reason : JSON.stringify(reason), fileName));
+    error.status = response.status;  // 502/503/504: local sampling takes over
+    throw error;
   }
   return response;
 }
@@ -35,12 +38,22 @@ export async function health() {
   return (await send("/api/health", {})).json();
 }
 
+// local/page.js loads and times the browser model at once; without it the server samples
+const local = import("../local/page.js").then((page) => { page.install(); return page; })
+  .catch((error) => { console.warn("no local sampling:", error); return null; });
+
 /**
  * Sample: body as /api/infill takes it. Streams progress ({iteration, passes, chorales}) to
  * onProgress and resolves with the final {chorales, notices}. Rejects with Cancelled when
  * signal aborts (the server then stops sampling for nobody), or an Error with a sentence.
+ * On this device or on the server, as local/page.js's route() decides.
  */
-export async function infill(body, { signal, onProgress }) {
+export async function infill(body, options) {
+  const page = await local;
+  return page ? page.route(body, options, serverInfill) : serverInfill(body, options);
+}
+
+async function serverInfill(body, { signal, onProgress }) {
   const response = await send("/api/infill", {
     method: "POST", headers: { "content-type": "application/json" },
     body: JSON.stringify({ ...body, stream: true }), signal,

@@ -1,0 +1,232 @@
+"""In-browser sampling speed beside the server's, in one run (issue #42).
+
+Harmonizing 2 measures (the soprano of the first 2 measures of JSB test pieces, in turn; three
+voices written with the default sampler: 65 Gibbs passes) two ways on this machine:
+
+- the server: ``counterpoint serve`` (the shipped model unless --checkpoint), POST
+  /api/harmonize, wall time per request from this process;
+- the browser: Debian's headless Chromium, the page's sampler (``static/local``) on ONNX
+  Runtime Web (WASM, SIMD, --threads threads, cross-origin isolated), the same network file the
+  server hands to pages (/api/browser-model), timed inside the page.
+
+Also each browser network's time for one bare pass at 32 steps, and the page's speed-test
+estimate and choice, and the quality of both paths' pieces (with the JSB data): the share of
+alto/tenor/bass voice-steps equal to Bach's and voice-leading faults per 100 steps, each with
+its standard error over the pieces (the page draws other random numbers than the server, so
+its pieces differ; tests/test_local_sampling.py shows it is the same procedure). ``--float32``
+also times float32 ONNX exports of the checkpoint (the product, and its first network alone)
+in the browser. Run from the repository root with nothing else busy:
+
+    python benchmarks/browser_speed.py [--repeats 10] [--threads 2] [--float32] [--data JSB]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from common import add_checkpoint, add_data, cpu_description
+
+from counterpoint.model.products import fuse_batch_norm, split
+from counterpoint.model.registry import load_model
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
+STEPS = 32
+
+
+def windows(data: Path, count: int) -> list[np.ndarray] | None:
+    """The first 2 measures of JSB test pieces, or None without the data."""
+    if not data.exists():
+        return None
+    from counterpoint.data.datasets import load_jsb
+
+    test = load_jsb(data).test
+    return [test[i % len(test)][:STEPS] for i in range(count)]
+
+
+def quality(pieces: list[list[list[int]]], bach: list[np.ndarray]) -> str:
+    """Accuracy against Bach's alto/tenor/bass and faults per 100 steps, mean +- standard error."""
+    from counterpoint.evaluation import fault_rates
+
+    pieces = [np.asarray(piece) for piece in pieces]
+    accuracy = [float((piece[:, 1:] == real[:, 1:]).mean()) for piece, real in zip(pieces, bach, strict=True)]
+    parallels = [sum(fault_rates([p])[k] for k in ("parallel_fifths", "parallel_octaves")) for p in pieces]
+    faults = [sum(fault_rates([p]).values()) for p in pieces]
+
+    def mean_se(values: list[float]) -> str:
+        return f"{np.mean(values):.3f} +- {np.std(values, ddof=1) / np.sqrt(len(values)):.3f}"
+
+    return (
+        f"accuracy {mean_se(accuracy)}, parallel 5ths/8ves per 100 steps {mean_se(parallels)}, "
+        f"all faults per 100 steps {mean_se(faults)}"
+    )
+
+
+def start_server(checkpoint: str | None, browser_model: str | None) -> tuple[str, subprocess.Popen]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "counterpoint", "serve", "--port", str(port)]
+    command += ["--checkpoint", checkpoint] if checkpoint else []
+    env = {**os.environ, **({"COUNTERPOINT_BROWSER_MODEL": browser_model} if browser_model else {})}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(1200):
+        try:
+            urllib.request.urlopen(url + "/api/health", timeout=1)
+            return url, process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit("the server did not start")
+
+
+def server_latencies(url: str, sopranos: list[list[int]]) -> tuple[list[float], list]:
+    times, pieces = [], []
+    for seed, soprano in enumerate(sopranos):
+        body = {"chorale": [[p, -1, -1, -1] for p in soprano], "voices": ["soprano"], "seed": seed}
+        headers = {"content-type": "application/json"}
+        request = urllib.request.Request(url + "/api/harmonize", json.dumps(body).encode(), headers)
+        start = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=600) as response:
+            pieces.append(json.load(response)["chorales"][0])
+        times.append(time.perf_counter() - start)
+    return times, pieces
+
+
+# runs in the page: load a network with the page's own modules, then time passes and pieces
+BROWSER = """async ([modelUrl, threads, sopranos]) => {
+  const { loadNetwork } = await import("/static/local/onnx.js");
+  const { LocalSampler } = await import("/static/local/sampler.js");
+  const { speedTest } = await import("/static/local/speedtest.js");
+  const health = await (await fetch("/api/health")).json();
+  const [low, high] = health.pitch_range, P = high - low + 1;
+  const network = await loadNetwork(modelUrl, { threads, pitches: P });
+  const sampler = new LocalSampler(network, low, P);
+  const input = () => new Float32Array(8 * 32 * P);  // a run hands its input to ORT's worker
+  for (let i = 0; i < 3; i++) await network.run(input(), 1, 32);
+  const passes = [];
+  for (let i = 0; i < 20; i++) {
+    const x = input(), start = performance.now();
+    await network.run(x, 1, 32);
+    passes.push(performance.now() - start);
+  }
+  const speed = await speedTest(sampler);
+  const known = [0, 1, 2, 3].map((v) => new Array(32).fill(v === 0));
+  const pieces = [], chorales = [];
+  for (const [seed, soprano] of sopranos.entries()) {
+    const chorale = soprano.map((p) => [p, -1, -1, -1]);
+    const start = performance.now();
+    const [result] = await sampler.fill([chorale], [known], {}, [seed]);
+    pieces.push(performance.now() - start);
+    chorales.push(result.chorale);
+  }
+  const isolated = crossOriginIsolated;
+  return { passes, pieces, chorales, speed, threads: network.threads, bytes: network.bytes, isolated };
+}"""
+
+
+def browser_latencies(url: str, model_url: str, threads: int, sopranos: list[list[int]]) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page()
+        page.goto(url + "/api/health")  # a same-origin document, cross-origin isolated like the page
+        result = page.evaluate(BROWSER, [model_url, threads, sopranos])
+        browser.close()
+    return result
+
+
+def export_float32(network: torch.nn.Module, pitches: int, path: Path) -> Path:
+    network = fuse_batch_norm(network.eval(), torch.float32).to(memory_format=torch.contiguous_format)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            network,
+            (torch.zeros(1, 8, STEPS, pitches),),
+            str(path),
+            input_names=["x"],
+            output_names=["logits"],
+            dynamic_axes={"x": {0: "batch", 2: "steps"}, "logits": {0: "batch", 2: "steps"}},
+            opset_version=17,
+            dynamo=False,
+        )
+    return path
+
+
+def p50_p90(seconds: list[float]) -> str:
+    return f"p50 {statistics.median(seconds):.3f} s  p90 {float(np.percentile(seconds, 90)):.3f} s"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="in-browser sampling speed beside the server's")
+    add_checkpoint(parser)
+    add_data(parser)
+    parser.add_argument("--browser-model", default=None, help="the page's ONNX file (default: the server's)")
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--float32", action="store_true", help="also time float32 exports in the browser")
+    args = parser.parse_args()
+
+    bach = windows(args.data, args.repeats)
+    scale = [[72 + (t // 4) % 5, -1, -1, -1] for t in range(STEPS)]  # without the data
+    sopranos = [w[:, 0].tolist() for w in bach] if bach else [[row[0] for row in scale]] * args.repeats
+    print(f"CPU: {cpu_description()}; load average {os.getloadavg()[0]:.2f}")
+    version = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True).stdout.strip()
+    print(f"Chromium: {version}")
+    url, server = start_server(args.checkpoint, args.browser_model)
+    try:
+        served = args.browser_model or "the int8 file beside the checkpoint (/api/browser-model)"
+        print(f"2-measure harmonization, soprano given, default sampler (65 passes), {args.repeats} pieces")
+        server_latencies(url, sopranos[:2])  # warm-up
+        times, served_pieces = server_latencies(url, sopranos)
+        print(f"  server  (counterpoint serve, {args.checkpoint or 'shipped jsb'}): {p50_p90(times)}")
+        if bach:
+            print(f"    its pieces: {quality(served_pieces, bach)}")
+        models = [("/api/browser-model", served)]
+        with tempfile.TemporaryDirectory() as folder:
+            if args.float32:
+                model = load_model(args.checkpoint)
+                product = export_float32(model, model.pitch_range.size, Path(folder) / "product.onnx")
+                member = export_float32(split(model)[0], model.pitch_range.size, Path(folder) / "member.onnx")
+                models += [(str(product), "float32 product"), (str(member), "float32 first network")]
+            for model_url, name in models:
+                if model_url != "/api/browser-model":  # a server that hands this file to pages
+                    server.terminate()
+                    server.wait(timeout=30)
+                    url, server = start_server(args.checkpoint, model_url)
+                    model_url = "/api/browser-model"
+                result = browser_latencies(url, model_url, args.threads, sopranos)
+                pieces = [ms / 1000 for ms in result["pieces"]]
+                speed = result["speed"]
+                print(
+                    f"  browser ({name}, {result['bytes'] / 1e6:.2f} MB, ORT Web WASM, "
+                    f"{result['threads']} threads, isolated {result['isolated']}): {p50_p90(pieces)}; "
+                    f"bare pass at 32 steps p50 {statistics.median(result['passes']):.1f} ms; speed test: "
+                    f"{1000 * speed['pass']:.1f} ms a pass, estimate {speed['estimate']:.2f} s "
+                    f"-> {'local' if speed['local'] else 'server'}"
+                )
+                if bach:
+                    print(f"    its pieces: {quality(result['chorales'], bach)}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
