@@ -4,7 +4,10 @@ The shipped model was trained without transposition, on the keys Bach wrote in. 
 of ``examples/melodies.json`` (14 tunes, none by Bach) is written in all 12 keys (moved by
 -5..+6 semitones) and harmonized with the default sampler (default passes) and a fixed seed
 per melody, under each transposition rule of :mod:`counterpoint.music.transposition`
-("octave": the nearest octave that fits; "key": the nearest key the model knows well). Per
+("octave": the nearest octave that fits; "key": the nearest key the model knows well;
+"centre": a well-known key with the melody where Bach's sopranos sit; "register": the octave
+rule where that already holds, else "centre"). Two rules or keys that hand the model the same
+notes get the same piece (the seed is the melody's), so it is sampled once. Per
 harmonization, in the key the user wrote:
 
 - parallel fifths and octaves per 100 steps, and all voice-leading faults per 100 steps
@@ -93,8 +96,7 @@ def measure(
     model, melody_index: int, pitches: np.ndarray, key: int, rule: str, bach: dict, written: dict
 ) -> dict:
     """One harmonization's figures. ``written`` keeps what the model wrote, by melody and the
-    key it wrote in: two rules (or keys) that give the model the same notes get the same piece
-    (the sampler is seeded by the melody), moved, so it is sampled once."""
+    shift it wrote at, so that a piece is sampled once."""
     moved = transpose(pitches, key)
     chorale = melody_to_chorale(moved)
     known = masks.harmonize_mask(len(chorale), [0])
@@ -155,20 +157,20 @@ def tables(rows: list[dict], melody_titles: list[str]) -> None:
             lines.append([f"{key:+d}", used, *cells, "yes" if within else "**no**"])
         print(f"\nRule `{rule}` ({len(pairs)} melodies per key)\n")
         print(markdown_table(header, lines))
-    # the rules against each other, over every key, paired by melody and key
-    both = [(found[("octave", k, m)], found[("key", k, m)]) for (ru, k, m) in found if ru == "octave"]
-    both = [(a, found.get(("key", a["key"], a["melody"]))) for a, _ in both]
-    both = [(a, b) for a, b in both if b is not None]
-    if both:
-        print(f"\n`key` rule minus `octave` rule, over {len(both)} (melody, key) pairs\n")
+    # each rule against the octave rule, over every key, paired by melody and key
+    for rule in RULES[1:]:
+        both = [(a, found.get((rule, k, m))) for (ru, k, m), a in found.items() if ru == "octave"]
+        both = [(a, b) for a, b in both if b is not None]
+        if not both:
+            continue
+        print(f"\n`{rule}` rule minus `octave` rule, over {len(both)} (melody, key) pairs\n")
         cells = []
         for figure in FIGURES:
-            delta = np.array([b[figure] - a[figure] for a, b in both])
-            change, error = mean_sem(delta)
+            change, error = mean_sem(np.array([b[figure] - a[figure] for a, b in both]))
             cells.append(f"{change:+.3f} ± {error:.3f}")
         print(markdown_table([LABELS[f] for f in FIGURES], [cells]))
-    seconds = [r["seconds"] for r in rows]
-    print(f"\n{len(rows)} harmonizations, median {np.median(seconds):.2f} s each")
+    seconds = [r["seconds"] for r in rows if r["seconds"] > 0.05]  # the others reused a piece
+    print(f"\n{len(rows)} harmonizations, {len(seconds)} sampled, median {np.median(seconds):.2f} s each")
 
 
 def jsb_keys() -> None:
@@ -190,14 +192,16 @@ def main() -> None:
         "--keys", type=parse_keys, default=list(KEYS), help="semitone moves, e.g. -5..6 or 0,6"
     )
     parser.add_argument("--rules", default=",".join(RULES), help=f"of {', '.join(RULES)}")
-    parser.add_argument("--results", type=Path, default=None, help="kept results (default keys-STEPS.jsonl)")
+    parser.add_argument(
+        "--results", type=Path, default=None, help="kept results (default runs/keys-STEPS.jsonl)"
+    )
     parser.add_argument("--steps", type=int, default=32, help="16ths of each melody from its start")
     parser.add_argument("--jsb-keys", action="store_true", help="print the training split's keys and stop")
     args = parser.parse_args()
     if args.jsb_keys:
         jsb_keys()
         return
-    args.results = args.results or Path(f"keys-{args.steps}.jsonl")
+    args.results = args.results or Path(f"runs/keys-{args.steps}.jsonl")
     melodies = read_melodies(MELODIES)[: args.melodies]
     lines = [melody.line()[0][: args.steps] for melody in melodies]
     keys = sorted(set(args.keys) | {0})
@@ -209,6 +213,7 @@ def main() -> None:
     if args.results.exists():
         rows = [json.loads(line) for line in args.results.read_text().splitlines() if line.strip()]
     done = {(r["rule"], r["key"], r["melody"]) for r in rows}
+    args.results.parent.mkdir(parents=True, exist_ok=True)
     with args.results.open("a") as kept:
         for index, melody in enumerate(melodies):
             for key in keys:

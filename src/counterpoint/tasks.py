@@ -132,11 +132,13 @@ def harmonize(
     sampler: SamplerConfig | None = None,
     seed: int = 0,
     callback: Callback | None = None,
+    transposition: str = DEFAULT_RULE,
 ) -> TaskResult:
     """Keep the given ``voices`` of ``piece`` (default: soprano) and write the others.
 
     ``piece`` is a chorale ``(steps, 4)`` or a melody ``(steps,)`` for the soprano. Rests in
-    a given voice stay rests."""
+    a given voice stay rests. ``transposition``: the rule that moves the given notes into the
+    voices' ranges (:mod:`counterpoint.music.transposition`)."""
     voices = [0] if voices is None else voices
     piece = np.asarray(piece)
     if piece.ndim == 1:
@@ -147,7 +149,8 @@ def harmonize(
         raise MaskError("all four voices are given: nothing to write")
     if all((piece[:, v] == SILENCE).all() for v in voices):
         raise MaskError("the given voices hold no notes")
-    return fill(model, piece, masks.harmonize_mask(len(piece), voices), sampler, seed, callback)
+    known = masks.harmonize_mask(len(piece), voices)
+    return fill(model, piece, known, sampler, seed, callback, transposition)
 
 
 def infill(

@@ -14,7 +14,14 @@ Which shift, of those that fit, is the rule's choice (:data:`RULES`):
 - ``"key"``: the same, but only among shifts that bring the notes' key (Krumhansl-Schmuckler,
   :func:`~counterpoint.music.spelling.estimate_key`) to one the shipped model knows well
   (:data:`WELL_KNOWN_KEYS`: it was trained without transposition, on Bach's keys); where no
-  fitting shift does, the octave rule.
+  fitting shift does, the octave rule;
+- ``"centre"``: of the shifts to a key the model knows well (any fitting shift where none
+  is), the one that puts the middle of the given notes' span nearest where Bach's sopranos
+  sit (:data:`SOPRANO_MIDDLE`), so that the other voices have the room they have in his;
+- ``"register"``: the octave rule's shift where it leaves the notes in a key the model knows
+  well with the middle of their span where most of Bach's sopranos have theirs
+  (:data:`SOPRANO_MIDDLES`: a melody that already looks like his is left alone), else the
+  centre rule's.
 
 ``benchmarks/keys.py`` measured both on 14 melodies written in all 12 keys; :data:`DEFAULT_RULE`
 is the one it chose (``docs/notes/2026-12-07-keys.md``).
@@ -29,8 +36,8 @@ from counterpoint.music.notes import notes
 from counterpoint.music.representation import NUM_VOICES, SILENCE, VOICES
 from counterpoint.music.rules import VOICE_RANGES
 
-RULES = ("octave", "key")
-DEFAULT_RULE = "octave"
+RULES = ("octave", "key", "centre", "register")
+DEFAULT_RULE = "register"
 
 # How many of the JSB training split's 229 chorales are in each key (tonic pitch class, C = 0;
 # mode), by the key estimate of counterpoint.music.spelling.chorale_key; printed by
@@ -44,6 +51,12 @@ JSB_KEY_COUNTS: dict[tuple[int, str], int] = {
 # A key the model knows well: at least 10 training chorales (4%) are in it: G, D, A, F, C and
 # B-flat major; A, G, D, B and E minor.
 WELL_KNOWN_KEYS = frozenset(key for key, count in JSB_KEY_COUNTS.items() if count >= 10)
+
+# The middle of the soprano's span (lowest and highest note) in the median JSB training
+# chorale: B-flat 4 (10% of chorales are below 68, 10% above 73). Another voice given alone is
+# aimed as far from it as its range's middle is from the soprano's.
+SOPRANO_MIDDLE = 70.0
+SOPRANO_MIDDLES = (68.0, 73.0)
 
 # Names for the ends of a range and of a span (a sentence names no key, so one spelling each).
 _PITCH_CLASS_NAMES = ("C", "C♯", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭", "B")
@@ -151,6 +164,16 @@ def choose_shift(chorale: np.ndarray, given: np.ndarray, rule: str = DEFAULT_RUL
         return nearest_octave
     tonic, mode = _key_of(chorale, given)
     known = [shift for shift in shifts if ((tonic + shift) % 12, mode) in WELL_KNOWN_KEYS]
+    if rule in ("centre", "register"):
+        voice, line = min(_given_lines(chorale, given).items())  # the highest given voice
+        # where the voice's middle is aimed: as far from the soprano's as its range's middle
+        offset = (sum(VOICE_RANGES[voice]) - sum(VOICE_RANGES[0])) / 2 - (
+            int(line.min()) + int(line.max())
+        ) / 2
+        low, high = (middle + offset for middle in SOPRANO_MIDDLES)
+        if rule == "register" and nearest_octave in known and low <= nearest_octave <= high:
+            return nearest_octave
+        return min(known or shifts, key=lambda shift: (abs(shift - SOPRANO_MIDDLE - offset), abs(shift)))
     if not known:
         return nearest_octave
 
