@@ -89,6 +89,13 @@ def test_a_span_too_wide_is_one_sentence(tiny_model):
     )
 
 
+def test_notes_too_low_for_a_harmony_in_midi_are_one_sentence(tiny_model):
+    # a soprano at MIDI 10..20 would put the bass below MIDI 0 once moved back
+    with pytest.raises(PitchOutOfRangeError, match="lie too low for the other voices to be written below"):
+        harmonize(tiny_model, np.array([10, 15, 20]), sampler=FAST)
+    assert fitting_shifts(melody_to_chorale(np.array([24, 30])), masks.harmonize_mask(2, [0]))[-1] == 36
+
+
 def test_pitch_names():
     assert [pitch_name(p) for p in (58, 60, 61, 81, 46)] == ["B♭3", "C4", "C♯4", "A5", "B♭2"]
 

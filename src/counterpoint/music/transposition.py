@@ -35,6 +35,7 @@ from counterpoint.errors import PitchOutOfRangeError
 from counterpoint.music.notes import notes
 from counterpoint.music.representation import NUM_VOICES, SILENCE, VOICES
 from counterpoint.music.rules import VOICE_RANGES
+from counterpoint.music.spelling import MIDI_LIMITS
 
 RULES = ("octave", "key", "centre", "register")
 DEFAULT_RULE = "register"
@@ -60,8 +61,12 @@ SOPRANO_MIDDLES = (68.0, 73.0)
 
 # Names for the ends of a range and of a span (a sentence names no key, so one spelling each).
 _PITCH_CLASS_NAMES = ("C", "C♯", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭", "B")
-# Far enough for any MIDI pitch to reach any range.
-_LARGEST_SHIFT = 127
+# The harmony is moved back by the shift, so every voice's range moved back must stay in MIDI:
+# the shifts (in semitones) that keep it there.
+SHIFT_LIMITS = (
+    max(high for _, high in VOICE_RANGES) - MIDI_LIMITS[1],
+    min(low for low, _ in VOICE_RANGES) - MIDI_LIMITS[0],
+)
 
 
 def pitch_name(pitch: int) -> str:
@@ -128,7 +133,14 @@ def fitting_shifts(chorale: np.ndarray, given: np.ndarray) -> list[int]:
             f"together: the {VOICES[up]} {_must_move(bounds[up][0], at_least=True)} and the "
             f"{VOICES[down]} {_must_move(bounds[down][1], at_least=False)}"
         )
-    lowest, highest = max(lowest, -_LARGEST_SHIFT), min(highest, _LARGEST_SHIFT)
+    lowest, highest = max(lowest, SHIFT_LIMITS[0]), min(highest, SHIFT_LIMITS[1])
+    if lowest > highest:
+        where = "low" if lowest > SHIFT_LIMITS[1] else "high"
+        raise PitchOutOfRangeError(
+            f"the given notes lie too {where} for the other voices to be written "
+            f"{'above' if where == 'high' else 'below'} them within MIDI's pitches "
+            f"({MIDI_LIMITS[0]} to {MIDI_LIMITS[1]})"
+        )
     return sorted(range(lowest, highest + 1), key=abs)
 
 
