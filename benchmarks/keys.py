@@ -174,12 +174,16 @@ def tables(rows: list[dict], melody_titles: list[str]) -> None:
 
 
 def jsb_keys() -> None:
-    """How many of the JSB training chorales are in each key (the table in transposition.py)."""
-    counts = collections.Counter()
+    """How many of the JSB training chorales are in each key, and where the middle of their
+    soprano's span lies (the figures in music/transposition.py)."""
+    counts, middles = collections.Counter(), []
     for chorale in load_jsb(JSB).train:
         key = chorale_key(chorale)
         counts[(key.tonic_pitch_class, key.mode)] += 1
+        soprano = chorale[:, 0][chorale[:, 0] != SILENCE]
+        middles.append((soprano.min() + soprano.max()) / 2)
     print(dict(counts.most_common()))
+    print("soprano middle: median, 10th and 90th percentiles", np.percentile(middles, [50, 10, 90]))
 
 
 def main() -> None:

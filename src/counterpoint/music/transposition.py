@@ -23,7 +23,7 @@ Which shift, of those that fit, is the rule's choice (:data:`RULES`):
   (:data:`SOPRANO_MIDDLES`: a melody that already looks like his is left alone), else the
   centre rule's.
 
-``benchmarks/keys.py`` measured both on 14 melodies written in all 12 keys; :data:`DEFAULT_RULE`
+``benchmarks/keys.py`` measured the four on 14 melodies written in all 12 keys; :data:`DEFAULT_RULE`
 is the one it chose (``docs/notes/2026-12-07-keys.md``).
 """
 
@@ -54,8 +54,9 @@ JSB_KEY_COUNTS: dict[tuple[int, str], int] = {
 WELL_KNOWN_KEYS = frozenset(key for key, count in JSB_KEY_COUNTS.items() if count >= 10)
 
 # The middle of the soprano's span (lowest and highest note) in the median JSB training
-# chorale: B-flat 4 (10% of chorales are below 68, 10% above 73). Another voice given alone is
-# aimed as far from it as its range's middle is from the soprano's.
+# chorale: B-flat 4 (10% of chorales are below 68, 10% above 73; `benchmarks/keys.py
+# --jsb-keys`). Another voice given alone is aimed as far from it as its range's middle is from
+# the soprano's.
 SOPRANO_MIDDLE = 70.0
 SOPRANO_MIDDLES = (68.0, 73.0)
 
