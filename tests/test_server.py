@@ -47,7 +47,7 @@ def test_harmonize_keeps_the_melody_and_fills_the_rest(client, chorale):
 def test_melody_in_any_octave(client, chorale):
     rows = [[int(p) + 24, -1, -1, -1] for p in chorale[:16, 0]]
     data = client.post("/api/harmonize", json={"chorale": rows, "passes": 2}).json()
-    assert data["notices"] and np.array(data["chorales"][0])[:, 0].tolist() == [r[0] for r in rows]
+    assert np.array(data["chorales"][0])[:, 0].tolist() == [r[0] for r in rows]
 
 
 def test_infill_by_region_and_by_mask(client, chorale):
@@ -102,7 +102,7 @@ def test_export_and_import(client, chorale, tmp_path):
         ("/api/harmonize", {"chorale": [[60, 55, 50, 40]]}, 422, "nothing to write"),
         ("/api/harmonize", {"chorale": [[60, -1, -1, -1]], "voices": ["viola"]}, 422, "unknown voice"),
         ("/api/harmonize", {"chorale": [[60, -1, -1, -1]] * 5000}, 422, "chorale"),
-        ("/api/harmonize", {"chorale": [[30, -1, -1, -1], [90, -1, -1, -1]]}, 422, "no octave shift fits"),
+        ("/api/harmonize", {"chorale": [[30, -1, -1, -1], [90, -1, -1, -1]]}, 422, "melody spans 60"),
         ("/api/harmonize", {"chorale": [[60, -1, -1, -1]], "temperature": -1}, 422, "temperature"),
         ("/api/infill", {"chorale": [[60, 55, 50, 40]], "mask": [[True]]}, 422, "mask must have shape"),
         ("/api/infill", {"chorale": [[60, 55, 50, 40]], "start": 3, "end": 9}, 422, "window"),

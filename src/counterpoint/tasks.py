@@ -4,10 +4,10 @@ where each note is struck) or :class:`~counterpoint.music.piece.Piece` objects, 
 finished pitches with their onsets: given notes keep theirs, written notes are one note per run
 of equal pitches.
 
-Melodies outside the range a voice can sing are moved by whole octaves into it and the
-result is moved back by the same amount, with a notice; a melody no octave shift fits is an
-error. Several requests of the same length can be sampled in one batch
-(:func:`fill_many`).
+The given notes are moved into the voices' ranges, the model writes there, and what it wrote
+is moved back (:mod:`counterpoint.music.transposition` owns the rule): a melody comes back in its
+own key and octave, note for note; a span no voice can sing is an error. Several requests of
+the same length can be sampled in one batch (:func:`fill_many`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from counterpoint.data import masks
-from counterpoint.errors import MaskError, NotMonophonicError, PitchOutOfRangeError, ShapeError
+from counterpoint.errors import MaskError, NotMonophonicError, ShapeError
 from counterpoint.model.network import Coconet
 from counterpoint.music.notes import onsets
 from counterpoint.music.piece import Piece, merge_onset, normal_onset
@@ -26,12 +26,11 @@ from counterpoint.music.representation import (
     NUM_VOICES,
     SILENCE,
     STEPS_PER_MEASURE,
-    VOICES,
     from_pianoroll,
     to_pianoroll,
     transpose,
 )
-from counterpoint.music.rules import VOICE_RANGES
+from counterpoint.music.transposition import DEFAULT_RULE, choose_shift
 from counterpoint.sampling.config import Callback, SamplerConfig
 from counterpoint.sampling.samplers import sample
 
@@ -44,6 +43,8 @@ class TaskResult:
     chorale: np.ndarray
     notices: list[str] = field(default_factory=list)
     onset: np.ndarray | None = None
+    # semitones the model wrote at, above the piece as given (the result is moved back)
+    shift: int = 0
 
     def __post_init__(self) -> None:
         if self.onset is None:
@@ -63,33 +64,6 @@ def _split(piece: np.ndarray | Piece, onset: np.ndarray | None) -> tuple[np.ndar
     return np.asarray(piece), onset
 
 
-def octave_shift(chorale: np.ndarray, given: np.ndarray) -> int:
-    """The octave shift (in semitones, smallest first) that brings every given note into its
-    voice's range; raises if none does."""
-    shifts = [0, -12, 12, -24, 24, -36, 36]
-    for shift in shifts:
-        fits = True
-        for voice in range(NUM_VOICES):
-            line = chorale[:, voice][given[voice] & (chorale[:, voice] != SILENCE)]
-            low, high = VOICE_RANGES[voice]
-            if line.size and (line.min() + shift < low or line.max() + shift > high):
-                fits = False
-                break
-        if fits:
-            return shift
-    for voice in range(NUM_VOICES):
-        line = chorale[:, voice][given[voice] & (chorale[:, voice] != SILENCE)]
-        if line.size:
-            low, high = VOICE_RANGES[voice]
-            span = int(line.max() - line.min())
-            if span > high - low:
-                raise PitchOutOfRangeError(
-                    f"the {VOICES[voice]} spans {span} semitones ({line.min()}..{line.max()}); "
-                    f"the model's {VOICES[voice]} range is {low}..{high}, so no octave shift fits"
-                )
-    raise PitchOutOfRangeError("the given voices do not fit their ranges under any common octave shift")
-
-
 def fill_many(
     model: Coconet,
     chorales: list[np.ndarray],
@@ -97,35 +71,30 @@ def fill_many(
     sampler: SamplerConfig | None = None,
     seeds: list[int] | None = None,
     callback: Callback | None = None,
+    transposition: str = DEFAULT_RULE,
 ) -> list[TaskResult]:
     """Fill the unknown notes of several pieces of the same length in one batch.
 
-    ``knowns[i]`` is a ``(4, steps)`` bool mask, True where ``chorales[i]`` is given."""
+    ``knowns[i]`` is a ``(4, steps)`` bool mask, True where ``chorales[i]`` is given;
+    ``transposition`` the rule that moves the given notes into the voices' ranges."""
     if not chorales:
         return []
     steps = len(chorales[0])
     if any(len(c) != steps for c in chorales):
         raise ShapeError("pieces sampled together must have the same length")
     seeds = list(range(len(chorales))) if seeds is None else seeds
-    rolls, known_list, shifts, notices = [], [], [], []
+    rolls, known_list, shifts = [], [], []
     for chorale, known in zip(chorales, knowns, strict=True):
         chorale = np.asarray(chorale, dtype=np.int64)
         known = masks.check_writable(known)
         if known.shape[1] != steps:
             raise MaskError(f"mask has {known.shape[1]} steps, the piece {steps}")
-        shift = octave_shift(chorale, known)
-        notice = []
-        if shift:
-            notice.append(
-                f"the given notes were moved {abs(shift) // 12} octave(s) {'up' if shift > 0 else 'down'} "
-                "into the voices' ranges, and the result moved back"
-            )
+        shift = choose_shift(chorale, known, transposition)
         # silence in a given voice stays silent; unknown entries are placeholders
         work = np.where(known.T, transpose(chorale, shift), SILENCE)
         rolls.append(to_pianoroll(work, model.pitch_range))
         known_list.append(known)
         shifts.append(shift)
-        notices.append(notice)
     pianoroll = torch.from_numpy(np.stack(rolls))
     known_tensor = torch.from_numpy(np.stack(known_list))
     result = sample(model, pianoroll, known_tensor, sampler, seeds=seeds, callback=callback)
@@ -134,7 +103,7 @@ def fill_many(
         written = from_pianoroll(roll, model.pitch_range)
         original = np.asarray(chorales[index], dtype=np.int64)
         merged = np.where(knowns[index].T, original, transpose(written, -shifts[index]))
-        outputs.append(TaskResult(merged, notices[index]))
+        outputs.append(TaskResult(merged, shift=shifts[index]))
     return outputs
 
 
@@ -146,9 +115,10 @@ def fill(
     seed: int = 0,
     callback: Callback | None = None,
     onset: np.ndarray | None = None,
+    transposition: str = DEFAULT_RULE,
 ) -> TaskResult:
     """Fill one piece's unknown notes; the known ones keep their ``onset`` (if given)."""
-    result = fill_many(model, [chorale], [known], sampler, [seed], callback)[0]
+    result = fill_many(model, [chorale], [known], sampler, [seed], callback, transposition)[0]
     result.onset = merge_onset(result.chorale, onset, np.asarray(known).T)
     return result
 
@@ -190,12 +160,14 @@ def harmonize(
     seed: int = 0,
     callback: Callback | None = None,
     onset: np.ndarray | None = None,
+    transposition: str = DEFAULT_RULE,
 ) -> TaskResult:
     """Keep the given ``voices`` of ``piece`` (default: soprano) and write the others.
 
     ``piece`` is a :class:`Piece`, a chorale ``(steps, 4)`` or a melody ``(steps,)`` for the
     soprano; ``onset`` (same shape, bool) says where a given note is struck, so that a repeated
-    note comes back as two. Rests in a given voice stay rests."""
+    note comes back as two. Rests in a given voice stay rests. ``transposition``: the rule that
+    moves the given notes into the voices' ranges (:mod:`counterpoint.music.transposition`)."""
     voices = [0] if voices is None else voices
     piece, onset = _split(piece, onset)
     if piece.ndim == 1:
@@ -208,7 +180,8 @@ def harmonize(
         raise MaskError("all four voices are given: nothing to write")
     if all((piece[:, v] == SILENCE).all() for v in voices):
         raise MaskError("the given voices hold no notes")
-    return fill(model, piece, masks.harmonize_mask(len(piece), voices), sampler, seed, callback, onset)
+    known = masks.harmonize_mask(len(piece), voices)
+    return fill(model, piece, known, sampler, seed, callback, onset, transposition)
 
 
 def infill(
@@ -221,13 +194,14 @@ def infill(
     seed: int = 0,
     callback: Callback | None = None,
     onset: np.ndarray | None = None,
+    transposition: str = DEFAULT_RULE,
 ) -> TaskResult:
     """Erase steps ``start:end`` of the chosen voices (default all) and rewrite them; the
     notes kept keep their ``onset``."""
     piece, onset = _split(piece, onset)
     piece = np.asarray(piece, dtype=np.int64)
     known = masks.infill_mask(len(piece), start, end, voices)
-    return fill(model, piece, known, sampler, seed, callback, onset)
+    return fill(model, piece, known, sampler, seed, callback, onset, transposition)
 
 
 def transition(
@@ -238,6 +212,7 @@ def transition(
     sampler: SamplerConfig | None = None,
     seed: int = 0,
     callback: Callback | None = None,
+    transposition: str = DEFAULT_RULE,
 ) -> TaskResult:
     """Write ``measures`` bars that lead from ``opening`` into ``closing``."""
     bridge = _measures_to_steps(measures)
@@ -249,7 +224,7 @@ def transition(
         [normal_onset(opening, opening_onset), gap != SILENCE, normal_onset(closing, closing_onset)]
     )
     known = masks.infill_mask(len(piece), len(opening), len(opening) + bridge)
-    return fill(model, piece, known, sampler, seed, callback, onset)
+    return fill(model, piece, known, sampler, seed, callback, onset, transposition)
 
 
 def continue_piece(
@@ -259,6 +234,7 @@ def continue_piece(
     sampler: SamplerConfig | None = None,
     seed: int = 0,
     callback: Callback | None = None,
+    transposition: str = DEFAULT_RULE,
 ) -> TaskResult:
     """Extend ``piece`` by ``measures`` bars."""
     extra = _measures_to_steps(measures)
@@ -267,4 +243,4 @@ def continue_piece(
     longer = np.concatenate([piece, np.full((extra, NUM_VOICES), SILENCE, dtype=np.int64)])
     onset = np.concatenate([normal_onset(piece, onset), np.zeros((extra, NUM_VOICES), dtype=bool)])
     known = masks.infill_mask(len(longer), len(piece), len(longer))
-    return fill(model, longer, known, sampler, seed, callback, onset)
+    return fill(model, longer, known, sampler, seed, callback, onset, transposition)

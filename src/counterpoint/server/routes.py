@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse, Response
 from counterpoint.data import masks
 from counterpoint.errors import ShapeError
 from counterpoint.limits import MAX_BODY_BYTES, MAX_QUEUED_WORK, MAX_REQUEST_STEPS
+from counterpoint.music import transposition
 from counterpoint.music.representation import NUM_VOICES, SILENCE, STEPS_PER_MEASURE, VOICES, parse_voices
 from counterpoint.music.rules import VOICE_RANGES
 from counterpoint.runtime import int8
@@ -116,6 +117,8 @@ async def health(served: ServedState) -> dict:
         "pitch_range": [model.pitch_range.low, model.pitch_range.high],
         "voices": list(VOICES),
         "voice_ranges": [list(r) for r in VOICE_RANGES],
+        # what the given notes may span (per voice), so the page refuses a note when it is placed
+        "transposition": transposition.limits(),
         "max_steps": MAX_REQUEST_STEPS,
         "batches": batcher.batches,
         "jobs": batcher.jobs,
