@@ -35,7 +35,7 @@ PHONE = {
     "is_mobile": True,
     "device_scale_factor": 2,
 }
-# staff positions (diatonic steps from C-1): treble G4 .. C5, and A3 (below a soprano's range)
+# staff positions (diatonic steps from C-1): treble G4 .. C5, and A3 (below the treble staff)
 G4, A4, B4, C5, A3 = 32, 33, 34, 35, 26
 IDLE = "!app.state.busy && !!app.state.last"
 
@@ -371,9 +371,14 @@ def test_write_harmonize_refill_download(desktop, tmp_path):
         _click(page, index * 4, 0, position)
     assert _notes(page, 0) == [67, 69, 71, 69]
     assert "bar 1, beat 4" in _hint(page)
-    # a note the soprano cannot sing is refused with a hint
+    # any octave is fine (the server moves the melody into the soprano's range and back), but a
+    # soprano spanning more than it can sing in any key is refused when the note is placed
     _click(page, 20, 0, A3)
-    assert "outside the soprano's range" in _hint(page)
+    assert _notes(page, 0) == [67, 69, 71, 69, 57]
+    page.keyboard.press("Control+ArrowDown")  # the selected A3 down an octave: A2 to B4 is 26
+    assert "would span 26 semitones" in _hint(page)
+    assert _notes(page, 0) == [67, 69, 71, 69, 57]
+    page.keyboard.press("Delete")
     assert _notes(page, 0) == [67, 69, 71, 69]
     page.screenshot(path=str(ARTIFACTS / "1-melody.png"), full_page=True)
 

@@ -5,7 +5,7 @@
 
 import {
   KEYS, METRES, RANGES, VOICES, clearVoice, copyPiece, degree, emptyPiece, likelyKey, noteAt, noteName,
-  notesOf, parseSpelling, pitchAtDegree, pitchOfSpelling, resize, runsOf, setNote, setRanges, spell, stepsPerBar, where,
+  notesOf, parseSpelling, pitchAtDegree, pitchOfSpelling, resize, runsOf, setNote, setRanges, spell, stepsPerBar, userSpan, where,
 } from "./music.js";
 import { engrave, setColours, ZOOM } from "./notation.js";
 import { ROLL, drawRoll, rollPitchAt, rollStepAt } from "./roll.js";
@@ -130,14 +130,18 @@ function selectedNote() {
 
 // ------------------------------------------------------------------ editing
 
-function inRange(pitch, v) {
-  const [low, high] = RANGES.voices[v];
+/** Why pitch cannot be the user's note in voice v over steps [start, end) (the note it
+ * replaces there left out), or null: outside what the page draws, or a voice spanning more than
+ * it can sing in any key (the rule counterpoint.music.transposition owns). */
+function inRange(pitch, v, start = 0, end = 0) {
   const [modelLow, modelHigh] = RANGES.model;
   if (pitch < modelLow || pitch > modelHigh) {
     return `${noteName(pitch, state.key)} is outside what the model knows (${noteName(modelLow, state.key)} to ${noteName(modelHigh, state.key)})`;
   }
-  if (pitch < low || pitch > high) {
-    return `${noteName(pitch, state.key)} is outside the ${VOICES[v]}'s range (${noteName(low, state.key)} to ${noteName(high, state.key)})`;
+  const [others, othersHigh] = userSpan(state.piece, v, start, end);
+  const low = Math.min(pitch, others), high = Math.max(pitch, othersHigh);
+  if (high - low > RANGES.maxSpan[v]) {
+    return `with ${noteName(pitch, state.key)} the ${VOICES[v]} would span ${high - low} semitones (${noteName(low, state.key)} to ${noteName(high, state.key)}); a ${VOICES[v]} sings at most ${RANGES.maxSpan[v]}`;
   }
   return null;
 }
@@ -150,7 +154,7 @@ function place(v, t, pitch) {
   const start = Math.floor(t / grid) * grid;
   const end = Math.min(state.piece.steps, start + state.length);
   if (pitch !== -1) {
-    const why = inRange(pitch, v);
+    const why = inRange(pitch, v, start, end);
     if (why) { hint(`${why}: the note was not placed.`, true); return false; }
   }
   commit((p) => setNote(p, v, start, end, pitch, "user"));
@@ -188,7 +192,7 @@ function movePitch(semitones) {
   const note = selectedNote();
   if (!note || state.busy) return;
   const pitch = note.pitch + semitones;
-  const why = inRange(pitch, note.v);
+  const why = inRange(pitch, note.v, note.start, note.end);
   if (why) { hint(`${why}.`, true); return; }
   commit((p) => { for (let s = note.start; s < note.end; s++) { p.pitch[note.v][s] = pitch; p.origin[note.v][s] = "user"; } });
   hint(`${capital(VOICES[note.v])} ${noteName(pitch, state.key)} at ${where(note.start, state.metre)}.`);
@@ -254,7 +258,7 @@ function dragNote(drag, clientY) {
   const { d } = g.positionAt(g.toSvg(0, clientY).y);
   if (d === drag.d) return;
   const pitch = pitchAtDegree(d, state.key);
-  const why = inRange(pitch, drag.v);
+  const why = inRange(pitch, drag.v, drag.start, drag.end);
   if (why) { hint(`${why}.`, true); return; }
   if (!drag.moved) { state.undo.push(snapshot()); state.redo = []; drag.moved = true; }
   drag.d = d;

@@ -8,10 +8,27 @@ export const STEPS_PER_BEAT = 4;  // the model's grid: a 16th-note step, quarter
 // What the model knows (MIDI): counterpoint.representation.PitchRange (36..81). The voice
 // ranges mirror counterpoint.representation.VOICE_RANGES; the page takes both from
 // /api/health when the server answers (setRanges), so the Python module stays the one source.
-export const RANGES = { model: [36, 81], voices: [[60, 81], [52, 74], [46, 69], [36, 66]] };
+// A voice may be written in any key and octave (the server moves it into the voice's range and
+// back: counterpoint.music.transposition), so what the page refuses is a voice whose notes span
+// more than that voice can sing: maxSpan, from /api/health's transposition.max_span.
+export const RANGES = {
+  model: [36, 81], voices: [[60, 81], [52, 74], [46, 69], [36, 66]], maxSpan: [21, 22, 23, 30],
+};
 export function setRanges(health) {
   if (Array.isArray(health?.pitch_range)) RANGES.model = health.pitch_range;
   if (Array.isArray(health?.voice_ranges) && health.voice_ranges.length === 4) RANGES.voices = health.voice_ranges;
+  const span = health?.transposition?.max_span;
+  if (Array.isArray(span) && span.length === 4) RANGES.maxSpan = span;
+}
+
+/** The lowest and highest pitch the user wrote in voice v, leaving out steps [skipStart, skipEnd). */
+export function userSpan(piece, v, skipStart = 0, skipEnd = 0) {
+  let low = Infinity, high = -Infinity;
+  for (let t = 0; t < piece.steps; t++) {
+    if ((t >= skipStart && t < skipEnd) || piece.origin[v][t] !== "user" || piece.pitch[v][t] === -1) continue;
+    low = Math.min(low, piece.pitch[v][t]); high = Math.max(high, piece.pitch[v][t]);
+  }
+  return [low, high];
 }
 
 export const METRES = { "2/4": 2, "3/4": 3, "4/4": 4 };  // beats per bar
