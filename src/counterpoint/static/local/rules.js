@@ -109,32 +109,75 @@ function givenLine(chorale, given, voice) {
   return chorale.map((row) => row[voice]).filter((p, t) => given[voice][t] && p !== SILENCE);
 }
 
-/** The octave shift (in semitones, smallest first) that brings every given note into its
- * voice's range; throws an Error with the Python message if none does. */
-export function octaveShift(chorale, given) {
-  const lines = VOICES.map((_, voice) => givenLine(chorale, given, voice));
-  for (const shift of [0, -12, 12, -24, 24, -36, 36]) {
-    const fits = lines.every((line, voice) => {
-      const [low, high] = VOICE_RANGES[voice];
-      return !line.length || (Math.min(...line) + shift >= low && Math.max(...line) + shift <= high);
-    });
-    if (fits) return shift;
-  }
-  lines.forEach((line, voice) => {
-    if (!line.length) return;
-    const [low, high] = VOICE_RANGES[voice], min = Math.min(...line), max = Math.max(...line);
-    if (max - min > high - low) {
-      throw new Error(`the ${VOICES[voice]} spans ${max - min} semitones (${min}..${max}); ` +
-        `the model's ${VOICES[voice]} range is ${low}..${high}, so no octave shift fits`);
-    }
-  });
-  throw new Error("the given voices do not fit their ranges under any common octave shift");
+// The transposition rule, as counterpoint.music.transposition words and chooses it. The page
+// mirrors its "octave" rule (the nearest octave that fits, else the least move); the server's
+// default, "register", also estimates the key with partitura, which the page does not mirror.
+const PITCH_CLASS_NAMES = ["C", "C♯", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭", "B"];
+const MIDI_LIMITS = [0, 127];
+const SHIFT_LIMITS = [
+  Math.max(...VOICE_RANGES.map(([, high]) => high)) - MIDI_LIMITS[1],
+  Math.min(...VOICE_RANGES.map(([low]) => low)) - MIDI_LIMITS[0],
+];
+const mod = (a, n) => ((a % n) + n) % n;
+
+/** "B♭3", "C4": transposition.pitch_name. */
+export function pitchName(pitch) { return `${PITCH_CLASS_NAMES[mod(pitch, 12)]}${Math.floor(pitch / 12) - 1}`; }
+
+function spanSentence(voice, line, melody) {
+  const [low, high] = VOICE_RANGES[voice], min = Math.min(...line), max = Math.max(...line);
+  const what = melody ? "the melody" : `the ${VOICES[voice]}`;
+  const article = "aeiou".includes(VOICES[voice][0]) ? "an" : "a";
+  return `${what} spans ${max - min} semitones (${pitchName(min)} to ${pitchName(max)}); ` +
+    `${article} ${VOICES[voice]} sings at most ${high - low} (${pitchName(low)} to ${pitchName(high)})`;
 }
 
-/** The notice a shifted request gets, as tasks.fill_many words it. */
-export function shiftNotice(shift) {
-  return `the given notes were moved ${Math.floor(Math.abs(shift) / 12)} octave(s) ${shift > 0 ? "up" : "down"} ` +
-    "into the voices' ranges, and the result moved back";
+function mustMove(bound, atLeast) {
+  if (atLeast) return bound > 0 ? `must move up ${bound} semitones or more` : `may move down ${-bound} at most`;
+  return bound < 0 ? `must move down ${-bound} semitones or more` : `may move up ${bound} at most`;
+}
+
+/** Every shift that moves each given voice into its range, smallest first
+ * (transposition.fitting_shifts); throws an Error with the Python sentence if none does. */
+export function fittingShifts(chorale, given) {
+  const voices = VOICES.map((_, voice) => voice).filter((voice) => givenLine(chorale, given, voice).length);
+  if (!voices.length) return [0];
+  const bounds = new Map();
+  for (const voice of voices) {
+    const line = givenLine(chorale, given, voice), [low, high] = VOICE_RANGES[voice];
+    if (Math.max(...line) - Math.min(...line) > high - low) throw new Error(spanSentence(voice, line, voices.length === 1));
+    bounds.set(voice, [low - Math.min(...line), high - Math.max(...line)]);
+  }
+  let lowest = Math.max(...[...bounds.values()].map(([low]) => low));
+  let highest = Math.min(...[...bounds.values()].map(([, high]) => high));
+  if (lowest > highest) {
+    const first = (better) => voices.reduce((best, v) => (better(v, best) ? v : best));
+    const up = first((v, best) => bounds.get(v)[0] > bounds.get(best)[0]);
+    const down = first((v, best) => bounds.get(v)[1] < bounds.get(best)[1]);
+    throw new Error(`the given ${VOICES[up]} and ${VOICES[down]} are too far apart to move into their ranges ` +
+      `together: the ${VOICES[up]} ${mustMove(bounds.get(up)[0], true)} and the ` +
+      `${VOICES[down]} ${mustMove(bounds.get(down)[1], false)}`);
+  }
+  lowest = Math.max(lowest, SHIFT_LIMITS[0]); highest = Math.min(highest, SHIFT_LIMITS[1]);
+  if (lowest > highest) {
+    const where = lowest > SHIFT_LIMITS[1] ? "low" : "high";
+    throw new Error(`the given notes lie too ${where} for the other voices to be written ` +
+      `${where === "high" ? "above" : "below"} them within MIDI's pitches (${MIDI_LIMITS[0]} to ${MIDI_LIMITS[1]})`);
+  }
+  const shifts = [];
+  for (let shift = lowest; shift <= highest; shift++) shifts.push(shift);
+  return shifts.sort((a, b) => Math.abs(a) - Math.abs(b));  // stable, as Python's sorted
+}
+
+/** The octave rule of transposition.choose_shift: of the fitting shifts, the nearest to a
+ * whole number of octaves, then the smallest. */
+export function octaveShift(chorale, given) {
+  const distance = (shift) => Math.min(mod(shift, 12), mod(-shift, 12));
+  let best = null;
+  for (const shift of fittingShifts(chorale, given)) {
+    if (best === null || distance(shift) < distance(best) ||
+        (distance(shift) === distance(best) && Math.abs(shift) < Math.abs(best))) best = shift;
+  }
+  return best;
 }
 
 /**

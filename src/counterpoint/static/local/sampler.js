@@ -7,7 +7,7 @@
 // generator, so with the same uniform numbers both write the same piece.
 import {
   NUM_VOICES, PARALLEL_PENALTY, SILENCE, VOICES, Uniform, erasureRanks, gibbsPasses,
-  octaveShift, parallelPitches, shiftNotice, voiceRangeMask,
+  octaveShift, parallelPitches, voiceRangeMask,
 } from "./rules.js";
 
 export const METHODS = ["gibbs", "independent"];
@@ -61,7 +61,7 @@ export class LocalSampler {
       if (given.every((row) => row.every(Boolean))) throw new Error("the mask leaves nothing to write");
       const shift = octaveShift(chorale, given);
       shifts.push(shift);
-      notices.push(shift ? [shiftNotice(shift)] : []);
+      notices.push([]);  // the server words no notice for a shift either (the notes come back as written)
       for (let v = 0; v < NUM_VOICES; v++) {
         for (let t = 0; t < steps; t++) {
           const i = (b * NUM_VOICES + v) * steps + t;
