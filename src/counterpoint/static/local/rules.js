@@ -2,8 +2,8 @@
 // the annealed Gibbs schedule and pass counts (sampling/schedule.py: gibbs_schedule,
 // gibbs_passes, planned_passes; the erasure counts of sampling/samplers.py's _gibbs), the
 // voices' ranges (music/rules.py VOICE_RANGES, samplers.voice_range_mask), the parallels rule
-// (music/rules.py parallel_pitches, PARALLEL_PENALTY), the octave shift of given notes
-// (tasks.octave_shift) and a seeded random source. Pure functions, no model:
+// (music/rules.py parallel_pitches, PARALLEL_PENALTY), the shift of given notes into the
+// voices' ranges (music/transposition.py, its octave rule) and a seeded random source. No model:
 // tests/test_local_sampling.py runs them in node on the same inputs as the Python functions
 // and compares the answers.
 
