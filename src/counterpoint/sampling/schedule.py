@@ -22,11 +22,11 @@ MAX_GIBBS_PASSES = 96
 # A capped run rewrites each note fewer times than the uncapped rule did, which leaves long
 # pieces less typical to the model; a temperature that falls over the schedule buys that back:
 # from ``temperature`` down to this share of it, reached where p_n reaches p_min. Chosen among
-# final temperatures 0.2-0.8 and a confidence start on the JSB valid split; paired against the
-# uncapped rule, NLL of the result -0.032 ± 0.049 nats/step at 8 measures and +0.035 ± 0.036 at
-# 16, accuracy +0.008 ± 0.019 and +0.003 ± 0.011, as varied (two seeds agree as often), where
-# the cap alone costs +0.082 ± 0.047 and +0.149 ± 0.036 (benchmarks/long_pieces.py;
-# docs/benchmarks.md "Long pieces").
+# constant and falling temperatures (0.2-0.8) and a confidence start on the JSB valid split.
+# Paired against the uncapped rule: NLL of the result -0.032 ± 0.049 nats/step at 8 measures
+# and +0.035 ± 0.036 at 16, accuracy +0.008 ± 0.019 and +0.003 ± 0.011, as varied (two seeds
+# agree as often), where the cap alone costs +0.082 ± 0.047 and +0.149 ± 0.036 nats/step
+# (benchmarks/long_pieces.py; docs/benchmarks.md "Long pieces").
 CAPPED_FINAL_TEMPERATURE = 0.5
 
 CONFIDENCE_PASSES = 8  # when ``passes`` is not given
