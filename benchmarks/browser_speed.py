@@ -18,6 +18,7 @@ also times float32 ONNX exports of the checkpoint (the product, and its first ne
 in the browser. Run from the repository root with nothing else busy:
 
     python benchmarks/browser_speed.py [--repeats 10] [--threads 2] [--float32] [--data JSB]
+        [--browser-model a.onnx --browser-model b.onnx]   # several networks, side by side
 """
 
 from __future__ import annotations
@@ -177,7 +178,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="in-browser sampling speed beside the server's")
     add_checkpoint(parser)
     add_data(parser)
-    parser.add_argument("--browser-model", default=None, help="the page's ONNX file (default: the server's)")
+    parser.add_argument(
+        "--browser-model",
+        action="append",
+        default=[],
+        help="an ONNX file to time in the page (repeat for several, side by side); default: the one "
+        "the server hands to pages (/api/browser-model)",
+    )
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--float32", action="store_true", help="also time float32 exports in the browser")
@@ -189,16 +196,16 @@ def main() -> None:
     print(f"CPU: {cpu_description()}; load average {os.getloadavg()[0]:.2f}")
     version = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True).stdout.strip()
     print(f"Chromium: {version}")
-    url, server = start_server(args.checkpoint, args.browser_model)
+    url, server = start_server(args.checkpoint, None)
     try:
-        served = args.browser_model or "the int8 file beside the checkpoint (/api/browser-model)"
         print(f"2-measure harmonization, soprano given, default sampler (65 passes), {args.repeats} pieces")
         server_latencies(url, sopranos[:2])  # warm-up
         times, served_pieces = server_latencies(url, sopranos)
         print(f"  server  (counterpoint serve, {args.checkpoint or 'shipped jsb'}): {p50_p90(times)}")
         if bach:
             print(f"    its pieces: {quality(served_pieces, bach)}")
-        models = [("/api/browser-model", served)]
+        models = [(path, Path(path).name) for path in args.browser_model]
+        models = models or [("/api/browser-model", "the server's /api/browser-model")]
         with tempfile.TemporaryDirectory() as folder:
             if args.float32:
                 model = load_model(args.checkpoint)

@@ -245,6 +245,20 @@ def test_server_hands_pages_their_model_cross_origin_isolated(tiny_model, tmp_pa
         assert client.get("/api/browser-model").content == b"an ONNX file"
 
 
+def test_the_shipped_model_hands_pages_the_shipped_browser_network():
+    from fastapi.testclient import TestClient
+
+    from counterpoint.model import registry
+    from counterpoint.server import ServerSettings, create_app
+
+    model = registry.load_shipped(registry.BROWSER_TEACHER)
+    assert registry.shipped_browser_network(model) == registry.BROWSER_NETWORK
+    with TestClient(create_app(ServerSettings(), model=model)) as client:
+        assert client.get("/api/browser-model").content == registry.BROWSER_NETWORK.read_bytes()
+    browser = registry.load_shipped("browser")  # its float weights: what the int8 file was made from
+    assert int8.int8_network(browser) is not None  # the file beside it was made from exactly these
+
+
 # --------------------------------------------------------------------------- in Chromium
 
 

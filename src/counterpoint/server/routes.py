@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse, Response
 from counterpoint.data import masks
 from counterpoint.errors import ShapeError
 from counterpoint.limits import MAX_BODY_BYTES, MAX_QUEUED_WORK, MAX_REQUEST_STEPS
+from counterpoint.model import registry
 from counterpoint.music import transposition
 from counterpoint.music.representation import NUM_VOICES, SILENCE, STEPS_PER_MEASURE, VOICES, parse_voices
 from counterpoint.music.rules import VOICE_RANGES
@@ -250,9 +251,15 @@ async def import_file(file: Annotated[UploadFile, File(description="a .mid or .m
 @router.get("/api/browser-model", include_in_schema=False)
 async def browser_model(served: ServedState) -> Response:
     """The ONNX network the page samples with on the visitor's device (404: none): the
-    settings' ``browser_model``, else the int8 file made from this model's own weights."""
+    settings' ``browser_model``; else, beside the shipped model, the shipped browser network
+    distilled from it (a 20 x 40 network, issue 41); else the int8 file made from this model's
+    own weights."""
     model = served.model
-    path = served.settings.browser_model or (int8.int8_network(model) and int8.int8_path(model.source))
+    path = (
+        served.settings.browser_model
+        or registry.shipped_browser_network(model)
+        or (int8.int8_network(model) and int8.int8_path(model.source))
+    )
     if not path or not Path(path).is_file():
         return json_error(404, "this server has no browser model")
     return FileResponse(path, media_type="application/octet-stream")

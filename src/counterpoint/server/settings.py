@@ -25,7 +25,8 @@ class ServerSettings:
     # clients apart by the address it appends to X-Forwarded-For. Off by default, because a
     # client talking to the server directly can write any X-Forwarded-For it likes.
     behind_proxy: bool = False
-    # the ONNX network the page samples with (default: the int8 file beside the checkpoint)
+    # the ONNX network the page samples with (default: beside the shipped model, the shipped
+    # browser network; else the int8 file beside the checkpoint)
     browser_model: str | None = None
 
     @classmethod
