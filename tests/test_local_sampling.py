@@ -27,6 +27,7 @@ from counterpoint.model.network import make_input
 from counterpoint.model.products import fuse_batch_norm
 from counterpoint.music.representation import PitchRange
 from counterpoint.music.rules import VOICE_RANGES, parallel_pitches
+from counterpoint.music.spelling import spell_chorale
 from counterpoint.music.transposition import choose_shift
 from counterpoint.runtime import int8
 from counterpoint.sampling import samplers, schedule
@@ -397,6 +398,12 @@ def _voices_written(page) -> list[int]:
     return [page.locator(f"#staff g.note[data-voice='{v}']").count() for v in range(4)]
 
 
+def _spelled(page) -> list[list[str]]:
+    """The names the server would send with the piece on the page (it spells a result as one
+    note per run of one pitch: the page sends no onsets)."""
+    return spell_chorale(np.array(page.evaluate("app.state.piece.pitch")).T).T.tolist()
+
+
 def _harmonize(page, button: str = "#harmonize") -> None:
     page.click(button)
     page.wait_for_function("!app.state.busy && !!app.state.last", timeout=90_000)
@@ -415,6 +422,7 @@ def test_page_samples_locally_with_the_server_endpoints_blocked(
         _harmonize(page)
         assert all(count > 0 for count in _voices_written(page)), "four voices written"
         assert "this device: the server is unreachable" in page.locator("#sampling-status").inner_text()
+        assert page.evaluate("app.state.spellings") == _spelled(page), "notes named as the server names them"
 
         page.select_option("#sampling-mode", "local")  # the switch: sample here
         assert "Sampling on this device" in page.locator("#sampling-status").inner_text()
@@ -449,6 +457,7 @@ def test_page_samples_locally_with_the_server_endpoints_blocked(
         assert page.locator(".choice").count() == 3
         page.locator(".choice .use").nth(1).click()
         assert "Version 2 chosen" in page.locator("#hint").inner_text()
+        assert page.evaluate("app.state.spellings") == _spelled(page), "the chosen version's names"
 
         with page.expect_download() as download:
             page.click("#download-midi")

@@ -4,9 +4,10 @@
 // music.js, the server in api.js, sound in playback.js.
 
 import {
-  KEYS, METRES, RANGES, VOICES, clearVoice, copyPiece, degree, emptyPiece, likelyKey, noteAt, noteName,
+  KEYS, METRES, RANGES, VOICES, clearVoice, copyPiece, degree, emptyPiece, noteAt, noteName,
   notesOf, parseSpelling, pitchAtDegree, pitchOfSpelling, resize, runsOf, setNote, setRanges, spell, stepsPerBar, userSpan, where,
 } from "./music.js";
+import { choraleKey } from "../local/spelling.js";
 import { engrave, setColours, ZOOM } from "./notation.js";
 import { ROLL, drawRoll, rollPitchAt, rollStepAt } from "./roll.js";
 import { Cancelled, exportFile, health, importFile, infill } from "./api.js";
@@ -86,7 +87,7 @@ function hint(text, warn = false) {
 function render() {
   const scroller = $("staff-scroll"), left = scroller.scrollLeft;
   state.geometry = engrave($("staff"), state.piece, {
-    key: state.key, metre: state.metre, selected: state.selected, cursor: state.cursor, spelling: serverSpelling,
+    key: state.key, metre: state.metre, selected: state.selected, cursor: state.cursor, spelling: resultSpelling(state.piece, state.spellings),
   });
   scroller.scrollLeft = left;
   drawRoll($("roll"), state.piece, { cell: ROLL.cell, row: ROLL.row, labelled: true, selection: state.region, barSteps: stepsPerBar(state.metre) });
@@ -115,12 +116,15 @@ function renderSoon() {
   if (frame === null) frame = requestAnimationFrame(() => { frame = null; render(); });
 }
 
-/** The server's spelling of the note at (v, t), when it sent one for the pitch there now
- * (issue 39: a result's "spellings", per chorale [voice][step] names like "F#4"); otherwise
- * notation.js spells by the key. */
-function serverSpelling(v, t) {
-  const spelled = parseSpelling(state.spellings?.[v]?.[t]);
-  return spelled && pitchOfSpelling(spelled) === state.piece.pitch[v][t] ? spelled : null;
+/** For notation.js: the spelling of the note at (v, t) that came with the piece (issue 39: a
+ * result's or an opened file's "spellings", [voice][step] names like "F#4", from the server or,
+ * when the page sampled, from local/spelling.js, the same rule), while the pitch there is still
+ * the one spelled; otherwise notation.js spells the note by the key signature. */
+function resultSpelling(piece, spellings) {
+  return (v, t) => {
+    const spelled = parseSpelling(spellings?.[v]?.[t]);
+    return spelled && pitchOfSpelling(spelled) === piece.pitch[v][t] ? spelled : null;
+  };
 }
 
 function selectedNote() {
@@ -545,13 +549,14 @@ async function alternatives() {
   result.chorales.forEach((chorale, i) => {
     const option = applyResult(base, known, chorale);
     const { listen, use, score } = cards[i];
-    engrave(score, option, { key: state.key, metre: state.metre, zoom: 0.55, preview: true });
+    const spellings = result.spellings?.[i] ?? null;
+    engrave(score, option, { key: state.key, metre: state.metre, zoom: 0.55, preview: true, spelling: resultSpelling(option, spellings) });
     listen.addEventListener("click", () => togglePlay(option, listen));
     use.addEventListener("click", () => {
       if (state.busy) return;
       if (state.playing) state.playing.stop();
       state.undo.push(snapshot()); state.redo = [];
-      state.piece = copyPiece(option);
+      state.piece = copyPiece(option); state.spellings = spellings;
       state.last = { kind: "harmonize" };
       $("choices").hidden = true;
       hint(`Version ${i + 1} chosen. Press Play to listen.`);
@@ -640,7 +645,8 @@ async function open(file) {
     piece.onset[v][t] = data.onsets ? data.onsets[t][v] : t === 0 || data.chorale[t - 1][v] !== p;
   }));
   state.piece = piece; state.region = null; state.selected = null; state.last = null;
-  state.key = Math.abs(data.key_fifths ?? 7) <= 6 ? data.key_fifths : likelyKey(piece.pitch.flat().filter((p) => p !== -1));
+  // the file's key signature, else the key the server spelled the notes in (the same estimate)
+  state.key = Math.abs(data.key_fifths ?? 7) <= 6 ? data.key_fifths : choraleKey(piece.pitch, piece.onset).fifths;
   state.spellings = data.spellings ?? null;
   syncMenus(); afterChange();
   hint(`Opened ${file.name} (${measures} bars). Its notes are yours: select a region to refill, or clear voices and harmonize.`);

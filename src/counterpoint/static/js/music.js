@@ -64,7 +64,11 @@ const DEGREE_OF_SEMITONE = [0, 0, 1, 2, 2, 3, 3, 4, 4, 5, 6, 6];
 
 /**
  * How a pitch is written in a key: {letter (0..6 for C..B), alter (-2..2), octave}.
- * The one place the page spells; a spelling from the server (issue 39) overrides it per note.
+ * A second rule beside the context speller (music/spelling.py, mirrored in local/spelling.js),
+ * on purpose: it names one note from the key signature alone, so a note the user places or
+ * moves reads as written while the piece around it is unfinished, and hints and the cursor
+ * name pitches. Every note of a result or an opened file carries its name from the context
+ * speller, which wins per note (app.js resultSpelling).
  */
 export function spell(pitch, key) {
   const tonicLetter = (((key * 4) % 7) + 7) % 7;  // a fifth is four letters up
@@ -75,20 +79,6 @@ export function spell(pitch, key) {
   if (alter > 6) alter -= 12;
   const octave = Math.floor((pitch - alter - LETTER_PC[letter]) / 12) - 1;
   return { letter, alter, octave };
-}
-
-/**
- * The key signature that writes these pitches with the fewest accidentals (ties: the
- * signature with fewer sharps or flats). Until the server sends the key it estimates
- * (issue 39), an opened file is shown in this one.
- */
-export function likelyKey(pitches) {
-  let best = 0, fewest = Infinity;
-  for (const [key] of [...KEYS].filter(([k]) => Math.abs(k) <= 6).sort((a, b) => Math.abs(a[0]) - Math.abs(b[0]))) {
-    const accidentals = pitches.filter((p) => spell(p, key).alter !== keyAlter(spell(p, key).letter, key)).length;
-    if (accidentals < fewest) { best = key; fewest = accidentals; }
-  }
-  return best;
 }
 
 /** A spelling written as the server writes one ("F#4", "Bb3", "E4"), or null if it is not one. */

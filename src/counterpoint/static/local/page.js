@@ -3,10 +3,12 @@
 // saying which path is used, and routes each run of the model: api.js's infill() hands it here
 // with the server's sampler, and it samples on this device when the speed test or the switch
 // says so, or when the server is unreachable or answers 502/503/504, with the server's request
-// and progress formats ({iteration, passes, chorales}, then {chorales, mask, notices}).
+// and progress formats ({iteration, passes, chorales}, then {chorales, mask, notices, onsets,
+// spellings}: the notes of each result named by spelling.js, the server's rule mirrored).
 import { Cancelled } from "../js/api.js";
 import { loadNetwork } from "./onnx.js";
 import { LocalSampler } from "./sampler.js";
+import { mergeOnset, spellChorale } from "./spelling.js";
 import { LOCAL_LIMIT_S, speedTest } from "./speedtest.js";
 
 const UNAVAILABLE = [502, 503, 504];
@@ -90,7 +92,23 @@ async function sampleHere(body, { signal, onProgress }) {
   };
   if (signal?.aborted) throw new Cancelled();
   const results = await local.sampler.fill(seeds.map(() => body.chorale), seeds.map(() => known), options, seeds, onPass);
-  return { chorales: results.map((r) => r.chorale), mask: known, notices: [...new Set(results.flatMap((r) => r.notices))].sort() };
+  const chorales = results.map((r) => r.chorale);
+  return { chorales, mask: known, notices: [...new Set(results.flatMap((r) => r.notices))].sort(), ...resultNotes(chorales, known, body.onsets) };
+}
+
+// [step][voice] <-> [voice][step]
+const transpose = (rows) => (rows[0] ?? []).map((_, i) => rows.map((row) => row[i]));
+
+/** What the server adds to a result (server/routes.py _notes): each chorale's onsets
+ * ([step][voice]; given notes keep the request's, written notes one per run of one pitch) and
+ * the names of its notes ([voice][step], "" in a rest), by the server's rule. */
+function resultNotes(chorales, known, givenOnsets) {
+  const given = givenOnsets ? transpose(givenOnsets) : null;
+  const onsets = chorales.map((chorale) => mergeOnset(transpose(chorale), given, known));
+  return {
+    onsets: onsets.map(transpose),
+    spellings: chorales.map((chorale, i) => spellChorale(transpose(chorale), onsets[i])),
+  };
 }
 
 /** Sample here when the page samples locally, else with `server` (api.js's streamed
