@@ -8,7 +8,8 @@ itself (its split sizes, its JSON twin) ask for ``jsb`` or ``jsb_path``, carry
 ``$COUNTERPOINT_JSB`` if set, else ``../shared/data/jsb/Jsb16thSeparated.npz`` beside the project.
 
 Tests that need a real `counterpoint serve` ask for ``server`` (the tiny model, default options)
-or ``serve`` (start one with options); tests/servers.py starts and stops them.
+or ``serve`` (start one with options); tests/servers.py starts and stops them. Tests that drive
+the page ask for ``browser``, Debian's Chromium (tests/chromium.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from chromium import CHROMIUM, FLAGS
 from servers import Server, running_server
 
 from counterpoint.data.datasets import Dataset, load_jsb
@@ -109,3 +111,14 @@ def serve(tiny_checkpoint) -> Iterator[Callable[..., Server]]:
 def server(serve) -> Server:
     """A `counterpoint serve` of the tiny model with the default options."""
     return serve()
+
+
+@pytest.fixture()
+def browser():
+    """Debian's headless Chromium, driven by Playwright; closed after the test."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()

@@ -6,25 +6,14 @@ files and errors. Screenshots go to test-artifacts/ for people to look at."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 
 import mido
 import pytest
+from chromium import INSTALLED
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 PHONE = {
     "viewport": {"width": 390, "height": 844},
@@ -36,17 +25,7 @@ PHONE = {
 G4, A4, B4, C5, A3 = 32, 33, 34, 35, 26
 IDLE = "!app.state.busy && !!app.state.last"
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
-
-
-@pytest.fixture()
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
+pytestmark = pytest.mark.skipif(not INSTALLED, reason="Debian's chromium is not installed")
 
 
 def _open(browser, url: str, device: dict):

@@ -16,6 +16,7 @@ import mido
 import numpy as np
 import pytest
 import torch
+from chromium import INSTALLED
 
 from counterpoint import tasks
 from counterpoint.data import masks
@@ -31,14 +32,6 @@ from counterpoint.sampling.config import SamplerConfig
 STATIC = Path(__file__).resolve().parents[1] / "src" / "counterpoint" / "static"
 RULES = (STATIC / "local" / "rules.js").as_uri()
 NODE = shutil.which("node")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-]
 SAMPLING_ENDPOINTS = ("**/api/harmonize", "**/api/infill", "**/api/compose")
 
 
@@ -278,19 +271,15 @@ def browser_model(tmp_path, tiny_model) -> Path:
 
 
 @pytest.fixture()
-def page():
-    if not Path(CHROMIUM).exists():
+def page(request):
+    if not INSTALLED:  # checked before ``browser`` launches it: here a missing Chromium fails
         pytest.fail("Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        context = browser.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
-        page = context.new_page()
-        page.errors = []
-        page.on("pageerror", lambda error: page.errors.append(str(error)))
-        yield page
-        browser.close()
+    browser = request.getfixturevalue("browser")
+    context = browser.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    return page
 
 
 def open_page(page, url: str, mode: str = "auto") -> None:

@@ -6,26 +6,12 @@ fetch aborted) stops the server's sampling at the next pass."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
+from chromium import INSTALLED
 
 from counterpoint.server import ServerSettings, create_app
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
-
-
-@pytest.fixture()
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        yield browser
-        browser.close()
+pytestmark = pytest.mark.skipif(not INSTALLED, reason="Debian's chromium is not installed")
 
 
 def test_docs_render_every_endpoint_offline(server, tiny_model, browser):
