@@ -31,7 +31,6 @@ import subprocess
 import tempfile
 import time
 import urllib.request
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +39,7 @@ from common import add_checkpoint, add_data, cpu_description, percentile, start_
 
 from counterpoint.model.products import fuse_batch_norm, split
 from counterpoint.model.registry import load_model
+from counterpoint.runtime.int8 import export_onnx
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
@@ -138,19 +138,7 @@ def browser_latencies(url: str, model_url: str, threads: int, sopranos: list[lis
 
 def export_float32(network: torch.nn.Module, pitches: int, path: Path) -> Path:
     network = fuse_batch_norm(network.eval(), torch.float32).to(memory_format=torch.contiguous_format)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            network,
-            (torch.zeros(1, 8, STEPS, pitches),),
-            str(path),
-            input_names=["x"],
-            output_names=["logits"],
-            dynamic_axes={"x": {0: "batch", 2: "steps"}, "logits": {0: "batch", 2: "steps"}},
-            opset_version=17,
-            dynamo=False,
-        )
-    return path
+    return export_onnx(network, torch.zeros(1, 8, STEPS, pitches), path)
 
 
 def p50_p90(seconds: list[float]) -> str:

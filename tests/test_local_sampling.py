@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import warnings
 from pathlib import Path
 
 import mido
@@ -240,20 +239,7 @@ def test_server_hands_pages_their_model_cross_origin_isolated(tiny_model, tmp_pa
 def export_float32(model, path: Path) -> Path:
     """The network as a float32 ONNX file with batch norm folded in (the sampler's network)."""
     network = fuse_batch_norm(model.eval(), torch.float32).to(memory_format=torch.contiguous_format)
-    example = torch.zeros(1, 8, 32, model.pitch_range.size)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            network,
-            (example,),
-            str(path),
-            input_names=["x"],
-            output_names=["logits"],
-            dynamic_axes={"x": {0: "batch", 2: "steps"}, "logits": {0: "batch", 2: "steps"}},
-            opset_version=17,
-            dynamo=False,
-        )
-    return path
+    return int8.export_onnx(network, torch.zeros(1, 8, 32, model.pitch_range.size), path)
 
 
 def export_int8(model, path: Path) -> Path:
