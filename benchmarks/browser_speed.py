@@ -27,22 +27,20 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
-from common import add_checkpoint, add_data, cpu_description
+from common import add_checkpoint, add_data, cpu_description, percentile, start_server, stop_server
 
 from counterpoint.model.products import fuse_batch_norm, split
 from counterpoint.model.registry import load_model
+from counterpoint.runtime.int8 import export_onnx
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
@@ -77,23 +75,9 @@ def quality(pieces: list[list[list[int]]], bach: list[np.ndarray]) -> str:
     )
 
 
-def start_server(checkpoint: str | None, browser_model: str | None) -> tuple[str, subprocess.Popen]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    command = [sys.executable, "-m", "counterpoint", "serve", "--port", str(port)]
-    command += ["--checkpoint", checkpoint] if checkpoint else []
-    env = {**os.environ, **({"COUNTERPOINT_BROWSER_MODEL": browser_model} if browser_model else {})}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(1200):
-        try:
-            urllib.request.urlopen(url + "/api/health", timeout=1)
-            return url, process
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("the server did not start")
+def browser_model_env(path: str | None) -> dict[str, str]:
+    """The environment that makes the server hand ``path`` to pages (None: the file beside its checkpoint)."""
+    return {"COUNTERPOINT_BROWSER_MODEL": path} if path else {}
 
 
 def server_latencies(url: str, sopranos: list[list[int]]) -> tuple[list[float], list]:
@@ -155,23 +139,11 @@ def browser_latencies(url: str, model_url: str, threads: int, sopranos: list[lis
 
 def export_float32(network: torch.nn.Module, pitches: int, path: Path) -> Path:
     network = fuse_batch_norm(network.eval(), torch.float32).to(memory_format=torch.contiguous_format)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            network,
-            (torch.zeros(1, 8, STEPS, pitches),),
-            str(path),
-            input_names=["x"],
-            output_names=["logits"],
-            dynamic_axes={"x": {0: "batch", 2: "steps"}, "logits": {0: "batch", 2: "steps"}},
-            opset_version=17,
-            dynamo=False,
-        )
-    return path
+    return export_onnx(network, torch.zeros(1, 8, STEPS, pitches), path)
 
 
 def p50_p90(seconds: list[float]) -> str:
-    return f"p50 {statistics.median(seconds):.3f} s  p90 {float(np.percentile(seconds, 90)):.3f} s"
+    return f"p50 {percentile(seconds, 50):.3f} s  p90 {percentile(seconds, 90):.3f} s"
 
 
 def main() -> None:
@@ -196,7 +168,7 @@ def main() -> None:
     print(f"CPU: {cpu_description()}; load average {os.getloadavg()[0]:.2f}")
     version = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True).stdout.strip()
     print(f"Chromium: {version}")
-    url, server = start_server(args.checkpoint, None)
+    url, server = start_server(args.checkpoint, env=browser_model_env(None))
     try:
         print(f"2-measure harmonization, soprano given, default sampler (65 passes), {args.repeats} pieces")
         server_latencies(url, sopranos[:2])  # warm-up
@@ -214,9 +186,8 @@ def main() -> None:
                 models += [(str(product), "float32 product"), (str(member), "float32 first network")]
             for model_url, name in models:
                 if model_url != "/api/browser-model":  # a server that hands this file to pages
-                    server.terminate()
-                    server.wait(timeout=30)
-                    url, server = start_server(args.checkpoint, model_url)
+                    stop_server(server)
+                    url, server = start_server(args.checkpoint, env=browser_model_env(model_url))
                     model_url = "/api/browser-model"
                 result = browser_latencies(url, model_url, args.threads, sopranos)
                 pieces = [ms / 1000 for ms in result["pieces"]]
@@ -231,8 +202,7 @@ def main() -> None:
                 if bach:
                     print(f"    its pieces: {quality(result['chorales'], bach)}")
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server)
 
 
 if __name__ == "__main__":

@@ -6,28 +6,14 @@ files and errors. Screenshots go to test-artifacts/ for people to look at."""
 from __future__ import annotations
 
 import json
-import shutil
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import mido
 import pytest
+from chromium import INSTALLED
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 PHONE = {
     "viewport": {"width": 390, "height": 844},
@@ -39,61 +25,7 @@ PHONE = {
 G4, A4, B4, C5, A3 = 32, 33, 34, 35, 26
 IDLE = "!app.state.busy && !!app.state.last"
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture()
-def server(tiny_checkpoint):
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "counterpoint",
-            "serve",
-            "--checkpoint",
-            str(tiny_checkpoint),
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    # a loaded machine can take tens of seconds to import torch and music21: wait up to a
-    # minute, but stop at once if the server died
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail("server did not start: " + process.stdout.read().decode()[-2000:])
-            time.sleep(0.1)
-    server_url = type("Server", (str,), {})(url)
-    server_url.process = process
-    yield server_url
-    if process.poll() is None:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-@pytest.fixture()
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
+pytestmark = pytest.mark.skipif(not INSTALLED, reason="Debian's chromium is not installed")
 
 
 def _open(browser, url: str, device: dict):
@@ -108,14 +40,14 @@ def _open(browser, url: str, device: dict):
 
 @pytest.fixture()
 def desktop(browser, server):
-    page = _open(browser, server, DESKTOP)
+    page = _open(browser, server.url, DESKTOP)
     yield page
     assert page.errors == []
 
 
 @pytest.fixture()
 def phone(browser, server):
-    page = _open(browser, server, PHONE)
+    page = _open(browser, server.url, PHONE)
     yield page
     assert page.errors == []
 
@@ -605,7 +537,7 @@ def test_share_link_opens_the_same_piece(desktop, browser, server):
     page.wait_for_function(IDLE, timeout=60_000)
     page.click("#share")
     link = page.input_value("#share-link")
-    assert link.startswith(server) and "#piece=" in link
+    assert link.startswith(server.url) and "#piece=" in link
     fields = "({pitch: app.state.piece.pitch, onset: app.state.piece.onset, origin: app.state.piece.origin,"
     fields += " key: app.state.key, metre: app.state.metre})"
     piece = page.evaluate(fields)

@@ -39,6 +39,25 @@ def int8_path(checkpoint: str | Path) -> Path:
     return Path(checkpoint).with_suffix(SUFFIX)
 
 
+def export_onnx(network: torch.nn.Module, example: torch.Tensor, path: str | Path) -> Path:
+    """Write ``network`` (batch norm folded in) as a float32 ONNX file, traced on the input
+    ``example``: input ``x`` ``(N, 8, T, P)``, output ``logits``, batch and steps free. The int8
+    file is quantized from it, and the page's sampler reads the same names."""
+    with warnings.catch_warnings():  # the TorchScript exporter is deprecated, and enough here
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            network,
+            (example,),
+            str(path),
+            input_names=["x"],
+            output_names=["logits"],
+            dynamic_axes={"x": {0: "batch", 2: "steps"}, "logits": {0: "batch", 2: "steps"}},
+            opset_version=17,
+            dynamo=False,
+        )
+    return Path(path)
+
+
 def quantize(model: Coconet, calibration: np.ndarray, path: str | Path) -> Path:
     """Write the int8 ONNX version of ``model`` to ``path`` (atomically), its activation ranges
     calibrated on the network inputs ``calibration`` ``(N, 8, T, P)``."""
@@ -56,18 +75,7 @@ def quantize(model: Coconet, calibration: np.ndarray, path: str | Path) -> Path:
     network = members[0] if len(members) == 1 else _Members(members)
     with tempfile.TemporaryDirectory() as folder:
         exported, prepared, quantized = (Path(folder) / name for name in ("f.onnx", "p.onnx", "q.onnx"))
-        with warnings.catch_warnings():  # the TorchScript exporter is deprecated, and enough here
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                network,
-                (torch.as_tensor(calibration[:1]),),
-                str(exported),
-                input_names=["x"],
-                output_names=["logits"],
-                dynamic_axes={"x": {0: "batch", 2: "steps"}, "logits": {0: "batch", 2: "steps"}},
-                opset_version=17,
-                dynamo=False,
-            )
+        export_onnx(network, torch.as_tensor(calibration[:1]), exported)
         quantization.shape_inference.quant_pre_process(str(exported), str(prepared))
         batches = iter(np.array_split(calibration.astype(np.float32), max(1, len(calibration) // 32)))
 
