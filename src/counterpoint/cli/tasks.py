@@ -2,7 +2,8 @@
 its input as a :class:`~counterpoint.music.piece.Piece` (notes with their onsets, the file's key,
 time signature and name), runs the task with the sampler options of
 :mod:`counterpoint.cli.options`, and writes the result with the input's notes exactly as they
-were, its time signature and its name as the title."""
+were, its time signature, pickup, tempo (unless ``--tempo`` says another) and its name as the
+title."""
 
 from __future__ import annotations
 
@@ -18,8 +19,11 @@ if TYPE_CHECKING:  # torch is imported only when a command runs
     from counterpoint.sampling.config import SamplerConfig
 
 
-def _finish(result, output: Path, tempo: float, checkpoint: str | None, like: Piece | None = None) -> None:
-    """Report the result's notices and write it (with the key, metre and title of ``like``)."""
+def _finish(
+    result, output: Path, tempo: float | None, checkpoint: str | None, like: Piece | None = None
+) -> None:
+    """Report the result's notices and write it (with the key, metre, title, tempo and pickup
+    of ``like``; ``tempo``, when given, wins over the input's)."""
     from counterpoint import __version__
     from counterpoint.io import write_piece
 
@@ -45,7 +49,7 @@ def compose(
     checkpoint: Checkpoint = None,
     config: SamplerConfig | None = None,  # from the sampler options (sampling_options)
     seed: Seed = 0,
-    tempo: Tempo = 80,
+    tempo: Tempo = None,
 ) -> None:
     """Compose a new four-voice piece from scratch."""
     from counterpoint.model.registry import load_model
@@ -66,7 +70,7 @@ def harmonize(
     checkpoint: Checkpoint = None,
     config: SamplerConfig | None = None,  # from the sampler options (sampling_options)
     seed: Seed = 0,
-    tempo: Tempo = 80,
+    tempo: Tempo = None,
 ) -> None:
     """Write the other voices under (or around) a given melody."""
     from counterpoint.errors import MultipleVoicesError
@@ -100,7 +104,7 @@ def infill(
     checkpoint: Checkpoint = None,
     config: SamplerConfig | None = None,  # from the sampler options (sampling_options)
     seed: Seed = 0,
-    tempo: Tempo = 80,
+    tempo: Tempo = None,
 ) -> None:
     """Erase a time window of some voices and rewrite it."""
     from counterpoint.io import read_piece
@@ -124,7 +128,7 @@ def transition(
     checkpoint: Checkpoint = None,
     config: SamplerConfig | None = None,  # from the sampler options (sampling_options)
     seed: Seed = 0,
-    tempo: Tempo = 80,
+    tempo: Tempo = None,
 ) -> None:
     """Write a bridge from one fragment into another."""
     from counterpoint.io import read_piece
@@ -146,7 +150,7 @@ def continue_(
     checkpoint: Checkpoint = None,
     config: SamplerConfig | None = None,  # from the sampler options (sampling_options)
     seed: Seed = 0,
-    tempo: Tempo = 80,
+    tempo: Tempo = None,
 ) -> None:
     """Extend a piece by some measures."""
     from counterpoint.io import read_piece
