@@ -335,6 +335,23 @@ def test_a_midi_melody_that_starts_mid_bar_has_a_pickup(tmp_path):
         assert piece.bar_of(piece.steps - 4) == 1  # the C is on the first downbeat after the G
 
 
+def test_arrays_read_from_a_file_with_a_pickup_start_on_a_downbeat(tmp_path):
+    """An array cannot say "pickup": read_melody/read_chorale put the rest of the upbeat's bar
+    before it, so the array written back to a file in its metre has its pickup (and barlines)
+    again."""
+    from counterpoint.io import read_chorale, read_melody
+
+    tune = _upbeat_tune()
+    for suffix in (".musicxml", ".mid", ".json"):
+        write_piece(tune, tmp_path / f"tune{suffix}")
+        line = read_melody(tmp_path / f"tune{suffix}")
+        assert line[:8].tolist() == [SILENCE] * 8 and line[8:].tolist() == tune.pitches[:, 0].tolist()
+        chorale = read_chorale(tmp_path / f"tune{suffix}")
+        write_piece(Piece.of(chorale, time_signature="3/4"), tmp_path / "back.mid")
+        back = read_piece(tmp_path / "back.mid")
+        assert back.pickup == 4 and np.array_equal(back.pitches, tune.pitches), suffix
+
+
 @pytest.mark.parametrize("name", ["bwv110.7", "bwv269"])
 def test_a_bach_chorale_with_an_upbeat_keeps_its_barlines(tmp_path, name):
     """Chorales from music21's corpus that begin with an upbeat, read and written back: the

@@ -89,13 +89,15 @@ def read_melody_piece(path: str | os.PathLike) -> Piece:
 
 
 def read_chorale(path: str | os.PathLike) -> np.ndarray:
-    """The pitches ``(steps, 4)`` of :func:`read_piece` (a melody file: the soprano)."""
-    return read_piece(path).pitches
+    """The pitches ``(steps, 4)`` of :func:`read_piece` (a melody file: the soprano), from
+    a downbeat: a pickup comes after the rest of its bar (:meth:`Piece.aligned_pitches`)."""
+    return read_piece(path).aligned_pitches()
 
 
 def read_melody(path: str | os.PathLike) -> np.ndarray:
-    """The pitch line ``(steps,)`` of :func:`read_melody_piece`."""
-    return read_melody_piece(path).pitches[:, 0]
+    """The pitch line ``(steps,)`` of :func:`read_melody_piece`, from a downbeat (as
+    :func:`read_chorale`)."""
+    return read_melody_piece(path).aligned_pitches()[:, 0]
 
 
 def write_piece(

@@ -68,8 +68,8 @@ def read_array_piece(path: str | os.PathLike) -> Piece:
 
 
 def read_array(path: str | os.PathLike) -> np.ndarray:
-    """The pitches ``(steps, 4)`` of :func:`read_array_piece`."""
-    return read_array_piece(path).pitches
+    """The pitches ``(steps, 4)`` of :func:`read_array_piece`, from a downbeat."""
+    return read_array_piece(path).aligned_pitches()
 
 
 def write_array(piece: Piece | np.ndarray, path: str | os.PathLike, onset: np.ndarray | None = None) -> None:

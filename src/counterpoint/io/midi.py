@@ -97,8 +97,8 @@ def read_midi_piece(path: str | os.PathLike) -> Piece:
 
 
 def read_midi_chorale(path: str | os.PathLike) -> np.ndarray:
-    """The pitches ``(steps, 4)`` of :func:`read_midi_piece`."""
-    return read_midi_piece(path).pitches
+    """The pitches ``(steps, 4)`` of :func:`read_midi_piece`, from a downbeat."""
+    return read_midi_piece(path).aligned_pitches()
 
 
 def read_midi_melody_piece(path: str | os.PathLike) -> Piece:
@@ -113,8 +113,8 @@ def read_midi_melody_piece(path: str | os.PathLike) -> Piece:
 
 
 def read_midi_melody(path: str | os.PathLike) -> np.ndarray:
-    """One monophonic line ``(steps,)`` (``SILENCE`` in rests) from a MIDI file."""
-    return read_midi_melody_piece(path).pitches[:, 0]
+    """One monophonic line ``(steps,)`` (``SILENCE`` in rests) from a MIDI file, from a downbeat."""
+    return read_midi_melody_piece(path).aligned_pitches()[:, 0]
 
 
 def write_midi(

@@ -120,8 +120,8 @@ def read_musicxml_piece(path: str | os.PathLike, melody_only: bool = False) -> P
 
 
 def read_musicxml(path: str | os.PathLike) -> np.ndarray:
-    """The pitches ``(steps, 4)`` of :func:`read_musicxml_piece`."""
-    return read_musicxml_piece(path).pitches
+    """The pitches ``(steps, 4)`` of :func:`read_musicxml_piece`, from a downbeat."""
+    return read_musicxml_piece(path).aligned_pitches()
 
 
 def _bar_notes(piece: Piece, voice: int) -> list[tuple[int, int, int, bool]]:

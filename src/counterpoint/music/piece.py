@@ -148,6 +148,13 @@ class Piece:
         starts wherever this changes. The one rule for barlines."""
         return (step + self.lead) // self.steps_per_bar
 
+    def aligned_pitches(self) -> np.ndarray:
+        """The pitches, a pickup's bar filled out by ``lead`` steps of rest before it, so that
+        step 0 is a downbeat: how an array, which cannot say "pickup", keeps the barlines
+        (a MIDI file written from it has its pickup again)."""
+        rest = np.full((self.lead, NUM_VOICES), SILENCE, dtype=self.pitches.dtype)
+        return np.concatenate([rest, self.pitches])
+
     @property
     def tempo(self) -> float:
         """The tempo to write: the file's, else :data:`DEFAULT_TEMPO_BPM`."""
