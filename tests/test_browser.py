@@ -272,6 +272,22 @@ def test_written_durations(desktop):
         [[0, 6]],  # 2/4: a dotted quarter
         [[6, 2], [8, 2]],
     ]
+    # with an upbeat, beats are counted from where its bar would have begun
+    upbeat = desktop.evaluate(
+        """async () => { const m = await import("/static/js/music.js");
+          return [m.writtenPieces(0, 2, "4/4", 2), m.writtenPieces(2, 10, "4/4", 2),
+                  m.writtenPieces(0, 8, "3/4", 4), m.where(0, "3/4", 4), m.where(4, "3/4", 4),
+                  m.where(20, "3/4", 4), m.barStart(2, "3/4", 4)]; }"""
+    )
+    assert upbeat == [
+        [{"start": 0, "length": 2}],  # an 8th upbeat
+        [{"start": 2, "length": 8}],  # a half note on the first downbeat
+        [{"start": 0, "length": 4}, {"start": 4, "length": 4}],  # tied over the first barline
+        "the upbeat, beat 3",
+        "bar 1, beat 1",
+        "bar 2, beat 2",
+        16,
+    ]
 
 
 def test_unison_and_playback_follow_the_notes(desktop):
@@ -548,6 +564,56 @@ def test_share_link_opens_the_same_piece(desktop, browser, server):
     broken = _open(browser, link[:-40], DESKTOP)
     assert "could not be read" in _hint(broken)
     assert other.errors == [] and broken.errors == []
+
+
+def test_an_upbeat_and_a_tempo_from_a_file_stay(desktop, tmp_path):
+    """A MusicXML tune in 3/4 with a quarter-note upbeat at 72: the page draws a short first
+    bar and puts every barline after it where the file has it, plays at the file's tempo, and
+    writes both back in its MIDI and MusicXML files and in a link."""
+    import numpy as np
+
+    from counterpoint.io import read_piece, write_piece
+    from counterpoint.music.piece import Piece
+
+    page = desktop
+    pitches = np.full((28, 4), -1)
+    pitches[:, 0] = [67] * 4 + [72] * 12 + [74] * 8 + [72] * 4  # G | C . . | D . C
+    write_piece(Piece.of(pitches, time_signature="3/4", tempo_bpm=72, pickup=4), tmp_path / "upbeat.musicxml")
+    page.set_input_files("#open", str(tmp_path / "upbeat.musicxml"))
+    page.wait_for_function("document.querySelector('#hint').textContent.includes('Opened upbeat')")
+    assert page.evaluate("[app.state.metre, app.state.pickup, app.state.piece.steps]") == ["3/4", 4, 36]
+    assert page.input_value("#tempo") == "72" and page.input_value("#pickup") == "4"
+    assert "3 bars with an upbeat of 1 beat, 3/4" in page.locator("#piece-summary").inner_text()
+    # an upbeat, two full bars and the short bar that completes the upbeat
+    assert page.locator("#staff .vf-stave").count() == 2 * 4
+    upbeat, full = page.evaluate(
+        "(() => { const g = app.state.geometry;"
+        " return [g.barEnd(0) - g.stepX(0), g.barEnd(1) - g.stepX(4)]; })()"
+    )
+    assert upbeat < full / 2
+    _click(page, 16, 0, C5)  # a C5 on the second bar's first beat, over the D5
+    assert "bar 2, beat 1" in _hint(page)
+    written = page.evaluate("app.state.piece.pitch[0].slice(0, 28)")
+    page.screenshot(path=str(ARTIFACTS / "upbeat.png"), full_page=True)
+    for kind, name in (("midi", "upbeat.mid"), ("xml", "upbeat.musicxml")):
+        with page.expect_download() as download_info:
+            page.click(f"#download-{kind}")
+        download_info.value.save_as(tmp_path / "back" / name)
+        back = read_piece(tmp_path / "back" / name)
+        assert (back.pickup, back.tempo_bpm, back.time_signature) == (4, 72.0, "3/4"), kind
+        assert back.pitches[:28, 0].tolist() == written, kind
+    page.click("#share")
+    assert page.evaluate(
+        """async () => { const s = await import("/static/js/share.js");
+          const shared = s.fragmentToPiece(document.getElementById("share-link").value.split("#")[1]);
+          return [shared.pickup, shared.tempo, shared.metre]; }"""
+    ) == [4, 72, "3/4"]
+    page.select_option("#metre", "2/4")  # the upbeat still fits a bar of 2/4
+    assert page.evaluate("app.state.pickup") == 4
+    page.select_option("#pickup", "0")
+    assert page.locator("#staff .vf-stave").count() == 2 * page.evaluate("app.state.measures")
+    page.click("#undo")
+    assert page.evaluate("app.state.pickup") == 4 and page.input_value("#pickup") == "4"
 
 
 # ------------------------------------------------------------------ errors and small things

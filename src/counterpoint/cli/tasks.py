@@ -2,7 +2,8 @@
 its input as a :class:`~counterpoint.music.piece.Piece` (notes with their onsets, the file's key,
 time signature and name), runs the task with the sampler options of
 :mod:`counterpoint.cli.options`, and writes the result with the input's notes exactly as they
-were, its time signature and its name as the title."""
+were, its time signature, pickup, tempo (unless ``--tempo`` says another) and its name as the
+title."""
 
 from __future__ import annotations
 
@@ -24,13 +25,14 @@ if TYPE_CHECKING:  # torch is imported only when a command runs
 def _sample(
     output: Path,
     checkpoint: str | None,
-    tempo: float,
+    tempo: float | None,
     run: Callable[[Coconet, Piece | None], TaskResult],
     read: Callable[[], Piece] | None = None,
 ) -> None:
     """What every command does around its task: refuse an unknown output format before any work,
     ``read`` the input, load the model, ``run`` the task on both, report the result's notices and
-    write it (in the key, metre and title of the input)."""
+    write it (in the key, metre, title, tempo and pickup of the input; ``tempo``, when given,
+    wins over the input's)."""
     from counterpoint import __version__
     from counterpoint.io import suffix_of, write_piece
     from counterpoint.model.registry import load_model
@@ -70,7 +72,7 @@ def compose(
     checkpoint: Checkpoint = None,
     config: SamplerConfig | None = None,  # from the sampler options (sampling_options)
     seed: Seed = 0,
-    tempo: Tempo = 80,
+    tempo: Tempo = None,
 ) -> None:
     """Compose a new four-voice piece from scratch."""
     from counterpoint.tasks import compose as run
@@ -89,7 +91,7 @@ def harmonize(
     checkpoint: Checkpoint = None,
     config: SamplerConfig | None = None,  # from the sampler options (sampling_options)
     seed: Seed = 0,
-    tempo: Tempo = 80,
+    tempo: Tempo = None,
 ) -> None:
     """Write the other voices under (or around) a given melody."""
     from counterpoint.music.representation import parse_voices
@@ -114,7 +116,7 @@ def infill(
     checkpoint: Checkpoint = None,
     config: SamplerConfig | None = None,  # from the sampler options (sampling_options)
     seed: Seed = 0,
-    tempo: Tempo = 80,
+    tempo: Tempo = None,
 ) -> None:
     """Erase a time window of some voices and rewrite it."""
     from counterpoint.io import read_piece
@@ -137,7 +139,7 @@ def transition(
     checkpoint: Checkpoint = None,
     config: SamplerConfig | None = None,  # from the sampler options (sampling_options)
     seed: Seed = 0,
-    tempo: Tempo = 80,
+    tempo: Tempo = None,
 ) -> None:
     """Write a bridge from one fragment into another."""
     from counterpoint.io import read_piece
@@ -158,7 +160,7 @@ def continue_(
     checkpoint: Checkpoint = None,
     config: SamplerConfig | None = None,  # from the sampler options (sampling_options)
     seed: Seed = 0,
-    tempo: Tempo = 80,
+    tempo: Tempo = None,
 ) -> None:
     """Extend a piece by some measures."""
     from counterpoint.io import read_piece

@@ -184,18 +184,18 @@ async def compose(request: ComposeRequest, served: ServedState, http: Request):
 )
 async def export(kind: Literal["midi", "musicxml"], request: ExportRequest) -> Response:
     """The piece as a MIDI or MusicXML file: its notes as struck (``onsets``), its time
-    signature, key signature (given or estimated) and title."""
+    signature, key signature (given or estimated), title, tempo and ``pickup`` (a MusicXML
+    file's short first measure; a MIDI file's notes start after the rest of that bar)."""
     from counterpoint.io.midi import midi_file
     from counterpoint.io.musicxml import to_score
     from counterpoint.music.piece import Piece
 
     chorale = _chorale_array(request.chorale)
-    piece = Piece.of(
-        chorale, _onset(request.onsets, chorale), request.key_fifths, request.time_signature, request.title
-    )
+    facts = (request.key_fifths, request.time_signature, request.title, request.tempo, request.pickup)
+    piece = Piece.of(chorale, _onset(request.onsets, chorale), *facts)
     if kind == "midi":
         buffer = io.BytesIO()
-        midi_file(piece, request.tempo).save(file=buffer)
+        midi_file(piece).save(file=buffer)
         return Response(
             buffer.getvalue(),
             media_type="audio/midi",
@@ -203,7 +203,7 @@ async def export(kind: Literal["midi", "musicxml"], request: ExportRequest) -> R
         )
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "piece.musicxml"
-        to_score(piece, request.tempo).write("musicxml", fp=str(path))
+        to_score(piece).write("musicxml", fp=str(path))
         data = path.read_bytes()
     return Response(
         data,
@@ -221,8 +221,8 @@ async def import_file(file: Annotated[UploadFile, File(description="a .mid or .m
     """A MIDI/MusicXML file as a (steps, 4) piece, read as the CLI reads it: one part is a
     melody for the soprano, two or three parts go to the voices their ranges suit, four are the
     four voices. Returns ``chorale``, ``onsets``, ``given`` (the voices that hold notes),
-    ``time_signature``, ``key_fifths`` (the file's key signature or null), ``title`` and
-    ``spellings``."""
+    ``time_signature``, ``key_fifths`` (the file's key signature or null), ``title``, ``tempo``
+    (the file's, or null), ``pickup`` (16ths before the first full bar) and ``spellings``."""
     from counterpoint.io import ALL_SUFFIXES, read_piece
     from counterpoint.music.spelling import spell_chorale
 
@@ -244,6 +244,8 @@ async def import_file(file: Annotated[UploadFile, File(description="a .mid or .m
         "time_signature": piece.time_signature,
         "key_fifths": piece.fifths,
         "title": piece.title,
+        "tempo": piece.tempo_bpm,
+        "pickup": piece.pickup,
         "spellings": spell_chorale(piece.pitches, piece.onset, piece.fifths).T.tolist(),
     }
 
