@@ -21,10 +21,10 @@ from counterpoint import tasks
 from counterpoint.data import masks
 from counterpoint.model.network import make_input
 from counterpoint.model.products import fuse_batch_norm
+from counterpoint.music import transposition
 from counterpoint.music.representation import PitchRange
 from counterpoint.music.rules import VOICE_RANGES, parallel_pitches
 from counterpoint.music.spelling import spell_chorale
-from counterpoint.music.transposition import choose_shift
 from counterpoint.runtime import int8
 from counterpoint.sampling import samplers, schedule
 from counterpoint.sampling.config import SamplerConfig
@@ -175,7 +175,9 @@ def test_ranges_and_parallels_match_python():
     assert flagged > 100  # the cases exercise the rule
 
 
-def test_octave_shift_and_uniform_match_python():
+def test_transposition_rules_and_uniform_match_python():
+    from counterpoint.data.melodies import read_melodies
+
     rng = np.random.default_rng(1)
     cases = []
     for _ in range(60):
@@ -185,12 +187,20 @@ def test_octave_shift_and_uniform_match_python():
         given = rng.random((4, steps)) < 0.4
         given[int(rng.integers(0, 4))] = True
         cases.append({"chorale": chorale.tolist(), "given": given.tolist()})
+    melodies = read_melodies(Path(__file__).resolve().parents[1] / "examples" / "melodies.json")
+    for index, melody in enumerate(melodies):  # real tunes, moved into every key and a few octaves
+        line = melody.line()[0][:64]
+        for move in (-17, -5, 0, 3, 6, 14)[index % 3 :: 3]:
+            chorale = tasks.melody_to_chorale(np.where(line < 0, line, line + move))
+            given = masks.harmonize_mask(len(chorale), [0])
+            cases.append({"chorale": chorale.tolist(), "given": given.tolist()})
     answer = node(
-        """const shift = (c) => {
-          try { return rules.octaveShift(c.chorale, c.given); } catch (e) { return e.message; }
+        """const shift = (c, rule) => {
+          try { return rules.chooseShift(c.chorale, c.given, rule); } catch (e) { return e.message; }
         };
         console.log(JSON.stringify({
-          shifts: data.cases.map(shift),
+          shifts: data.cases.map((c) => rules.RULES.map((rule) => shift(c, rule))),
+          default: rules.DEFAULT_RULE,
           uniform: [0, 7, 2 ** 31 + 5].map((seed) => {
             const u = new rules.Uniform(seed);
             return Array.from({ length: 500 }, () => u.next());
@@ -198,15 +208,20 @@ def test_octave_shift_and_uniform_match_python():
         }))""",
         {"cases": cases},
     )
-    outcomes = set()
+    assert answer["default"] == transposition.DEFAULT_RULE
+    outcomes, differ = set(), 0
     for case, got in zip(cases, answer["shifts"], strict=True):
-        try:
-            expected = choose_shift(np.array(case["chorale"]), np.array(case["given"]), "octave")
-        except Exception as error:  # the same sentence when no shift fits
-            expected = str(error)
-        assert got == expected
-        outcomes.add(type(expected).__name__)
+        chorale, given = np.array(case["chorale"]), np.array(case["given"])
+        for rule, shift in zip(transposition.RULES, got, strict=True):
+            try:
+                expected = transposition.choose_shift(chorale, given, rule)
+            except Exception as error:  # the same sentence when no shift fits
+                expected = str(error)
+            assert shift == expected, rule
+            outcomes.add(type(expected).__name__)
+        differ += len(set(got)) > 1
     assert outcomes == {"int", "str"}
+    assert differ > 10  # the cases tell the rules apart
     for seed, numbers in zip([0, 7, 2**31 + 5], answer["uniform"], strict=True):
         assert numbers == Uniform(seed).take(500).tolist()
     assert VOICE_RANGES == ((60, 81), (52, 74), (46, 69), (36, 66))  # rules.js holds the same table
@@ -319,9 +334,7 @@ def test_page_writes_the_piece_python_writes(kind, tiny_model, serve, tmp_path, 
     ]
     for chorale, known, temperature, seed in cases:
         config = SamplerConfig(temperature=temperature)
-        # the page mirrors the octave rule (the server's default also estimates the key)
-        octave = {"transposition": "octave"}
-        expected = tasks.fill(tiny_model, chorale, known, config, seed=seed, **octave).chorale
+        expected = tasks.fill(tiny_model, chorale, known, config, seed=seed).chorale  # the default rule
         got = page_fill(page, chorale, known, {"temperature": temperature}, seed)
         assert got == expected.tolist(), f"{kind}, temperature {temperature}, seed {seed}"
     assert page.errors == []
