@@ -409,3 +409,15 @@ def test_a_task_keeps_what_the_piece_it_was_given_says(tiny_model):
     result = harmonize(tiny_model, tune, sampler=SamplerConfig(passes=1))
     assert result.piece().facts() == tune.facts() and _same_notes(result.piece(), tune)
     assert harmonize(tiny_model, tune.pitches, sampler=SamplerConfig(passes=1)).piece().pickup == 0
+
+
+def test_continue_and_transition_add_bars_of_the_pieces_metre(tiny_model):
+    from counterpoint import tasks
+    from counterpoint.music.piece import Piece
+
+    opening = Piece.of(np.array([[72, 67, 64, 48]] * 12), time_signature="3/4")
+    assert len(tasks.continue_piece(tiny_model, opening, measures=2).chorale) == 12 + 2 * 12
+    bridged = tasks.transition(tiny_model, opening, opening, measures=1)
+    assert len(bridged.chorale) == 12 + 12 + 12
+    array = tasks.continue_piece(tiny_model, opening.pitches, measures=1)
+    assert len(array.chorale) == 12 + 16  # an array has no metre: bars of 4/4

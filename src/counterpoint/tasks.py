@@ -134,10 +134,11 @@ def fill(
     return result
 
 
-def _measures_to_steps(measures: int) -> int:
+def _measures_to_steps(measures: int, like: np.ndarray | Piece | None = None) -> int:
+    """16ths in ``measures`` bars of ``like``'s metre (a Piece's; 4/4 for an array or None)."""
     if measures < 1:
         raise ShapeError("the number of measures must be at least 1")
-    return measures * STEPS_PER_MEASURE
+    return measures * (like.steps_per_bar if isinstance(like, Piece) else STEPS_PER_MEASURE)
 
 
 def compose(
@@ -225,8 +226,8 @@ def transition(
     callback: Callback | None = None,
     transposition: str = DEFAULT_RULE,
 ) -> TaskResult:
-    """Write ``measures`` bars that lead from ``opening`` into ``closing``."""
-    bridge = _measures_to_steps(measures)
+    """Write ``measures`` bars (of the opening's metre) that lead from ``opening`` into ``closing``."""
+    bridge = _measures_to_steps(measures, opening)
     given = opening
     (opening, opening_onset), (closing, closing_onset) = _split(opening, None), _split(closing, None)
     opening, closing = np.asarray(opening, dtype=np.int64), np.asarray(closing, dtype=np.int64)
@@ -248,8 +249,8 @@ def continue_piece(
     callback: Callback | None = None,
     transposition: str = DEFAULT_RULE,
 ) -> TaskResult:
-    """Extend ``piece`` by ``measures`` bars."""
-    extra = _measures_to_steps(measures)
+    """Extend ``piece`` by ``measures`` bars of its metre."""
+    extra = _measures_to_steps(measures, piece)
     given, (piece, onset) = piece, _split(piece, None)
     piece = np.asarray(piece, dtype=np.int64)
     longer = np.concatenate([piece, np.full((extra, NUM_VOICES), SILENCE, dtype=np.int64)])
