@@ -48,6 +48,7 @@ export async function speedTest(sampler, { passes = 3, repeats = 3, slowerThan =
  * speeds}, speeds holding each timed backend's speed test by its name.
  */
 export async function fastest(candidates) {
+  const release = (sampler) => sampler.network.release().catch(() => {});  // nothing to do if it fails
   let best = null, failure = null;
   const speeds = {};
   for (const make of candidates) {
@@ -58,15 +59,15 @@ export async function fastest(candidates) {
       const speed = await speedTest(sampler, { slowerThan: best?.speed.pass ?? Infinity });
       speeds[speed.backend] = speed;
       if (best && best.speed.pass <= speed.pass) {
-        sampler.network.release();
+        release(sampler);
         continue;
       }
-      best?.sampler.network.release();
+      if (best) release(best.sampler);
       best = { sampler, speed };
     } catch (error) {
       failure ??= error;
       console.warn("the page cannot sample with this backend:", error);
-      if (sampler && sampler !== best?.sampler) sampler.network.release().catch(() => {});
+      if (sampler && sampler !== best?.sampler) release(sampler);
     }
   }
   if (!best) throw failure ?? new Error("no backend to sample with");
