@@ -20,12 +20,11 @@ from chromium import INSTALLED
 from counterpoint import tasks
 from counterpoint.data import masks
 from counterpoint.model.network import make_input
-from counterpoint.model.products import fuse_batch_norm
 from counterpoint.music import transposition
 from counterpoint.music.representation import PitchRange
 from counterpoint.music.rules import VOICE_RANGES, parallel_pitches
 from counterpoint.music.spelling import spell_chorale
-from counterpoint.runtime import int8
+from counterpoint.runtime import int8, onnx_export
 from counterpoint.sampling import samplers, schedule
 from counterpoint.sampling.config import SamplerConfig
 
@@ -268,8 +267,7 @@ def test_the_shipped_model_hands_pages_the_shipped_browser_network():
 
 def export_float32(model, path: Path) -> Path:
     """The network as a float32 ONNX file with batch norm folded in (the sampler's network)."""
-    network = fuse_batch_norm(model.eval(), torch.float32).to(memory_format=torch.contiguous_format)
-    return int8.export_onnx(network, torch.zeros(1, 8, 32, model.pitch_range.size), path)
+    return onnx_export.export_float32(model, path)
 
 
 def export_int8(model, path: Path) -> Path:

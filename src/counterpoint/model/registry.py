@@ -19,11 +19,12 @@ SHIPPED = {
     "browser": "A small network (20 layers x 40 filters) distilled from jsb, for sampling in the "
     "page on the visitor's device (docs/model-card.md)",
 }
-# The shipped model whose weights the page's browser network was distilled from, and that
-# network's file (int8 ONNX, what ONNX Runtime Web runs): pages served by that model sample
-# locally with it.
+# The shipped model whose weights the page's browser network was distilled from, that
+# network's file (int8 ONNX, what ONNX Runtime Web runs) and the shipped model it was quantized
+# from: pages served by the teacher sample locally with it.
 BROWSER_TEACHER = "jsb"
 BROWSER_NETWORK = WEIGHTS_DIR / "browser.int8.onnx"
+BROWSER_WEIGHTS = "browser"
 
 
 def load_shipped(name: str = "jsb") -> Coconet:
