@@ -153,6 +153,36 @@ def browser_latencies(
     return result
 
 
+# One click of the page's Harmonize button, until the piece is written (drawing included).
+CLICK = """async () => {
+  const start = performance.now();
+  document.getElementById("harmonize").click();  // sets app.state.busy before its first await
+  await new Promise((done) => {
+    const check = () => (app.state.busy ? setTimeout(check, 2) : done());
+    check();
+  });
+  return performance.now() - start;
+}"""
+
+
+def page_latencies(url: str, repeats: int) -> list[float]:
+    """Seconds from a click on Harmonize to the piece on the staff, sampling on this device, with
+    the page's Twinkle preset cut to 2 bars: what a visitor waits for."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.add_init_script("localStorage.setItem('counterpoint.sampling', 'local')")
+        page.goto(url)
+        page.wait_for_function("window.counterpointLocal && counterpointLocal.sampler", timeout=120_000)
+        page.select_option("#preset", "twinkle")
+        page.select_option("#measures", "2")
+        times = [page.evaluate(CLICK) / 1000 for _ in range(repeats + 1)][1:]  # the first warms up
+        browser.close()
+    return times
+
+
 def p50_p90(seconds: list[float]) -> str:
     return f"p50 {percentile(seconds, 50):.3f} s  p90 {percentile(seconds, 90):.3f} s"
 
@@ -217,6 +247,9 @@ def main() -> None:
                 )
                 if bach and pieces:
                     print(f"    its pieces: {quality(result['chorales'], bach)}")
+                if backend == "wasm" and speed["local"]:
+                    clicks = page_latencies(url, args.repeats)
+                    print(f"    through the page (Harmonize clicked, the piece drawn): {p50_p90(clicks)}")
     finally:
         stop_server(server)
 

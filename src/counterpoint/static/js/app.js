@@ -134,10 +134,22 @@ function render() {
 /** Where the pianorolls draw barlines. */
 function rollBars() { return { barSteps: stepsPerBar(state.metre), lead: leadOf(state.metre, state.pickup) }; }
 
-// progress can arrive faster than a long piece is engraved: draw at most once a frame
-let frame = null;
+// Draw at most once a frame (a dragged note, progress). Progress can arrive faster than a piece
+// is engraved, and while the page draws, a sampler running here waits for the main thread
+// between passes (engraving took ten times a pass on a loaded 2-core machine): while the model
+// works, each drawing is followed by four times as long for the model, so drawing takes at most
+// a fifth of the time.
+const DRAW_SHARE = 0.2;
+let frame = null, nextDraw = 0;
 function renderSoon() {
-  if (frame === null) frame = requestAnimationFrame(() => { frame = null; render(); });
+  if (frame !== null) return;
+  frame = setTimeout(() => requestAnimationFrame(() => {
+    const start = performance.now();
+    render();
+    const took = performance.now() - start;
+    nextDraw = state.busy ? performance.now() + took * (1 / DRAW_SHARE - 1) : 0;
+    frame = null;
+  }), Math.max(0, nextDraw - performance.now()));
 }
 
 /** For notation.js: the spelling of the note at (v, t) that came with the piece (issue 39: a
