@@ -14,5 +14,5 @@ if [ -f "$run/last.pt" ]; then
 else
   counterpoint train --recipe browser --data "$data" --run-dir "$run"
 fi
-counterpoint export "$run/last.pt" src/counterpoint/weights/browser.pt EXPORT_CHOICE
+counterpoint export "$run/last.pt" src/counterpoint/weights/browser.pt --raw  # its last weights: see the card
 counterpoint quantize src/counterpoint/weights/browser.pt --data "$data"
