@@ -3,17 +3,14 @@ twin (``/api/browser-model?format=float32``, every node of which ONNX Runtime's 
 runs on the GPU); in a real Chromium with a WebGPU adapter (SwiftShader's, a software GPU, with
 ``--enable-unsafe-webgpu``) the page times both backends and samples on the faster, and the
 WebGPU network writes the piece the WASM one writes; without WebGPU (no ``navigator.gpu``, or no
-adapter granted) the page samples on WASM and downloads nothing more.
-
-Self-contained: its server and browser helpers are its own."""
+adapter granted) the page samples on WASM and downloads nothing more."""
 
 from __future__ import annotations
 
 import contextlib
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
+import chromium
 import numpy as np
 import onnx
 import onnxruntime
@@ -29,8 +26,8 @@ from counterpoint.model.network import Coconet, preset
 from counterpoint.runtime import int8, onnx_export
 from counterpoint.server import ServerSettings, create_app
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-quic", "--no-first-run", "--disable-background-networking"]
+# the shared flags less --disable-gpu: each test says whether Chromium may grant an adapter
+FLAGS = [flag for flag in chromium.FLAGS if flag != "--disable-gpu"]
 WEBGPU = ["--enable-unsafe-webgpu"]  # Chromium's WebGPU on SwiftShader, where no GPU is
 NO_GPU = ["--disable-gpu"]  # navigator.gpu is there, no adapter is granted
 WEBGPU_FILES = ("ort.jspi.min.mjs", "ort-wasm-simd-threaded.jspi.mjs", "ort-wasm-simd-threaded.jspi.wasm")
@@ -120,12 +117,12 @@ def served(tmp_path_factory) -> Iterator[str]:
 
 @contextlib.contextmanager
 def _page(flags: list[str], init_script: str | None = None):
-    if not Path(CHROMIUM).exists():
+    if not chromium.INSTALLED:
         pytest.fail("Debian's chromium is not installed")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS + flags)
+        browser = p.chromium.launch(executable_path=chromium.CHROMIUM, args=FLAGS + flags)
         page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
         page.errors, page.requested = [], []
         page.on("pageerror", lambda error: page.errors.append(str(error)))
