@@ -113,22 +113,33 @@ def test_schedule_and_pass_counts_match_python():
         for p_min, p_max, alpha in ((0.1, 0.9, 0.7), (0.05, 0.5, 0.9))
     ]
     notes = list(range(0, 400))
+    # below and above the cap, passes given or not, another temperature and alpha
+    temperatures = [
+        [n, t, p, a]
+        for n in (96, 144, 145, 192, 768)
+        for t, p, a in ((0.99, None, 0.7), (0.5, None, 1.0), (0.99, 10, 0.7))
+    ]
     counts = [[1, 5, 96], [3, 47, 128], [2, 2, 2], [17, 93, 250]]
     answer = node(
         """console.log(JSON.stringify({
           schedule: data.grid.map(([n, t, a, b, c]) => rules.gibbsSchedule(n, t, a, b, c)),
           passes: data.notes.map((n) => rules.gibbsPasses(n)),
           passesGiven: rules.gibbsPasses(96, 10),
+          temperatures: data.temperatures.map(([n, t, p, a]) => rules.gibbsTemperatures(n, t, p, a)),
           planned: data.notes.map((n) => rules.plannedPasses(n)),
           ranks: data.counts.map((c) => rules.erasureRanks(c, rules.gibbsPasses(Math.max(...c)))),
           rounded: [0.5, 1.5, 2.5, -0.5, 2.4999, 3.5000001].map(rules.roundHalfEven),
         }))""",
-        {"grid": grid, "notes": notes, "counts": counts},
+        {"grid": grid, "notes": notes, "counts": counts, "temperatures": temperatures},
     )
     assert answer["schedule"] == [schedule.gibbs_schedule(*row) for row in grid]
     config = SamplerConfig()
     assert answer["passes"] == [schedule.gibbs_passes(config, n) for n in notes]
     assert answer["passesGiven"] == schedule.gibbs_passes(SamplerConfig(passes=10), 96) == 10
+    assert answer["temperatures"] == [
+        schedule.gibbs_temperatures(SamplerConfig(temperature=t, passes=p, alpha=a), n)
+        for n, t, p, a in temperatures
+    ]
     assert answer["planned"] == [schedule.planned_passes(config, n) for n in notes]
     assert answer["rounded"] == [round(x) for x in [0.5, 1.5, 2.5, -0.5, 2.4999, 3.5000001]]
     for count, ranks in zip(counts, answer["ranks"], strict=True):

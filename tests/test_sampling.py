@@ -9,7 +9,12 @@ from counterpoint.music.rules import VOICE_RANGES, parallel_pitches, voice_leadi
 from counterpoint.runtime.backend import inference_model
 from counterpoint.sampling.config import METHODS, SamplerConfig
 from counterpoint.sampling.samplers import sample
-from counterpoint.sampling.schedule import gibbs_schedule, planned_passes
+from counterpoint.sampling.schedule import (
+    CAPPED_FINAL_TEMPERATURE,
+    gibbs_schedule,
+    gibbs_temperatures,
+    planned_passes,
+)
 from counterpoint.tasks import (
     compose,
     continue_piece,
@@ -126,6 +131,40 @@ def test_default_gibbs_makes_two_passes_for_every_three_notes(tiny_model, choral
     calls = []
     harmonize(tiny_model, chorale[:16, 0], callback=lambda n, p, r: calls.append(n))
     assert len(calls) == 1 + 32  # the first draw, then 2/3 of the 48 notes to write
+
+
+def test_long_pieces_cost_linearly(tiny_model, bach):
+    """Issue 40: harmonizing 16 measures makes at most 12/8 the network passes of 2 measures (each
+    pass runs the network over the whole piece: at most 12x the network's work for 8x the
+    length), counted as the sampler reports its passes."""
+    soprano = np.concatenate([piece[:, 0] for piece in bach.train])[:256]
+
+    def passes(steps: int) -> int:
+        calls = []
+        harmonize(tiny_model, soprano[:steps], callback=lambda n, p, r: calls.append(n))
+        assert len(calls) == planned_passes(SamplerConfig(), 3 * steps)
+        return len(calls)
+
+    assert passes(32) == 1 + 64  # 2 measures as before the cap
+    assert passes(256) * 256 <= 12 * passes(32) * 32
+
+
+def test_capped_passes_anneal_the_temperature(tiny_model, bach):
+    """Where the cap cuts the passes the temperature falls over the schedule, so the default
+    writes another piece than the same passes at one temperature; below the cap it is the same."""
+    config = SamplerConfig()
+    assert gibbs_temperatures(config, 96) == [config.temperature] * 64
+    long = gibbs_temperatures(config, 3 * 256)
+    assert long[0] == config.temperature and long[-1] == pytest.approx(
+        config.temperature * CAPPED_FINAL_TEMPERATURE
+    )
+    assert all(a >= b for a, b in zip(long, long[1:], strict=False))
+    assert gibbs_temperatures(SamplerConfig(passes=96), 3 * 256) == [config.temperature] * 96  # passes given
+    soprano = np.concatenate([piece[:, 0] for piece in bach.train])[:128]
+    for steps, passes, same in ((32, 64, True), (128, len(long), False)):
+        default = harmonize(tiny_model, soprano[:steps], seed=5).chorale
+        fixed = harmonize(tiny_model, soprano[:steps], sampler=SamplerConfig(passes=passes), seed=5).chorale
+        assert np.array_equal(default, fixed) == same
 
 
 def test_gibbs_from_a_confidence_start(tiny_model, chorale):

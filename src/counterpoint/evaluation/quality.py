@@ -102,6 +102,7 @@ def harmonize_sopranos(
     resumes where it stopped."""
     from tqdm import tqdm
 
+    from counterpoint.sampling import schedule
     from counterpoint.sampling.config import SamplerConfig
     from counterpoint.tasks import harmonize
 
@@ -113,6 +114,8 @@ def harmonize_sopranos(
     key = _settings_key(model, window=False, temperature=sampler.temperature, chronological=False)
     # the settings under their names when the cache began ("steps" for passes): the same key
     settings = {("steps" if name == "passes" else name): value for name, value in asdict(sampler).items()}
+    if sampler.passes is None:  # the default pass rule for long pieces (issue 40) decides them too
+        settings["long_pieces"] = [schedule.MAX_GIBBS_PASSES, schedule.CAPPED_FINAL_TEMPERATURE]
     key += json.dumps([CACHE_FORMAT, {**settings, "precision": precision}])
     key += hashlib.sha256(int8_file).hexdigest()
     outputs = []

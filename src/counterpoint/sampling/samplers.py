@@ -16,7 +16,9 @@ Methods:
   times erase a fraction ``p_n`` of the written notes and resample them together, with
   Yao et al.'s truncated linear schedule ``p_n = max(p_min, p_max - n/(alpha N) (p_max-p_min))``.
   ``N`` is two thirds of the notes to write unless ``passes`` says otherwise (the paper: one
-  per note; within noise of it, measured, in two thirds of the time: :data:`GIBBS_PASSES_PER_NOTE`).
+  per note; within noise of it, measured, in two thirds of the time: :data:`GIBBS_PASSES_PER_NOTE`),
+  at most :data:`MAX_GIBBS_PASSES`, so that cost grows linearly with length; where that cap
+  cuts the passes, the temperature falls over the schedule (:func:`gibbs_temperatures`).
   With ``init_passes`` > 0 it starts instead from that many ``confidence`` passes, a draft
   good enough that a short schedule from a lower ``p_max`` refines it: a third of the passes,
   more of Bach's notes, but nearly the same harmony for every seed
@@ -45,7 +47,13 @@ from counterpoint.music.rules import PARALLEL_PENALTY, VOICE_RANGES, parallel_pi
 from counterpoint.runtime import int8
 from counterpoint.runtime.backend import sampler_network
 from counterpoint.sampling.config import Callback, SamplerConfig
-from counterpoint.sampling.schedule import CONFIDENCE_PASSES, _draft_passes, gibbs_passes, gibbs_schedule
+from counterpoint.sampling.schedule import (
+    CONFIDENCE_PASSES,
+    _draft_passes,
+    gibbs_passes,
+    gibbs_schedule,
+    gibbs_temperatures,
+)
 
 
 def voice_range_mask(pitch_range: PitchRange) -> torch.Tensor:
@@ -82,14 +90,16 @@ class _Sampler:
             logits -= PARALLEL_PENALTY * torch.from_numpy(bad)
         return logits
 
-    def draw(self, logits: torch.Tensor) -> torch.Tensor:
-        """A pitch index per (B, 4, T) from temperature-scaled probabilities (Gumbel-max)."""
-        if self.config.temperature == 0:
+    def draw(self, logits: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
+        """A pitch index per (B, 4, T) from probabilities scaled by ``temperature`` (default:
+        the config's), by Gumbel-max."""
+        temperature = self.config.temperature if temperature is None else temperature
+        if temperature == 0:
             return logits.argmax(-1)
         uniform = self.uniform(logits.shape[1:])
         # Gumbel noise is -log(-log U); torch's exponential_ would skip a log but runs 10x slower
         log_exponential = uniform.clamp_(min=1e-20).log_().neg_().log_()
-        return (logits / self.config.temperature).sub_(log_exponential).argmax(-1)
+        return (logits / temperature).sub_(log_exponential).argmax(-1)
 
     def uniform(self, shape: tuple[int, ...]) -> torch.Tensor:
         """``(B, *shape)`` uniform noise, element b from its own generator."""
@@ -117,6 +127,7 @@ def _gibbs(s: _Sampler, pianoroll: torch.Tensor, known: torch.Tensor) -> torch.T
     first = _draft_passes(s.config)  # the number the first Gibbs pass reports
     counts = to_write.flatten(1).sum(1)
     total = gibbs_passes(s.config, int(counts.max()))
+    temperatures = gibbs_temperatures(s.config, int(counts.max()))
     c = s.config
     # pass n erases exactly round(p_n * notes to write) notes per element, at least one: the
     # ones with the lowest random scores. Computed for every pass at once, off the loop.
@@ -126,7 +137,7 @@ def _gibbs(s: _Sampler, pianoroll: torch.Tensor, known: torch.Tensor) -> torch.T
         scores = s.uniform(to_write.shape[1:]).masked_fill_(known, 2.0)
         threshold = scores.flatten(1).sort(1).values.gather(1, last_erased[n, :, None])
         erased = scores <= threshold.view(-1, 1, 1)
-        pianoroll = s.write(pianoroll, erased, s.draw(s.logits(pianoroll, ~erased)))
+        pianoroll = s.write(pianoroll, erased, s.draw(s.logits(pianoroll, ~erased), temperatures[n]))
         s.report(first + n, pianoroll, erased)
     return pianoroll
 

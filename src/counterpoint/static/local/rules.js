@@ -1,6 +1,6 @@
 // The sampler's rules, as the Python package has them, for sampling in the page (issue #42):
-// the annealed Gibbs schedule and pass counts (sampling/schedule.py: gibbs_schedule,
-// gibbs_passes, planned_passes; the erasure counts of sampling/samplers.py's _gibbs), the
+// the annealed Gibbs schedule, pass counts and temperatures (sampling/schedule.py:
+// gibbs_schedule, gibbs_passes, gibbs_temperatures, planned_passes; the erasure counts of sampling/samplers.py's _gibbs), the
 // voices' ranges (music/rules.py VOICE_RANGES, samplers.voice_range_mask), the parallels rule
 // (music/rules.py parallel_pitches, PARALLEL_PENALTY), the shift of given notes into the
 // voices' ranges (music/transposition.py, every rule) and a seeded random source. No model:
@@ -14,6 +14,11 @@ export const SILENCE = -1;
 // each voice's range in the JSB chorales: the sampler never writes outside it
 export const VOICE_RANGES = [[60, 81], [52, 74], [46, 69], [36, 66]];
 export const GIBBS_PASSES_PER_NOTE = 2 / 3;
+// ... at most this many, so that cost grows linearly with length; where the cap cuts the passes
+// the temperature falls to this share of itself (schedule.py MAX_GIBBS_PASSES,
+// CAPPED_FINAL_TEMPERATURE)
+export const MAX_GIBBS_PASSES = 96;
+export const CAPPED_FINAL_TEMPERATURE = 0.5;
 // nats taken from a pitch that would make parallel fifths or octaves
 export const PARALLEL_PENALTY = 50;
 
@@ -25,10 +30,23 @@ export function roundHalfEven(x) {
   return floor % 2 === 0 ? floor : floor + 1;
 }
 
-/** Gibbs iterations after the first draw: `passes`, else two thirds of the notes to write (at least one). */
+/** Gibbs iterations after the first draw: `passes`, else two thirds of the notes to write (at
+ * least one), at most MAX_GIBBS_PASSES. */
 export function gibbsPasses(notesToWrite, passes = null) {
   if (passes !== null && passes !== undefined) return passes;
-  return Math.max(1, roundHalfEven(notesToWrite * GIBBS_PASSES_PER_NOTE));
+  return Math.min(MAX_GIBBS_PASSES, Math.max(1, roundHalfEven(notesToWrite * GIBBS_PASSES_PER_NOTE)));
+}
+
+/** The temperature of each Gibbs iteration: `temperature` throughout, unless the cap cut the
+ * passes; then falling linearly to CAPPED_FINAL_TEMPERATURE of it over the first alpha N. */
+export function gibbsTemperatures(notesToWrite, temperature, passes = null, alpha = 0.7) {
+  const total = gibbsPasses(notesToWrite, passes);
+  const given = passes !== null && passes !== undefined;
+  if (given || Math.max(1, roundHalfEven(notesToWrite * GIBBS_PASSES_PER_NOTE)) <= MAX_GIBBS_PASSES) {
+    return Array(total).fill(temperature);
+  }
+  const end = temperature * CAPPED_FINAL_TEMPERATURE, span = alpha * total;
+  return Array.from({ length: total }, (_, n) => temperature + (end - temperature) * (span > 0 ? Math.min(1, n / span) : 1));
 }
 
 /** The forward passes Gibbs makes to write `notesToWrite` notes (what a progress bar counts to). */

@@ -6,7 +6,7 @@
 // from its own seeded source (rules.Uniform) in the order Python's sampler draws from its
 // generator, so with the same uniform numbers both write the same piece.
 import {
-  NUM_VOICES, PARALLEL_PENALTY, SILENCE, VOICES, Uniform, erasureRanks, gibbsPasses,
+  NUM_VOICES, PARALLEL_PENALTY, SILENCE, VOICES, Uniform, erasureRanks, gibbsPasses, gibbsTemperatures,
   chooseShift, parallelPitches, voiceRangeMask,
 } from "./rules.js";
 
@@ -112,21 +112,21 @@ export class LocalSampler {
     return logits;
   }
 
-  /** A pitch index per (B, 4, T): argmax at temperature 0, else Gumbel-max of logits / temperature,
-   * each element's noise (4 * T * P numbers) from its own source. */
-  draw(state, logits, config, uniforms) {
+  /** A pitch index per (B, 4, T): argmax at temperature 0, else Gumbel-max of logits / temperature
+   * (default: the config's), each element's noise (4 * T * P numbers) from its own source. */
+  draw(state, logits, config, uniforms, temperature = config.temperature) {
     const { batch, steps, pitches: P } = state;
     const rows = NUM_VOICES * steps, drawn = new Int32Array(batch * rows);
     const noise = new Float64Array(rows * P);
     for (let b = 0; b < batch; b++) {
-      if (config.temperature !== 0) uniforms[b].fill(noise);
+      if (temperature !== 0) uniforms[b].fill(noise);
       for (let r = 0; r < rows; r++) {
         const row = (b * rows + r) * P;
         let best = -Infinity, choice = 0;
         for (let p = 0; p < P; p++) {
           let score = logits[row + p];
-          if (config.temperature !== 0) {
-            score = score / config.temperature - Math.log(-Math.log(Math.max(noise[r * P + p], 1e-20)));
+          if (temperature !== 0) {
+            score = score / temperature - Math.log(-Math.log(Math.max(noise[r * P + p], 1e-20)));
           }
           if (score > best) { best = score; choice = p; }
         }
@@ -149,6 +149,7 @@ export class LocalSampler {
     const toWrite = known.map((k) => 1 - k);
     const counts = Array.from({ length: batch }, (_, b) => toWrite.subarray(b * rows, (b + 1) * rows).reduce((a, c) => a + c, 0));
     const total = gibbsPasses(Math.max(...counts), config.passes);
+    const temperatures = gibbsTemperatures(Math.max(...counts), config.temperature, config.passes, config.alpha);
     const passes = 1 + total;
     let current = this.write(pitch, toWrite, this.draw(state, await this.logits(state, pitch, known, config), config, uniforms));
     report?.(0, passes, current);
@@ -163,7 +164,7 @@ export class LocalSampler {
         for (let r = 0; r < rows; r++) erased[b * rows + r] = scores[r] <= threshold ? 1 : 0;
       }
       const netKnown = erased.map((e) => 1 - e);
-      current = this.write(current, erased, this.draw(state, await this.logits(state, current, netKnown, config), config, uniforms));
+      current = this.write(current, erased, this.draw(state, await this.logits(state, current, netKnown, config), config, uniforms, temperatures[n]));
       report?.(1 + n, passes, current);
     }
     return current;
