@@ -1,6 +1,7 @@
 """What the maintained benchmarks share: the JSB path, the --data and --checkpoint options, a
-one-line description of the machine for every figure's header, medians and percentiles of
-timings, and the paper's protocol paired by piece (test_split_pairs.py).
+one-line description of the machine for every figure's header, a `counterpoint serve` to time
+(browser_speed.py, serve_load.py), medians and percentiles of timings, and the paper's protocol
+paired by piece (test_split_pairs.py).
 
 The benchmarks run as scripts from the repository root (``python benchmarks/NAME.py``), so this
 module is imported as ``common``. The one-off studies in ``experiments/`` import it the same way
@@ -12,6 +13,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +28,9 @@ JSB = Path(
     os.environ.get("COUNTERPOINT_JSB")
     or Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "Jsb16thSeparated.npz"
 )
+
+# how long a `counterpoint serve` may take to answer: torch and the model load slowly on a busy machine
+SERVER_START_SECONDS = 120
 
 # CPU features that decide which arithmetic the sampler runs fastest (README, "Speed")
 FLAGS = {"avx512f": "AVX-512", "avx512_bf16": "AVX-512 BF16", "amx_tile": "AMX", "avx2": "AVX2"}
@@ -56,8 +65,39 @@ def cpu_description() -> str:
     )
 
 
+def start_server(
+    checkpoint: str | None, *options: str, env: dict[str, str] | None = None
+) -> tuple[str, subprocess.Popen]:
+    """`counterpoint serve` (the shipped model unless ``checkpoint``) with ``options`` on a free
+    loopback port, ``env`` added to this environment, its output discarded: its URL and process,
+    once its /api/health answers."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "counterpoint", "serve", "--port", str(port), *options]
+    command += ["--checkpoint", checkpoint] if checkpoint else []
+    environment = {**os.environ, **(env or {})}
+    process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(url + "/api/health", timeout=1):
+                return url, process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit("the server did not start")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    process.terminate()
+    process.wait(timeout=30)
+
+
 def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q))
+    """The ``q``th percentile of ``values``; NaN where there are none (every request failed)."""
+    return float(np.percentile(values, q)) if len(values) else float("nan")
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:

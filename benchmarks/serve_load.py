@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
 
 import numpy as np
-from common import add_checkpoint, cpu_description
+from common import add_checkpoint, cpu_description, percentile, start_server, stop_server
 
 MELODY = [
     72,
@@ -56,43 +53,6 @@ MELODY = [
     72,
     72,
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(
-    checkpoint: str | None, batch_window_ms: float, workers: int
-) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "counterpoint",
-        "serve",
-        "--port",
-        str(port),
-        "--batch-window-ms",
-        str(batch_window_ms),
-        "--workers",
-        str(workers),
-    ]
-    if checkpoint:
-        command += ["--checkpoint", checkpoint]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url + "/api/health", timeout=1)
-            return process, url
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("server did not start")
 
 
 def client(
@@ -136,8 +96,8 @@ def measure(url: str, streamed: bool, clients: int, seconds: float) -> dict:
     elapsed = time.perf_counter() - start
     return {
         "requests_per_s": len(latencies) / elapsed,
-        "p50_s": float(np.percentile(latencies, 50)) if latencies else float("nan"),
-        "p99_s": float(np.percentile(latencies, 99)) if latencies else float("nan"),
+        "p50_s": percentile(latencies, 50),
+        "p99_s": percentile(latencies, 99),
         "errors": len(errors),
     }
 
@@ -182,7 +142,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for workers in args.workers:
         for window in args.batch_window_ms:
-            process, url = start_server(args.checkpoint, window, workers)
+            options = ["--batch-window-ms", str(window), "--workers", str(workers)]
+            url, process = start_server(args.checkpoint, *options)
             label = f"on ({window:g} ms window)" if window else "off"
             try:
                 for mode in args.modes:
@@ -194,8 +155,7 @@ def main() -> None:
                             flush=True,
                         )
             finally:
-                process.terminate()
-                process.wait(timeout=10)
+                stop_server(process)
     if args.batches:
         print()
         in_process(args.checkpoint, args.batches, args.seconds)

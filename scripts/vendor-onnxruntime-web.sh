@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Refresh the vendored ONNX Runtime Web files the page samples with (issue #42) from the npm
-# registry: only the WASM backend (SIMD + threads), about 15 MB. The WebGPU builds
-# (ort.webgpu.min.mjs with ort-wasm-simd-threaded.jspi/asyncify/jsep.wasm) would add 18-30 MB
-# and are left out. The npm package carries no licence file, so the licence and third-party
-# notices are copied from the onnxruntime Python package (the same upstream project), a
-# dependency of this one.
+# registry, two builds and nothing else (about 33 MB):
+# - the WASM backend (SIMD + threads): ort.wasm.min.mjs, ort-wasm-simd-threaded.{mjs,wasm},
+#   15 MB, what every browser runs;
+# - the WebGPU backend, the smallest of the package's three WebGPU builds: the JSPI one
+#   (ort.jspi.min.mjs, ort-wasm-simd-threaded.jspi.{mjs,wasm}), 18 MB, for browsers with
+#   WebGPU and WebAssembly JSPI (Chromium 137+). The asyncify build (29 MB) would add
+#   browsers with WebGPU but no JSPI, and the JSEP one (30 MB) is the old WebGPU backend;
+#   both are left out. The page loads the JSPI files only where a WebGPU adapter is granted.
+# The npm package carries no licence file, so the licence and third-party notices are copied
+# from the onnxruntime Python package (the same upstream project), a dependency of this one.
 # Usage: scripts/vendor-onnxruntime-web.sh [version]   (run from anywhere; needs npm, python)
 set -euo pipefail
 VERSION="${1:-1.31.1}"
@@ -17,6 +22,7 @@ trap 'rm -rf "$WORK"' EXIT
 ORT_PY="$("$PYTHON" -c 'import onnxruntime, os; print(os.path.dirname(onnxruntime.__file__))')"
 rm -rf "$DEST" && mkdir -p "$DEST"
 cp "$WORK"/package/dist/{ort.wasm.min.mjs,ort-wasm-simd-threaded.mjs,ort-wasm-simd-threaded.wasm} "$DEST/"
+cp "$WORK"/package/dist/{ort.jspi.min.mjs,ort-wasm-simd-threaded.jspi.mjs,ort-wasm-simd-threaded.jspi.wasm} "$DEST/"
 cp "$ORT_PY/LICENSE" "$DEST/LICENSE"
 cp "$ORT_PY/ThirdPartyNotices.txt" "$DEST/ThirdPartyNotices.txt"
 echo "onnxruntime-web $VERSION from npm" > "$DEST/VERSION"

@@ -6,17 +6,25 @@ Most tests need only "some real Bach chorales": they use ``bach``, the committed
 itself (its split sizes, its JSON twin) ask for ``jsb`` or ``jsb_path``, carry
 ``@pytest.mark.jsb``, and skip only where the file is absent. The file is
 ``$COUNTERPOINT_JSB`` if set, else ``../shared/data/jsb/Jsb16thSeparated.npz`` beside the project.
+
+Tests that need a real `counterpoint serve` ask for ``server`` (the tiny model, default options)
+or ``serve`` (start one with options); tests/servers.py starts and stops them. Tests that drive
+the page ask for ``browser``, Debian's Chromium (tests/chromium.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from chromium import CHROMIUM, FLAGS
+from servers import Server, running_server
 
 from counterpoint.data.datasets import Dataset, load_jsb
 from counterpoint.model.checkpoint import save
@@ -85,3 +93,32 @@ def tiny_checkpoint(tmp_path, tiny_model) -> Path:
     path = tmp_path / "tiny.pt"
     save(path, tiny_model)
     return path
+
+
+@pytest.fixture()
+def serve(tiny_checkpoint) -> Iterator[Callable[..., Server]]:
+    """Start a `counterpoint serve` of the tiny model: ``serve(*options, env=None)``; every server
+    a test starts is stopped after it."""
+    with ExitStack() as servers:
+
+        def start(*options: str, env: dict[str, str] | None = None) -> Server:
+            return servers.enter_context(running_server(tiny_checkpoint, *options, env=env))
+
+        yield start
+
+
+@pytest.fixture()
+def server(serve) -> Server:
+    """A `counterpoint serve` of the tiny model with the default options."""
+    return serve()
+
+
+@pytest.fixture()
+def browser():
+    """Debian's headless Chromium, driven by Playwright; closed after the test."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()

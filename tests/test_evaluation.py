@@ -467,3 +467,15 @@ def test_forward_center_equals_forward_inside_the_piece():
                 torch.testing.assert_close(
                     middle[:, :, 0], full[:, :, start + width // 2], atol=1e-5, rtol=1e-4
                 )
+
+
+def test_a_beat_is_on_a_chord_when_its_notes_are_one_triads_or_sevenths():
+    from counterpoint.music.rules import chord_on_beats, is_chord
+
+    assert is_chord(frozenset({7, 11, 2, 5}))  # G B D F: a dominant seventh
+    assert is_chord(frozenset({0, 7}))  # a bare fifth: an incomplete triad
+    assert not is_chord(frozenset({0, 2, 4}))  # C D E: a cluster
+    # beat 1: C major; beat 2 (step 4): C D E G, a passing D on the beat; a rest of all voices
+    chorale = np.array([[72, 67, 64, 48]] * 4 + [[74, 67, 64, 48]] * 4 + [[SILENCE] * 4] * 4)
+    assert chord_on_beats(chorale) == (1, 2)
+    assert evaluation.chord_tone_rate([chorale, chorale[:4]]) == 2 / 3

@@ -7,42 +7,30 @@ blocked the page still harmonizes, refills, gives alternatives and downloads fou
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import warnings
 from pathlib import Path
 
 import mido
 import numpy as np
 import pytest
 import torch
+from chromium import INSTALLED
 
 from counterpoint import tasks
 from counterpoint.data import masks
 from counterpoint.model.network import make_input
-from counterpoint.model.products import fuse_batch_norm
+from counterpoint.music import transposition
 from counterpoint.music.representation import PitchRange
 from counterpoint.music.rules import VOICE_RANGES, parallel_pitches
-from counterpoint.music.transposition import choose_shift
-from counterpoint.runtime import int8
+from counterpoint.music.spelling import spell_chorale
+from counterpoint.runtime import int8, onnx_export
 from counterpoint.sampling import samplers, schedule
 from counterpoint.sampling.config import SamplerConfig
 
 STATIC = Path(__file__).resolve().parents[1] / "src" / "counterpoint" / "static"
 RULES = (STATIC / "local" / "rules.js").as_uri()
 NODE = shutil.which("node")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-]
 SAMPLING_ENDPOINTS = ("**/api/harmonize", "**/api/infill", "**/api/compose")
 
 
@@ -197,7 +185,9 @@ def test_ranges_and_parallels_match_python():
     assert flagged > 100  # the cases exercise the rule
 
 
-def test_octave_shift_and_uniform_match_python():
+def test_transposition_rules_and_uniform_match_python():
+    from counterpoint.data.melodies import read_melodies
+
     rng = np.random.default_rng(1)
     cases = []
     for _ in range(60):
@@ -207,12 +197,20 @@ def test_octave_shift_and_uniform_match_python():
         given = rng.random((4, steps)) < 0.4
         given[int(rng.integers(0, 4))] = True
         cases.append({"chorale": chorale.tolist(), "given": given.tolist()})
+    melodies = read_melodies(Path(__file__).resolve().parents[1] / "examples" / "melodies.json")
+    for index, melody in enumerate(melodies):  # real tunes, moved into every key and a few octaves
+        line = melody.line()[0][:64]
+        for move in (-17, -5, 0, 3, 6, 14)[index % 3 :: 3]:
+            chorale = tasks.melody_to_chorale(np.where(line < 0, line, line + move))
+            given = masks.harmonize_mask(len(chorale), [0])
+            cases.append({"chorale": chorale.tolist(), "given": given.tolist()})
     answer = node(
-        """const shift = (c) => {
-          try { return rules.octaveShift(c.chorale, c.given); } catch (e) { return e.message; }
+        """const shift = (c, rule) => {
+          try { return rules.chooseShift(c.chorale, c.given, rule); } catch (e) { return e.message; }
         };
         console.log(JSON.stringify({
-          shifts: data.cases.map(shift),
+          shifts: data.cases.map((c) => rules.RULES.map((rule) => shift(c, rule))),
+          default: rules.DEFAULT_RULE,
           uniform: [0, 7, 2 ** 31 + 5].map((seed) => {
             const u = new rules.Uniform(seed);
             return Array.from({ length: 500 }, () => u.next());
@@ -220,15 +218,20 @@ def test_octave_shift_and_uniform_match_python():
         }))""",
         {"cases": cases},
     )
-    outcomes = set()
+    assert answer["default"] == transposition.DEFAULT_RULE
+    outcomes, differ = set(), 0
     for case, got in zip(cases, answer["shifts"], strict=True):
-        try:
-            expected = choose_shift(np.array(case["chorale"]), np.array(case["given"]), "octave")
-        except Exception as error:  # the same sentence when no shift fits
-            expected = str(error)
-        assert got == expected
-        outcomes.add(type(expected).__name__)
+        chorale, given = np.array(case["chorale"]), np.array(case["given"])
+        for rule, shift in zip(transposition.RULES, got, strict=True):
+            try:
+                expected = transposition.choose_shift(chorale, given, rule)
+            except Exception as error:  # the same sentence when no shift fits
+                expected = str(error)
+            assert shift == expected, rule
+            outcomes.add(type(expected).__name__)
+        differ += len(set(got)) > 1
     assert outcomes == {"int", "str"}
+    assert differ > 10  # the cases tell the rules apart
     for seed, numbers in zip([0, 7, 2**31 + 5], answer["uniform"], strict=True):
         assert numbers == Uniform(seed).take(500).tolist()
     assert VOICE_RANGES == ((60, 81), (52, 74), (46, 69), (36, 66))  # rules.js holds the same table
@@ -256,26 +259,26 @@ def test_server_hands_pages_their_model_cross_origin_isolated(tiny_model, tmp_pa
         assert client.get("/api/browser-model").content == b"an ONNX file"
 
 
+def test_the_shipped_model_hands_pages_the_shipped_browser_network():
+    from fastapi.testclient import TestClient
+
+    from counterpoint.model import registry
+    from counterpoint.server import ServerSettings, create_app
+
+    model = registry.load_shipped(registry.BROWSER_TEACHER)
+    assert registry.shipped_browser_network(model) == registry.BROWSER_NETWORK
+    with TestClient(create_app(ServerSettings(), model=model)) as client:
+        assert client.get("/api/browser-model").content == registry.BROWSER_NETWORK.read_bytes()
+    browser = registry.load_shipped("browser")  # its float weights: what the int8 file was made from
+    assert int8.int8_network(browser) is not None  # the file beside it was made from exactly these
+
+
 # --------------------------------------------------------------------------- in Chromium
 
 
 def export_float32(model, path: Path) -> Path:
     """The network as a float32 ONNX file with batch norm folded in (the sampler's network)."""
-    network = fuse_batch_norm(model.eval(), torch.float32).to(memory_format=torch.contiguous_format)
-    example = torch.zeros(1, 8, 32, model.pitch_range.size)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            network,
-            (example,),
-            str(path),
-            input_names=["x"],
-            output_names=["logits"],
-            dynamic_axes={"x": {0: "batch", 2: "steps"}, "logits": {0: "batch", 2: "steps"}},
-            opset_version=17,
-            dynamo=False,
-        )
-    return path
+    return onnx_export.export_float32(model, path)
 
 
 def export_int8(model, path: Path) -> Path:
@@ -292,52 +295,16 @@ def browser_model(tmp_path, tiny_model) -> Path:
     return export_float32(tiny_model, tmp_path / "tiny.onnx")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(checkpoint: Path, browser_model: Path) -> tuple[str, subprocess.Popen]:
-    port = _free_port()
-    env = {**os.environ, "COUNTERPOINT_BROWSER_MODEL": str(browser_model)}
-    command = [
-        sys.executable,
-        "-m",
-        "counterpoint",
-        "serve",
-        "--checkpoint",
-        str(checkpoint),
-        "--port",
-        str(port),
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return f"http://127.0.0.1:{port}", process
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail("server did not start: " + process.stdout.read().decode()[-2000:])
-            time.sleep(0.1)
-
-
 @pytest.fixture()
-def page():
-    if not Path(CHROMIUM).exists():
+def page(request):
+    if not INSTALLED:  # checked before ``browser`` launches it: here a missing Chromium fails
         pytest.fail("Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        context = browser.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
-        page = context.new_page()
-        page.errors = []
-        page.on("pageerror", lambda error: page.errors.append(str(error)))
-        yield page
-        browser.close()
+    browser = request.getfixturevalue("browser")
+    context = browser.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    return page
 
 
 def open_page(page, url: str, mode: str = "auto") -> None:
@@ -360,38 +327,36 @@ def page_fill(page, chorale, known, options, seed) -> list[list[int]]:
 
 
 @pytest.mark.parametrize("kind", ["float32", "int8"])
-def test_page_writes_the_piece_python_writes(kind, tiny_model, tiny_checkpoint, tmp_path, page, monkeypatch):
+def test_page_writes_the_piece_python_writes(kind, tiny_model, serve, tmp_path, page, monkeypatch):
     path = (export_float32 if kind == "float32" else export_int8)(tiny_model, tmp_path / f"tiny.{kind}.onnx")
-    url, server = start_server(tiny_checkpoint, path)
-    try:
-        open_page(page, url, "local")
-        monkeypatch.setattr(samplers, "_Sampler", onnx_sampler(path))  # where sample() looks it up
-        melody = np.array(
-            [48, 48, 50, 50, 52, 52, 53, -1, 55, 55, 57, 57, 55, 55, 53, 53] * 2
-        )  # an octave low
-        piece = tasks.melody_to_chorale(melody)
-        refill = tasks.melody_to_chorale(np.where(melody < 0, melody, melody + 12))
-        refill[:, 1:] = np.array([[64, 55, 43]] * 32)
-        cases = [
-            (piece, masks.harmonize_mask(32, [0]), 0.0, 3),  # argmax, with an octave shift
-            (piece, masks.harmonize_mask(32, [0]), 0.99, 11),  # sampled
-            (refill, masks.infill_mask(32, 8, 24, [1, 2]), 0.0, 5),  # a region refilled, the rest locked
-        ]
-        for chorale, known, temperature, seed in cases:
-            config = SamplerConfig(temperature=temperature)
-            # the page mirrors the octave rule (the server's default also estimates the key)
-            octave = {"transposition": "octave"}
-            expected = tasks.fill(tiny_model, chorale, known, config, seed=seed, **octave).chorale
-            got = page_fill(page, chorale, known, {"temperature": temperature}, seed)
-            assert got == expected.tolist(), f"{kind}, temperature {temperature}, seed {seed}"
-        assert page.errors == []
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    url = serve(env={"COUNTERPOINT_BROWSER_MODEL": str(path)}).url
+    open_page(page, url, "local")
+    monkeypatch.setattr(samplers, "_Sampler", onnx_sampler(path))  # where sample() looks it up
+    melody = np.array([48, 48, 50, 50, 52, 52, 53, -1, 55, 55, 57, 57, 55, 55, 53, 53] * 2)  # an octave low
+    piece = tasks.melody_to_chorale(melody)
+    refill = tasks.melody_to_chorale(np.where(melody < 0, melody, melody + 12))
+    refill[:, 1:] = np.array([[64, 55, 43]] * 32)
+    cases = [
+        (piece, masks.harmonize_mask(32, [0]), 0.0, 3),  # argmax, with an octave shift
+        (piece, masks.harmonize_mask(32, [0]), 0.99, 11),  # sampled
+        (refill, masks.infill_mask(32, 8, 24, [1, 2]), 0.0, 5),  # a region refilled, the rest locked
+    ]
+    for chorale, known, temperature, seed in cases:
+        config = SamplerConfig(temperature=temperature)
+        expected = tasks.fill(tiny_model, chorale, known, config, seed=seed).chorale  # the default rule
+        got = page_fill(page, chorale, known, {"temperature": temperature}, seed)
+        assert got == expected.tolist(), f"{kind}, temperature {temperature}, seed {seed}"
+    assert page.errors == []
 
 
 def _voices_written(page) -> list[int]:
     return [page.locator(f"#staff g.note[data-voice='{v}']").count() for v in range(4)]
+
+
+def _spelled(page) -> list[list[str]]:
+    """The names the server would send with the piece on the page (it spells a result as one
+    note per run of one pitch: the page sends no onsets)."""
+    return spell_chorale(np.array(page.evaluate("app.state.piece.pitch")).T).T.tolist()
 
 
 def _harmonize(page, button: str = "#harmonize") -> None:
@@ -399,81 +364,73 @@ def _harmonize(page, button: str = "#harmonize") -> None:
     page.wait_for_function("!app.state.busy && !!app.state.last", timeout=90_000)
 
 
-def test_page_samples_locally_with_the_server_endpoints_blocked(
-    tiny_checkpoint, browser_model, page, tmp_path
-):
-    url, server = start_server(tiny_checkpoint, browser_model)
-    try:
-        for pattern in SAMPLING_ENDPOINTS:
-            page.route(pattern, lambda route: route.abort())
-        open_page(page, url, "server")  # the server is asked first, and is unreachable
-        page.select_option("#preset", "mary")
-        assert _voices_written(page)[1:] == [0, 0, 0]
-        _harmonize(page)
-        assert all(count > 0 for count in _voices_written(page)), "four voices written"
-        assert "this device: the server is unreachable" in page.locator("#sampling-status").inner_text()
+def test_page_samples_locally_with_the_server_endpoints_blocked(serve, browser_model, page, tmp_path):
+    url = serve(env={"COUNTERPOINT_BROWSER_MODEL": str(browser_model)}).url
+    for pattern in SAMPLING_ENDPOINTS:
+        page.route(pattern, lambda route: route.abort())
+    open_page(page, url, "server")  # the server is asked first, and is unreachable
+    page.select_option("#preset", "mary")
+    assert _voices_written(page)[1:] == [0, 0, 0]
+    _harmonize(page)
+    assert all(count > 0 for count in _voices_written(page)), "four voices written"
+    assert "this device: the server is unreachable" in page.locator("#sampling-status").inner_text()
+    assert page.evaluate("app.state.spellings") == _spelled(page), "notes named as the server names them"
 
-        page.select_option("#sampling-mode", "local")  # the switch: sample here
-        assert "Sampling on this device" in page.locator("#sampling-status").inner_text()
-        before = page.evaluate("JSON.stringify(app.state.piece)")
-        page.evaluate("['harmonize', 'cancel'].forEach((id) => document.getElementById(id).click())")
-        page.wait_for_function("!app.state.busy", timeout=30_000)
-        assert "cancelled: nothing changed" in page.locator("#hint").inner_text()
-        assert page.evaluate("JSON.stringify(app.state.piece)") == before
-        before = page.evaluate("app.state.piece.pitch")
-        _harmonize(page, "#again")
-        assert page.evaluate("app.state.piece.pitch")[0] == before[0], "the melody stays"
+    page.select_option("#sampling-mode", "local")  # the switch: sample here
+    assert "Sampling on this device" in page.locator("#sampling-status").inner_text()
+    before = page.evaluate("JSON.stringify(app.state.piece)")
+    page.evaluate("['harmonize', 'cancel'].forEach((id) => document.getElementById(id).click())")
+    page.wait_for_function("!app.state.busy", timeout=30_000)
+    assert "cancelled: nothing changed" in page.locator("#hint").inner_text()
+    assert page.evaluate("JSON.stringify(app.state.piece)") == before
+    before = page.evaluate("app.state.piece.pitch")
+    _harmonize(page, "#again")
+    assert page.evaluate("app.state.piece.pitch")[0] == before[0], "the melody stays"
 
-        page.locator("#roll").scroll_into_view_if_needed()  # select the second measure, refill it
-        roll = page.locator("#roll").bounding_box()
-        page.mouse.move(roll["x"] + 40 + 16 * 14 + 3, roll["y"] + 100)
-        page.mouse.down()
-        page.mouse.move(roll["x"] + 40 + 31 * 14 + 3, roll["y"] + 120, steps=5)
-        page.mouse.up()
-        before = page.evaluate("app.state.piece.pitch")
-        page.click("#refill")
-        page.wait_for_function("!app.state.busy", timeout=90_000)
-        after = page.evaluate("app.state.piece.pitch")
-        assert [voice[:16] for voice in after] == [voice[:16] for voice in before], (
-            "outside the selection nothing changes"
-        )
-        assert after[0] == before[0], "the unticked soprano stays"
+    page.locator("#roll").scroll_into_view_if_needed()  # select the second measure, refill it
+    roll = page.locator("#roll").bounding_box()
+    page.mouse.move(roll["x"] + 40 + 16 * 14 + 3, roll["y"] + 100)
+    page.mouse.down()
+    page.mouse.move(roll["x"] + 40 + 31 * 14 + 3, roll["y"] + 120, steps=5)
+    page.mouse.up()
+    before = page.evaluate("app.state.piece.pitch")
+    page.click("#refill")
+    page.wait_for_function("!app.state.busy", timeout=90_000)
+    after = page.evaluate("app.state.piece.pitch")
+    assert [voice[:16] for voice in after] == [voice[:16] for voice in before], (
+        "outside the selection nothing changes"
+    )
+    assert after[0] == before[0], "the unticked soprano stays"
 
-        page.click("#alternatives")
-        page.wait_for_function(
-            "!app.state.busy && !document.querySelector('.choice .use').disabled", timeout=90_000
-        )
-        assert page.locator(".choice").count() == 3
-        page.locator(".choice .use").nth(1).click()
-        assert "Version 2 chosen" in page.locator("#hint").inner_text()
+    page.click("#alternatives")
+    page.wait_for_function(
+        "!app.state.busy && !document.querySelector('.choice .use').disabled", timeout=90_000
+    )
+    assert page.locator(".choice").count() == 3
+    page.locator(".choice .use").nth(1).click()
+    assert "Version 2 chosen" in page.locator("#hint").inner_text()
+    assert page.evaluate("app.state.spellings") == _spelled(page), "the chosen version's names"
 
-        with page.expect_download() as download:
-            page.click("#download-midi")
-        path = tmp_path / "local.mid"
-        download.value.save_as(path)
-        tracks = mido.MidiFile(path).tracks
-        assert sum(any(m.type == "note_on" and m.velocity for m in track) for track in tracks) == 4
-        assert page.errors == []
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with page.expect_download() as download:
+        page.click("#download-midi")
+    path = tmp_path / "local.mid"
+    download.value.save_as(path)
+    tracks = mido.MidiFile(path).tracks
+    assert sum(any(m.type == "note_on" and m.velocity for m in track) for track in tracks) == 4
+    assert page.errors == []
 
 
-def test_page_samples_locally_when_the_server_answers_503(tiny_checkpoint, browser_model, page):
-    url, server = start_server(tiny_checkpoint, browser_model)
-    try:
-        busy = json.dumps({"error": "the request took longer than the 180 s limit"})
-        page.route(
-            "**/api/infill",
-            lambda route: route.fulfill(status=503, body=busy, content_type="application/json"),
-        )
-        open_page(page, url, "server")
-        assert "Sampling on the server" in page.locator("#sampling-status").inner_text()
-        page.select_option("#preset", "twinkle")
-        _harmonize(page)
-        assert all(count > 0 for count in _voices_written(page))
-        assert "the server answered 503" in page.locator("#sampling-status").inner_text()
-        assert page.errors == []
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+def test_page_samples_locally_when_the_server_answers_503(serve, browser_model, page):
+    url = serve(env={"COUNTERPOINT_BROWSER_MODEL": str(browser_model)}).url
+    busy = json.dumps({"error": "the request took longer than the 180 s limit"})
+    page.route(
+        "**/api/infill",
+        lambda route: route.fulfill(status=503, body=busy, content_type="application/json"),
+    )
+    open_page(page, url, "server")
+    assert "Sampling on the server" in page.locator("#sampling-status").inner_text()
+    page.select_option("#preset", "twinkle")
+    _harmonize(page)
+    assert all(count > 0 for count in _voices_written(page))
+    assert "the server answered 503" in page.locator("#sampling-status").inner_text()
+    assert page.errors == []

@@ -16,12 +16,6 @@ app (and its spec) is reached."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -32,6 +26,7 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from servers import running_server
 
 from counterpoint.model.checkpoint import save
 from counterpoint.model.network import Coconet, preset
@@ -55,12 +50,6 @@ CHECKS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory):
     import torch
@@ -68,26 +57,9 @@ def server_url(tmp_path_factory):
     torch.manual_seed(0)
     checkpoint = tmp_path_factory.mktemp("openapi") / "tiny.pt"
     save(checkpoint, Coconet(preset("tiny")).eval())
-    port = _free_port()
     # a short time limit: schemathesis asks for 32 measures of 2000 passes, and gets a 503
-    command = [sys.executable, "-m", "counterpoint", "serve", "--checkpoint", str(checkpoint)]
-    process = subprocess.Popen(
-        [*command, "--port", str(port), "--time-limit", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90  # torch and music21 import slowly on a loaded machine
-    while True:
-        try:
-            urllib.request.urlopen(url + "/api/health", timeout=1)
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"the server did not start: {process.stdout.read().decode()[-2000:]}")
-            time.sleep(0.2)
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
+    with running_server(checkpoint, "--time-limit", "1") as server:
+        yield server.url
 
 
 # the spec the server writes (a tiny model's app writes the same one as the served server's)

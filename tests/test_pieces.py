@@ -58,21 +58,23 @@ def test_every_melody_comes_back_note_for_note(melodies, tmp_path, suffix):
         assert _same_notes(back, piece), (melody.title, suffix)
         assert back.voices == [0], melody.title
         if suffix != ".npy":  # a .npy file holds notes only
-            assert back.time_signature == melody.metre, melody.title
+            assert (back.time_signature, back.pickup) == (melody.metre, piece.pickup), melody.title
 
 
 def test_the_set_has_what_the_round_trips_must_keep(melodies):
-    repeated = tied = rests = 0
+    """Repeated notes, notes tied over barlines and pickups (the set writes a pickup after a
+    rest; as a piece, that rest is the pickup). Rests inside a tune: see test_io's pickup tests."""
+    repeated = tied = pickups = 0
     for melody in melodies:
         piece = melody.piece()
         line, struck = piece.pitches[:, 0], piece.onset[:, 0]
         repeated += int((struck[1:] & (line[1:] == line[:-1])).sum())
-        rests += int((line == SILENCE).any())
+        pickups += int(piece.pickup > 0 and melody.line()[0][0] == SILENCE)
         bar = piece.steps_per_bar
         tied += sum(
             1 for _, onset, length in melody.sounding() if onset // bar != (onset + length - 1) // bar
         )
-    assert repeated > 50 and tied > 0 and rests > 0
+    assert repeated > 50 and tied > 0 and pickups == 3
 
 
 def test_ties_across_barlines_are_one_note_and_the_musicxml_says_what_it_is(melodies, tmp_path):
@@ -124,6 +126,7 @@ def test_old_array_files_load_with_one_note_per_run(tmp_path):
         piece = read_piece(tmp_path / name)
         np.testing.assert_array_equal(piece.pitches, chorale)
         assert piece.onset[:, 0].nonzero()[0].tolist() == [0, 8]  # the two C's are one note
+        assert (piece.pickup, piece.tempo_bpm) == (0, None)  # no pickup, the default tempo
 
 
 def test_one_track_is_the_soprano_and_two_tracks_go_by_range(tmp_path):
@@ -195,7 +198,8 @@ def test_cli_harmonize_keeps_every_melody_note_for_note(melodies, tmp_path, tiny
         result = runner.invoke(app, ["harmonize", str(source), "-o", str(output), *common])
         assert result.exit_code == 0, result.output
         back, given = read_piece(output), melody.piece()
-        kept.append(_same_notes(back, given) and back.time_signature == melody.metre)
+        facts = (back.time_signature, back.pickup) == (melody.metre, given.pickup)
+        kept.append(_same_notes(back, given) and facts)
     assert all(kept), [m.title for m, ok in zip(melodies, kept, strict=True) if not ok]
 
 
@@ -250,3 +254,170 @@ def _empty_midi() -> bytes:
     buffer = io.BytesIO()
     mido.MidiFile().save(file=buffer)
     return buffer.getvalue()
+
+
+def _upbeat_tune() -> Piece:
+    """A hymn-like tune in 3/4 with a quarter-note pickup, a repeated note, a rest and a note
+    tied over a barline, at 72 quarter notes a minute:  G | C C E | D - (rest) | - C ..."""
+    notes = [(67, 4), (72, 4), (72, 4), (76, 4), (74, 8), (SILENCE, 4), (74, 8), (72, 12), (71, 4)]
+    pitches = np.full((sum(length for _, length in notes), 4), SILENCE)
+    onset = np.zeros(pitches.shape, dtype=bool)
+    start = 0
+    for pitch, length in notes:
+        pitches[start : start + length, 0] = pitch
+        onset[start, 0] = pitch != SILENCE
+        start += length
+    return Piece.of(pitches, onset, time_signature="3/4", title="Upbeat", tempo_bpm=72, pickup=4)
+
+
+def _bar_starts(score) -> list[tuple[int, float]]:
+    """Each measure of a music21 score's first part, as (number, offset in quarters); measures
+    an editor split (at a repeat sign, both halves with one number) count as one."""
+    starts: list[tuple[int, float]] = []
+    for measure in score.parts[0].getElementsByClass("Measure"):
+        if not starts or starts[-1][0] != measure.number:
+            starts.append((measure.number, float(measure.offset)))
+    return starts
+
+
+@pytest.mark.parametrize("first", [".musicxml", ".mid", ".json"])
+def test_a_pickup_and_a_tempo_come_back_through_every_file(tmp_path, first):
+    """A tune with an upbeat, written to one file type, then to every other: the same notes,
+    the same pickup, the same tempo and metre, every time."""
+    tune = _upbeat_tune()
+    write_piece(tune, tmp_path / f"in{first}")
+    given = read_piece(tmp_path / f"in{first}")
+    assert _same_notes(given, tune) and given.steps == tune.steps
+    assert (given.pickup, given.tempo_bpm, given.time_signature) == (4, 72.0, "3/4")
+    for suffix in (".musicxml", ".mid", ".json", ".npy"):
+        write_piece(given, tmp_path / f"out{suffix}")
+        back = read_piece(tmp_path / f"out{suffix}")
+        assert _same_notes(back, tune), suffix
+        if suffix != ".npy":  # a .npy file holds notes only
+            assert (back.pickup, back.tempo_bpm, back.time_signature) == (4, 72.0, "3/4"), suffix
+
+
+def test_the_barlines_of_a_pickup_are_where_notation_programs_put_them(tmp_path):
+    """MusicXML: the upbeat is measure 0, short and implicit (so MuseScore numbers the first
+    full bar 1), with a metronome mark and a sound tempo. MIDI: the notes start after the
+    rest of the first bar, so a program that puts bar 1 at the file's start (music21 here)
+    finds every barline where it was."""
+    from music21 import converter
+
+    tune = _upbeat_tune()
+    write_piece(tune, tmp_path / "tune.musicxml")
+    text = (tmp_path / "tune.musicxml").read_text()
+    assert '<measure implicit="yes" number="0">' in text and '<sound tempo="72"' in text
+    score = converter.parse(str(tmp_path / "tune.musicxml"))
+    assert _bar_starts(score) == [(0, 0.0), (1, 1.0), (2, 4.0), (3, 7.0), (4, 10.0)]
+    write_piece(tune, tmp_path / "tune.mid")
+    score = converter.parse(str(tmp_path / "tune.mid"))
+    soprano = score.parts[0].flatten().notes
+    assert float(soprano[0].offset) == 2.0  # the pickup: the last beat of a 3/4 bar
+    assert [float(n.offset) for n in soprano][1:4] == [3.0, 4.0, 5.0]  # bar 2 starts at 3.0
+    assert [float(m.offset) for m in score.parts[0].getElementsByClass("Measure")][:3] == [0.0, 3.0, 6.0]
+
+
+def test_a_midi_melody_that_starts_mid_bar_has_a_pickup(tmp_path):
+    """A plain one-track file whose first note is on beat 4 of 4/4 begins with a pickup of a
+    quarter; one whose first note comes after a whole bar's rest keeps the rest."""
+    for rest_ticks, pickup, steps in ((3 * 480, 4, 8), (4 * 480, 0, 24)):
+        track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(66))])
+        track.append(mido.Message("note_on", note=67, velocity=64, time=rest_ticks))
+        track.append(mido.Message("note_off", note=67, velocity=0, time=480))
+        track.append(mido.Message("note_on", note=72, velocity=64, time=0))
+        track.append(mido.Message("note_off", note=72, velocity=0, time=480))
+        midi = mido.MidiFile(ticks_per_beat=480)
+        midi.tracks.append(track)
+        midi.save(tmp_path / "upbeat.mid")
+        piece = read_melody_piece(tmp_path / "upbeat.mid")
+        assert (piece.pickup, piece.steps, piece.tempo_bpm) == (pickup, steps, 66.0)
+        assert piece.bar_of(piece.steps - 4) == 1  # the C is on the first downbeat after the G
+
+
+def test_arrays_read_from_a_file_with_a_pickup_start_on_a_downbeat(tmp_path):
+    """An array cannot say "pickup": read_melody/read_chorale put the rest of the upbeat's bar
+    before it, so the array written back to a file in its metre has its pickup (and barlines)
+    again."""
+    from counterpoint.io import read_chorale, read_melody
+
+    tune = _upbeat_tune()
+    for suffix in (".musicxml", ".mid", ".json"):
+        write_piece(tune, tmp_path / f"tune{suffix}")
+        line = read_melody(tmp_path / f"tune{suffix}")
+        assert line[:8].tolist() == [SILENCE] * 8 and line[8:].tolist() == tune.pitches[:, 0].tolist()
+        chorale = read_chorale(tmp_path / f"tune{suffix}")
+        write_piece(Piece.of(chorale, time_signature="3/4"), tmp_path / "back.mid")
+        back = read_piece(tmp_path / "back.mid")
+        assert back.pickup == 4 and np.array_equal(back.pitches, tune.pitches), suffix
+
+
+@pytest.mark.parametrize("name", ["bwv110.7", "bwv269"])
+def test_a_bach_chorale_with_an_upbeat_keeps_its_barlines(tmp_path, name):
+    """Chorales from music21's corpus that begin with an upbeat, read and written back: the
+    measures are numbered and placed as their editors placed them, in MusicXML and in MIDI."""
+    from music21 import converter, corpus
+
+    from counterpoint.io.musicxml import score_to_piece
+
+    score = corpus.parse(name)
+    piece = score_to_piece(score, name)
+    assert piece.pickup == 4
+    write_piece(piece, tmp_path / "back.musicxml")
+    assert _bar_starts(converter.parse(str(tmp_path / "back.musicxml"))) == _bar_starts(score)
+    write_piece(piece, tmp_path / "back.mid")
+    back = read_piece(tmp_path / "back.mid")
+    assert back.pickup == 4 and np.array_equal(back.pitches, piece.pitches)
+
+
+def test_a_file_tempo_travels_and_an_explicit_tempo_wins(tmp_path, tiny_checkpoint):
+    tune = _upbeat_tune()
+    write_piece(tune, tmp_path / "tune.mid")
+    converted = runner.invoke(app, ["convert", str(tmp_path / "tune.mid"), str(tmp_path / "tune.musicxml")])
+    assert converted.exit_code == 0, converted.output
+    assert read_piece(tmp_path / "tune.musicxml").tempo_bpm == 72.0
+    common = ["--passes", "1", "-c", str(tiny_checkpoint), "--precision", "float32"]
+    for extra, tempo in (([], 72.0), (["--tempo", "100"], 100.0)):
+        output = tmp_path / "out.mid"
+        command = ["harmonize", str(tmp_path / "tune.mid"), "-o", str(output), *common, *extra]
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, result.output
+        back = read_piece(output)
+        assert back.tempo_bpm == tempo and back.pickup == 4 and _same_notes(back, tune)
+    slow = runner.invoke(app, ["convert", str(tmp_path / "tune.mid"), str(tmp_path / "x.mid"), "--tempo=1"])
+    assert slow.exit_code == 2
+
+
+def test_a_bad_pickup_or_tempo_in_a_file_is_one_sentence(tmp_path):
+    rows = [[60, -1, -1, -1]] * 8
+    for fields, message in (
+        ({"pickup": 12, "time_signature": "3/4"}, "a pickup must be a whole number of 16ths shorter"),
+        ({"tempo_bpm": "fast"}, "a tempo must be 4 to 1000 quarter notes a minute"),
+    ):
+        path = tmp_path / "bad.json"
+        path.write_text(json.dumps({"chorale": rows, **fields}))
+        with pytest.raises(FileFormatError, match=message) as error:
+            read_piece(path)
+        assert str(error.value).startswith("bad.json: ") and "\n" not in str(error.value)
+
+
+def test_a_task_keeps_what_the_piece_it_was_given_says(tiny_model):
+    from counterpoint.sampling.config import SamplerConfig
+    from counterpoint.tasks import harmonize
+
+    tune = _upbeat_tune()
+    result = harmonize(tiny_model, tune, sampler=SamplerConfig(passes=1))
+    assert result.piece().facts() == tune.facts() and _same_notes(result.piece(), tune)
+    assert harmonize(tiny_model, tune.pitches, sampler=SamplerConfig(passes=1)).piece().pickup == 0
+
+
+def test_continue_and_transition_add_bars_of_the_pieces_metre(tiny_model):
+    from counterpoint import tasks
+    from counterpoint.music.piece import Piece
+
+    opening = Piece.of(np.array([[72, 67, 64, 48]] * 12), time_signature="3/4")
+    assert len(tasks.continue_piece(tiny_model, opening, measures=2).chorale) == 12 + 2 * 12
+    bridged = tasks.transition(tiny_model, opening, opening, measures=1)
+    assert len(bridged.chorale) == 12 + 12 + 12
+    array = tasks.continue_piece(tiny_model, opening.pitches, measures=1)
+    assert len(array.chorale) == 12 + 16  # an array has no metre: bars of 4/4

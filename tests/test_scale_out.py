@@ -9,16 +9,14 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from servers import free_port, listening, stop, wait_until
 
 RECIPE = Path(__file__).resolve().parents[1] / "deploy" / "nginx.conf"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -26,37 +24,6 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 if not Path(NGINX).exists():
     # CI installs nginx (.ci/run): there a missing nginx is a failure, not a skip
     pytestmark = pytest.mark.skipif(not os.environ.get("CI"), reason="Debian's nginx is not installed")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for_port(port: int, process: subprocess.Popen, what: str) -> None:
-    deadline = time.monotonic() + 90  # torch and music21 import slowly on a loaded machine
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                output = process.stdout.read().decode()[-2000:] if process.stdout else ""
-                pytest.fail(f"{what} did not start: {output}")
-            time.sleep(0.1)
-
-
-def _backend(checkpoint: Path) -> tuple[int, subprocess.Popen]:
-    port = _free_port()
-    command = [sys.executable, "-m", "counterpoint", "serve", "--checkpoint", str(checkpoint)]
-    command += ["--behind-proxy"]  # as deploy/nginx.conf says
-    process = subprocess.Popen(
-        [*command, "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    _wait_for_port(port, process, "a backend")
-    return port, process
 
 
 def _nginx_config(recipe: str, listen: int, backends: list[int]) -> str:
@@ -88,24 +55,21 @@ def _jobs(port: int) -> int:
 
 
 @pytest.fixture()
-def cluster(tmp_path, tiny_checkpoint):
-    backends = [_backend(tiny_checkpoint) for _ in range(2)]
-    listen = _free_port()
+def cluster(tmp_path, serve):
+    backends = [serve("--behind-proxy") for _ in range(2)]  # as deploy/nginx.conf says
+    listen = free_port()
     prefix = tmp_path / "nginx"
     prefix.mkdir()
     config = prefix / "nginx.conf"
-    config.write_text(_nginx_config(RECIPE.read_text(), listen, [port for port, _ in backends]))
+    config.write_text(_nginx_config(RECIPE.read_text(), listen, [backend.port for backend in backends]))
     nginx = subprocess.Popen(
         [NGINX, "-p", str(prefix), "-c", str(config), "-g", "daemon off;"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    _wait_for_port(listen, nginx, "nginx")
-    yield f"http://127.0.0.1:{listen}", backends
-    for process in [nginx, *(p for _, p in backends)]:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=10)
+    wait_until(listening(listen), nginx, "nginx")
+    yield f"http://127.0.0.1:{listen}", [(backend.port, backend.process) for backend in backends]
+    stop(nginx)  # before the backends, which ``serve`` stops
 
 
 @pytest.mark.slow

@@ -91,6 +91,26 @@ def test_export_and_import(client, chorale, tmp_path):
     write_midi(chorale[:32], path)
     back = client.post("/api/import", files={"file": ("up.mid", path.read_bytes(), "audio/midi")}).json()
     assert back["chorale"] == rows
+    assert (back["tempo"], back["pickup"]) == (80.0, 0)  # write_midi's default tempo, no upbeat
+
+
+def test_a_pickup_and_a_tempo_go_out_and_come_back_in(client):
+    """Export with an upbeat of a quarter in 3/4 at 66: the MusicXML has a short implicit
+    measure 0 and the tempo, the MIDI file starts after the rest of the bar, and importing
+    either gives the same notes, pickup and tempo."""
+    rows = [[67, -1, -1, -1]] * 4 + [[72, -1, -1, -1]] * 12
+    body = {"chorale": rows, "time_signature": "3/4", "pickup": 4, "tempo": 66}
+    xml = client.post("/api/export/musicxml", json=body)
+    assert xml.status_code == 200 and b'<measure implicit="yes" number="0">' in xml.content
+    assert b'<sound tempo="66"' in xml.content
+    midi = client.post("/api/export/midi", json=body)
+    first = next(m for m in mido.MidiFile(file=io.BytesIO(midi.content)).tracks[1] if m.type == "note_on")
+    assert first.time == 8 * 120  # the rest of the 3/4 bar before the pickup, in ticks
+    for name, content in (("up.musicxml", xml.content), ("up.mid", midi.content)):
+        back = client.post("/api/import", files={"file": (name, content)}).json()
+        assert back["chorale"] == rows and (back["pickup"], back["tempo"]) == (4, 66.0), name
+    too_long = client.post("/api/export/midi", json=body | {"pickup": 12})
+    assert too_long.status_code == 422 and "a pickup must be" in too_long.json()["error"]
 
 
 @pytest.mark.parametrize(

@@ -6,53 +6,20 @@ fetch aborted) stops the server's sampling at the next pass."""
 
 from __future__ import annotations
 
-import shutil
-import socket
-import threading
-from pathlib import Path
-
 import pytest
-import uvicorn
+from chromium import INSTALLED
 
 from counterpoint.server import ServerSettings, create_app
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+pytestmark = pytest.mark.skipif(not INSTALLED, reason="Debian's chromium is not installed")
 
 
-@pytest.fixture()
-def server_url(tiny_model):
-    app = create_app(ServerSettings(), model=tiny_model)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        thread.join(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-
-
-@pytest.fixture()
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        yield browser
-        browser.close()
-
-
-def test_docs_render_every_endpoint_offline(server_url, tiny_model, browser):
+def test_docs_render_every_endpoint_offline(server, tiny_model, browser):
     paths = create_app(ServerSettings(), model=tiny_model).openapi()["paths"]
     blocked: list[str] = []
 
     def only_the_server(route) -> None:
-        if route.request.url.startswith(server_url):
+        if route.request.url.startswith(server.url):
             route.continue_()
         else:
             blocked.append(route.request.url)
@@ -62,7 +29,7 @@ def test_docs_render_every_endpoint_offline(server_url, tiny_model, browser):
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.route("**/*", only_the_server)
-    page.goto(server_url + "/docs")
+    page.goto(server.url + "/docs")
     page.wait_for_selector(".opblock-summary-path", timeout=30_000)
     shown = page.locator(".opblock-summary-path").all_inner_texts()
     text = page.inner_text("body")
@@ -73,17 +40,17 @@ def test_docs_render_every_endpoint_offline(server_url, tiny_model, browser):
     assert errors == [] and blocked == []
 
 
-def test_the_pages_cancel_stops_the_servers_sampling(server_url, browser):
+def test_the_pages_cancel_stops_the_servers_sampling(server, browser):
     import json
     import time
     import urllib.request
 
     def health() -> dict:
-        with urllib.request.urlopen(server_url + "/api/health", timeout=5) as response:
+        with urllib.request.urlopen(server.url + "/api/health", timeout=5) as response:
             return json.load(response)
 
     page = browser.new_page()
-    page.goto(server_url + "/static/js/api.js")  # same origin as the API, no page state
+    page.goto(server.url + "/static/js/api.js")  # same origin as the API, no page state
     # the page's own seam: api.infill with an AbortController, aborted after the first pass
     outcome = page.evaluate(
         """async () => {

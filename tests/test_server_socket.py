@@ -6,41 +6,10 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 import time
 import urllib.request
 
 import pytest
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture()
-def server(tiny_checkpoint):
-    port = _free_port()
-    command = [sys.executable, "-m", "counterpoint", "serve", "--checkpoint", str(tiny_checkpoint)]
-    process = subprocess.Popen(
-        [*command, "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90  # torch and music21 import slowly on a loaded machine
-    while True:
-        try:
-            urllib.request.urlopen(url + "/api/health", timeout=1)
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"the server did not start: {process.stdout.read().decode()[-2000:]}")
-            time.sleep(0.2)
-    yield port, url
-    process.terminate()
-    process.wait(timeout=10)
 
 
 def _health(url: str) -> dict:
@@ -61,7 +30,7 @@ def _send(port: int, body: dict) -> socket.socket:
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_client_that_leaves_stops_its_sampling(server, stream):
-    port, url = server
+    port, url = server.port, server.url
     # tens of seconds of passes even for the tiny model, far below the 180 s limit
     long = {"measures": 32, "passes": 2000, "stream": stream}
     connection = _send(port, long)

@@ -94,6 +94,36 @@ def test_a_key_signature_from_a_file_picks_its_mode():
     assert names(e_flat_minor, -6) == ["Eb4", "Gb4", "Bb4", "Eb4", "Bb3", "D4", "F4", "Eb4"]
 
 
+def test_keys_that_fit_alike_go_to_the_first_in_partitura_order():
+    whole_tones = [60, 62, 64, 66, 68, 70]  # C, D, E, F-sharp, A-flat and B-flat major fit alike
+    assert estimate_key(whole_tones, [1] * 6) == Key(0, "major")
+    assert estimate_key([p + 1 for p in whole_tones], [1] * 6) == Key(-5, "major")  # D-flat first
+    chromatic = list(range(60, 72))  # no key to hear: C major, or the signature's major
+    assert estimate_key(chromatic, [1] * 12) == Key(0, "major")
+    assert estimate_key(chromatic, [1] * 12, fifths=-3) == Key(-3, "major")
+
+
+def test_voices_in_unison_share_one_name():
+    import json
+    from pathlib import Path
+
+    from counterpoint.music.notes import notes
+
+    # a G-minor chorale spelled in A major: PS13 names the alto's and the tenor's unison F
+    # apart (E-sharp and F), in an order numpy's unstable sort chooses
+    fixture = json.loads((Path(__file__).parent / "fixtures" / "chorales.json").read_text())
+    chorale = np.array(fixture["valid"][5])
+    found = [
+        (start, length, pitch) for voice in range(4) for start, length, pitch in notes(chorale[:, voice])
+    ]
+    starts, lengths, pitches = zip(*found, strict=True)
+    spelled = spell(pitches, starts, lengths, Key(3))
+    unison = [
+        s.name for (start, _, pitch), s in zip(found, spelled, strict=True) if (start, pitch) == (118, 65)
+    ]
+    assert len(unison) == 2 and len(set(unison)) == 1
+
+
 def test_spell_chorale_names_every_sounding_step():
     chorale = np.array(
         [

@@ -14,10 +14,15 @@
   :data:`MAX_CLIENT_SHARE`. A request is always admitted when nothing is queued (for the
   server) or when its client holds nothing (for the share), so every valid request can run;
   and it keeps at most :data:`MAX_CONNECTIONS` connections open (more get a 503 from uvicorn).
+
+A piece's tempo is within :data:`TEMPO_LIMITS_BPM` (what a MIDI file can hold, and more than
+any player plays).
 """
 
 from __future__ import annotations
 
+# quarter notes a minute: MIDI's slowest tempo is 3.6 (16,777,215 microseconds a quarter)
+TEMPO_LIMITS_BPM = (4.0, 1000.0)
 MAX_FILE_STEPS = 16 * 1024  # far beyond any chorale; guards against absurd files
 MAX_SAMPLE_STEPS = 1024  # 64 measures: well beyond a chorale, still quick on a CPU
 MAX_REQUEST_STEPS = 8 * 16 * 4  # 32 measures

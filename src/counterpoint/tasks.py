@@ -2,7 +2,8 @@
 transition and continue. They take ``(steps, 4)`` chorale arrays (with an optional ``onset``,
 where each note is struck) or :class:`~counterpoint.music.piece.Piece` objects, and return the
 finished pitches with their onsets: given notes keep theirs, written notes are one note per run
-of equal pitches.
+of equal pitches. Given a Piece, the result keeps what it says besides its notes (key, metre,
+title, tempo, pickup): :meth:`TaskResult.piece`.
 
 The given notes are moved into the voices' ranges, the model writes there, and what it wrote
 is moved back (:mod:`counterpoint.music.transposition` owns the rule): a melody comes back in its
@@ -45,13 +46,17 @@ class TaskResult:
     onset: np.ndarray | None = None
     # semitones the model wrote at, above the piece as given (the result is moved back)
     shift: int = 0
+    # the Piece the task was given (None: an array), whose facts the result keeps
+    given: Piece | None = None
 
     def __post_init__(self) -> None:
         if self.onset is None:
             self.onset = onsets(self.chorale)
 
     def piece(self, like: Piece | None = None) -> Piece:
-        """The result as a :class:`Piece`, with the key, metre and title of ``like`` (the input)."""
+        """The result as a :class:`Piece`, with the key, metre, title, tempo and pickup of
+        ``like`` (default: the Piece the task was given, if it was given one)."""
+        like = self.given if like is None else like
         if like is None:
             return Piece.of(self.chorale, self.onset)
         return like.with_pitches(self.chorale, self.onset)
@@ -62,6 +67,12 @@ def _split(piece: np.ndarray | Piece, onset: np.ndarray | None) -> tuple[np.ndar
     if isinstance(piece, Piece):
         return piece.pitches, piece.onset
     return np.asarray(piece), onset
+
+
+def _keeping(result: TaskResult, piece: np.ndarray | Piece) -> TaskResult:
+    """The result, remembering the Piece it was made from (if it was one)."""
+    result.given = piece if isinstance(piece, Piece) else None
+    return result
 
 
 def fill_many(
@@ -123,10 +134,11 @@ def fill(
     return result
 
 
-def _measures_to_steps(measures: int) -> int:
+def _measures_to_steps(measures: int, like: np.ndarray | Piece | None = None) -> int:
+    """16ths in ``measures`` bars of ``like``'s metre (a Piece's; 4/4 for an array or None)."""
     if measures < 1:
         raise ShapeError("the number of measures must be at least 1")
-    return measures * STEPS_PER_MEASURE
+    return measures * (like.steps_per_bar if isinstance(like, Piece) else STEPS_PER_MEASURE)
 
 
 def compose(
@@ -169,7 +181,7 @@ def harmonize(
     note comes back as two. Rests in a given voice stay rests. ``transposition``: the rule that
     moves the given notes into the voices' ranges (:mod:`counterpoint.music.transposition`)."""
     voices = [0] if voices is None else voices
-    piece, onset = _split(piece, onset)
+    given, (piece, onset) = piece, _split(piece, onset)
     if piece.ndim == 1:
         if len(voices) != 1:
             raise ShapeError("a single melody can only be given as one voice")
@@ -181,7 +193,7 @@ def harmonize(
     if all((piece[:, v] == SILENCE).all() for v in voices):
         raise MaskError("the given voices hold no notes")
     known = masks.harmonize_mask(len(piece), voices)
-    return fill(model, piece, known, sampler, seed, callback, onset, transposition)
+    return _keeping(fill(model, piece, known, sampler, seed, callback, onset, transposition), given)
 
 
 def infill(
@@ -198,10 +210,10 @@ def infill(
 ) -> TaskResult:
     """Erase steps ``start:end`` of the chosen voices (default all) and rewrite them; the
     notes kept keep their ``onset``."""
-    piece, onset = _split(piece, onset)
+    given, (piece, onset) = piece, _split(piece, onset)
     piece = np.asarray(piece, dtype=np.int64)
     known = masks.infill_mask(len(piece), start, end, voices)
-    return fill(model, piece, known, sampler, seed, callback, onset, transposition)
+    return _keeping(fill(model, piece, known, sampler, seed, callback, onset, transposition), given)
 
 
 def transition(
@@ -214,8 +226,9 @@ def transition(
     callback: Callback | None = None,
     transposition: str = DEFAULT_RULE,
 ) -> TaskResult:
-    """Write ``measures`` bars that lead from ``opening`` into ``closing``."""
-    bridge = _measures_to_steps(measures)
+    """Write ``measures`` bars (of the opening's metre) that lead from ``opening`` into ``closing``."""
+    bridge = _measures_to_steps(measures, opening)
+    given = opening
     (opening, opening_onset), (closing, closing_onset) = _split(opening, None), _split(closing, None)
     opening, closing = np.asarray(opening, dtype=np.int64), np.asarray(closing, dtype=np.int64)
     gap = np.full((bridge, NUM_VOICES), SILENCE, dtype=np.int64)
@@ -224,7 +237,7 @@ def transition(
         [normal_onset(opening, opening_onset), gap != SILENCE, normal_onset(closing, closing_onset)]
     )
     known = masks.infill_mask(len(piece), len(opening), len(opening) + bridge)
-    return fill(model, piece, known, sampler, seed, callback, onset, transposition)
+    return _keeping(fill(model, piece, known, sampler, seed, callback, onset, transposition), given)
 
 
 def continue_piece(
@@ -236,11 +249,11 @@ def continue_piece(
     callback: Callback | None = None,
     transposition: str = DEFAULT_RULE,
 ) -> TaskResult:
-    """Extend ``piece`` by ``measures`` bars."""
-    extra = _measures_to_steps(measures)
-    piece, onset = _split(piece, None)
+    """Extend ``piece`` by ``measures`` bars of its metre."""
+    extra = _measures_to_steps(measures, piece)
+    given, (piece, onset) = piece, _split(piece, None)
     piece = np.asarray(piece, dtype=np.int64)
     longer = np.concatenate([piece, np.full((extra, NUM_VOICES), SILENCE, dtype=np.int64)])
     onset = np.concatenate([normal_onset(piece, onset), np.zeros((extra, NUM_VOICES), dtype=bool)])
     known = masks.infill_mask(len(longer), len(piece), len(longer))
-    return fill(model, longer, known, sampler, seed, callback, onset, transposition)
+    return _keeping(fill(model, longer, known, sampler, seed, callback, onset, transposition), given)

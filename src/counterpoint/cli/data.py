@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from counterpoint.cli.options import user_errors
+from counterpoint.cli.options import Tempo, user_errors
 
 
 def _echo_json(data: dict) -> None:
@@ -51,12 +51,12 @@ def data(
 def convert(
     source: Annotated[Path, typer.Argument(help="input .mid/.musicxml/.mxl/.xml/.npy/.json")],
     target: Annotated[Path, typer.Argument(help="output file; its extension picks the format")],
-    tempo: Annotated[float, typer.Option(help="tempo in quarter notes per minute")] = 80,
+    tempo: Tempo = None,
 ) -> None:
     """Convert between MIDI, MusicXML and the array formats (.npy, .json)."""
     from counterpoint.io import read_piece, suffix_of, write_piece
 
     suffix_of(target)  # refuse an unknown output type before reading anything
-    piece = read_piece(source)  # every note as written, with the file's key, metre and name
+    piece = read_piece(source)  # every note as written, with the file's key, metre, name, tempo, pickup
     write_piece(piece, target, tempo_bpm=tempo, arranger="converted by counterpoint")
     typer.echo(f"wrote {target} ({piece.steps} steps)")

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from counterpoint.errors import CounterpointError
+from counterpoint.limits import TEMPO_LIMITS_BPM
 
 Checkpoint = Annotated[
     str | None,
@@ -23,7 +24,14 @@ Checkpoint = Annotated[
 ]
 Output = Annotated[Path, typer.Option("--output", "-o", help="output .mid/.musicxml/.mxl/.npy/.json")]
 Seed = Annotated[int, typer.Option(help="the same seed gives the same piece (on the same precision)")]
-Tempo = Annotated[float, typer.Option(help="tempo of the written file, quarter notes per minute")]
+Tempo = Annotated[
+    float | None,
+    typer.Option(
+        help="tempo of the written file, quarter notes per minute (default: the input file's, else 80)",
+        min=TEMPO_LIMITS_BPM[0],
+        max=TEMPO_LIMITS_BPM[1],
+    ),
+]
 
 Sampler = Annotated[str, typer.Option(help="gibbs, independent, ancestral, confidence")]
 Passes = Annotated[

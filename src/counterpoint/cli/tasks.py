@@ -2,10 +2,12 @@
 its input as a :class:`~counterpoint.music.piece.Piece` (notes with their onsets, the file's key,
 time signature and name), runs the task with the sampler options of
 :mod:`counterpoint.cli.options`, and writes the result with the input's notes exactly as they
-were, its time signature and its name as the title."""
+were, its time signature, pickup, tempo (unless ``--tempo`` says another) and its name as the
+title."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,27 +16,52 @@ import typer
 from counterpoint.cli.options import Checkpoint, Output, Seed, Tempo, sampling_options, user_errors
 
 if TYPE_CHECKING:  # torch is imported only when a command runs
+    from counterpoint.model.network import Coconet
     from counterpoint.music.piece import Piece
     from counterpoint.sampling.config import SamplerConfig
+    from counterpoint.tasks import TaskResult
 
 
-def _finish(result, output: Path, tempo: float, checkpoint: str | None, like: Piece | None = None) -> None:
-    """Report the result's notices and write it (with the key, metre and title of ``like``)."""
+def _sample(
+    output: Path,
+    checkpoint: str | None,
+    tempo: float | None,
+    run: Callable[[Coconet, Piece | None], TaskResult],
+    read: Callable[[], Piece] | None = None,
+) -> None:
+    """What every command does around its task: refuse an unknown output format before any work,
+    ``read`` the input, load the model, ``run`` the task on both, report the result's notices and
+    write it (in the key, metre, title, tempo and pickup of the input; ``tempo``, when given,
+    wins over the input's)."""
     from counterpoint import __version__
-    from counterpoint.io import write_piece
+    from counterpoint.io import suffix_of, write_piece
+    from counterpoint.model.registry import load_model
 
+    suffix_of(output)
+    given = read() if read else None
+    result = run(load_model(checkpoint), given)
     for notice in result.notices:
         typer.echo(f"note: {notice}", err=True)
     model = f"the model {checkpoint}" if checkpoint else "the shipped jsb model"
     arranger = f"written by counterpoint {__version__} (Coconet) with {model}"
-    write_piece(result.piece(like), output, tempo_bpm=tempo, arranger=arranger)
+    write_piece(result.piece(given), output, tempo_bpm=tempo, arranger=arranger)
     typer.echo(f"wrote {output} ({len(result.chorale)} steps)")
 
 
-def _check_output(output: Path) -> None:
-    from counterpoint.io import suffix_of
+def _read_given(path: Path, given: list[int]) -> Piece:
+    """The piece whose ``given`` voices harmonize keeps: a one-line file is the melody, moved into
+    the one given voice whatever voice it is written for; a multi-voice file keeps its voices."""
+    from counterpoint.errors import MultipleVoicesError
+    from counterpoint.io import read_melody_piece, read_piece
 
-    suffix_of(output)
+    try:
+        piece = read_melody_piece(path) if len(given) == 1 else read_piece(path)
+        if len(given) == 1:
+            order = [given[0], *(v for v in range(4) if v != given[0])]  # soprano -> given voice
+            piece = piece.with_pitches(piece.pitches[:, order].copy(), piece.onset[:, order].copy())
+    except MultipleVoicesError:  # a multi-voice file: keep its named voices
+        piece = read_piece(path)
+    return piece
 
 
 @user_errors
@@ -45,14 +72,12 @@ def compose(
     checkpoint: Checkpoint = None,
     config: SamplerConfig | None = None,  # from the sampler options (sampling_options)
     seed: Seed = 0,
-    tempo: Tempo = 80,
+    tempo: Tempo = None,
 ) -> None:
     """Compose a new four-voice piece from scratch."""
-    from counterpoint.model.registry import load_model
     from counterpoint.tasks import compose as run
 
-    _check_output(output)
-    _finish(run(load_model(checkpoint), measures, config, seed), output, tempo, checkpoint)
+    _sample(output, checkpoint, tempo, lambda model, _: run(model, measures, config, seed))
 
 
 @user_errors
@@ -66,25 +91,16 @@ def harmonize(
     checkpoint: Checkpoint = None,
     config: SamplerConfig | None = None,  # from the sampler options (sampling_options)
     seed: Seed = 0,
-    tempo: Tempo = 80,
+    tempo: Tempo = None,
 ) -> None:
     """Write the other voices under (or around) a given melody."""
-    from counterpoint.errors import MultipleVoicesError
-    from counterpoint.io import read_melody_piece, read_piece
-    from counterpoint.model.registry import load_model
     from counterpoint.music.representation import parse_voices
     from counterpoint.tasks import harmonize as run
 
-    _check_output(output)
-    given = parse_voices(voices)
-    try:  # a one-line file is the melody, whatever voice it is written for
-        piece = read_melody_piece(melody) if len(given) == 1 else read_piece(melody)
-        if len(given) == 1:
-            order = [given[0], *(v for v in range(4) if v != given[0])]  # soprano -> given voice
-            piece = piece.with_pitches(piece.pitches[:, order].copy(), piece.onset[:, order].copy())
-    except MultipleVoicesError:  # a multi-voice file: keep its named voices
-        piece = read_piece(melody)
-    _finish(run(load_model(checkpoint), piece, given, config, seed), output, tempo, checkpoint, piece)
+    def accompany(model: Coconet, piece: Piece) -> TaskResult:
+        return run(model, piece, parse_voices(voices), config, seed)
+
+    _sample(output, checkpoint, tempo, accompany, lambda: _read_given(melody, parse_voices(voices)))
 
 
 @user_errors
@@ -100,18 +116,17 @@ def infill(
     checkpoint: Checkpoint = None,
     config: SamplerConfig | None = None,  # from the sampler options (sampling_options)
     seed: Seed = 0,
-    tempo: Tempo = 80,
+    tempo: Tempo = None,
 ) -> None:
     """Erase a time window of some voices and rewrite it."""
     from counterpoint.io import read_piece
-    from counterpoint.model.registry import load_model
     from counterpoint.music.representation import parse_voices
     from counterpoint.tasks import infill as run
 
-    _check_output(output)
-    given = read_piece(piece)
-    result = run(load_model(checkpoint), given, from_step, to_step, parse_voices(voices), config, seed)
-    _finish(result, output, tempo, checkpoint, given)
+    def rewrite(model: Coconet, given: Piece) -> TaskResult:
+        return run(model, given, from_step, to_step, parse_voices(voices), config, seed)
+
+    _sample(output, checkpoint, tempo, rewrite, lambda: read_piece(piece))
 
 
 @user_errors
@@ -124,17 +139,16 @@ def transition(
     checkpoint: Checkpoint = None,
     config: SamplerConfig | None = None,  # from the sampler options (sampling_options)
     seed: Seed = 0,
-    tempo: Tempo = 80,
+    tempo: Tempo = None,
 ) -> None:
     """Write a bridge from one fragment into another."""
     from counterpoint.io import read_piece
-    from counterpoint.model.registry import load_model
     from counterpoint.tasks import transition as run
 
-    _check_output(output)
-    first = read_piece(opening)
-    result = run(load_model(checkpoint), first, read_piece(closing), measures, config, seed)
-    _finish(result, output, tempo, checkpoint, first)
+    def bridge(model: Coconet, first: Piece) -> TaskResult:
+        return run(model, first, read_piece(closing), measures, config, seed)
+
+    _sample(output, checkpoint, tempo, bridge, lambda: read_piece(opening))
 
 
 @user_errors
@@ -146,14 +160,13 @@ def continue_(
     checkpoint: Checkpoint = None,
     config: SamplerConfig | None = None,  # from the sampler options (sampling_options)
     seed: Seed = 0,
-    tempo: Tempo = 80,
+    tempo: Tempo = None,
 ) -> None:
     """Extend a piece by some measures."""
     from counterpoint.io import read_piece
-    from counterpoint.model.registry import load_model
     from counterpoint.tasks import continue_piece
 
-    _check_output(output)
-    given = read_piece(piece)
-    result = continue_piece(load_model(checkpoint), given, measures, config, seed)
-    _finish(result, output, tempo, checkpoint, given)
+    def extend(model: Coconet, given: Piece) -> TaskResult:
+        return continue_piece(model, given, measures, config, seed)
+
+    _sample(output, checkpoint, tempo, extend, lambda: read_piece(piece))

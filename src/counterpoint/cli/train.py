@@ -40,7 +40,10 @@ def train(
     ] = None,
     recipe: Annotated[
         str | None,
-        typer.Option(help="a named recipe (jsb: the shipped networks'); the options given here change it"),
+        typer.Option(
+            help="a named recipe (jsb: the shipped networks'; browser: the page's network); the "
+            "options given here change it"
+        ),
     ] = None,
     preset: Annotated[
         str | None,
@@ -146,7 +149,7 @@ def train(
     """Train a model with orderless NADE (works unchanged under torchrun)."""
     from counterpoint.model.checkpoint import load
     from counterpoint.runtime.backend import bf16_is_fast
-    from counterpoint.training.config import TrainConfig, new_config, with_options
+    from counterpoint.training.config import RECIPES, TrainConfig, new_config, with_options
     from counterpoint.training.loop import train as run_training
 
     # options given on the command line win, for a new run and a resumed one alike
@@ -171,7 +174,8 @@ def train(
             seed=seed,
             patience=patience,
             ema_decay=ema,
-            bf16=bf16 if bf16 is not None else bf16_is_fast(),
+            # given, else the recipe's, else on where the CPU has native bf16
+            bf16=bf16 if bf16 is not None else RECIPES.get(recipe or "", {}).get("bf16", bf16_is_fast()),
             init_from=str(init_from or ""),
             teacher=teacher,
             teacher_weight=teacher_weight,

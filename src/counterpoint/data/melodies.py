@@ -4,7 +4,8 @@ The file holds public-domain tunes (none by Bach) in several keys and metres, wi
 notes, rests and notes tied over barlines. Each note is ``[pitch, onset, length]``: a MIDI pitch
 or -1 for a rest, its onset in 16ths from the first downbeat (a pickup comes after a rest), and
 its length in 16ths. This module reads the file and turns a melody into the representation's
-pitch line plus onset flags, so that a repeated note stays two notes.
+pitch line plus onset flags, so that a repeated note stays two notes; as a
+:class:`~counterpoint.music.piece.Piece`, a melody that starts after a rest begins with a pickup.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from counterpoint.errors import FileFormatError
-from counterpoint.music.piece import Piece
+from counterpoint.music.piece import Piece, lift_pickup
 from counterpoint.music.representation import NUM_VOICES, SILENCE
 
 # 16ths in a bar of each metre the set uses.
@@ -53,12 +54,13 @@ class Melody:
         return pitches, onset
 
     def piece(self) -> Piece:
-        """The melody in the soprano of a :class:`Piece`, with its metre and title."""
+        """The melody in the soprano of a :class:`Piece`, with its metre and title; the rest
+        before a pickup is the piece's ``pickup`` (as a MIDI file of it is read)."""
         pitches, onset = self.line()
         chorale = np.full((len(pitches), NUM_VOICES), SILENCE, dtype=np.int64)
         struck = np.zeros(chorale.shape, dtype=bool)
         chorale[:, 0], struck[:, 0] = pitches, onset
-        return Piece.of(chorale, struck, time_signature=self.metre, title=self.title)
+        return lift_pickup(Piece.of(chorale, struck, time_signature=self.metre, title=self.title))
 
     def sounding(self) -> list[tuple[int, int, int]]:
         """The notes without the rests."""

@@ -36,6 +36,7 @@ from counterpoint.evaluation.protocol import magenta_frame_log_probs, paper_prot
 from counterpoint.evaluation.quality import (
     HarmonizationResult,
     agreement,
+    chord_tone_rate,
     fault_rates,
     harmonize_sopranos,
     histogram_distances,
@@ -60,6 +61,7 @@ __all__ = [
     "HarmonizationResult",
     "VOICES",
     "agreement",
+    "chord_tone_rate",
     "cached_scores",
     "conditional_log_probs",
     "draw_ordering",

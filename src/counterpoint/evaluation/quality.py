@@ -20,7 +20,7 @@ from counterpoint.io.files import write_atomically
 from counterpoint.model.network import Coconet
 from counterpoint.music.notes import notes
 from counterpoint.music.representation import NUM_VOICES, SILENCE
-from counterpoint.music.rules import FAULTS, voice_leading_faults
+from counterpoint.music.rules import FAULTS, chord_on_beats, voice_leading_faults
 from counterpoint.runtime.int8 import int8_path
 
 
@@ -153,3 +153,10 @@ def quality_table(named_sets: dict[str, list[np.ndarray]], reference: list[np.nd
         table[name] = {"faults_per_100_steps": fault_rates(pieces)}
         table[name]["distance_to_bach"] = histogram_distances(pieces, reference)
     return table
+
+
+def chord_tone_rate(chorales: list[np.ndarray]) -> float:
+    """The share of beats (quarter notes) whose sounding notes are the tones of one triad or
+    seventh chord (:func:`counterpoint.music.rules.chord_on_beats`), over a set of pieces."""
+    found = [chord_on_beats(chorale) for chorale in chorales]
+    return sum(chords for chords, _ in found) / max(1, sum(counted for _, counted in found))

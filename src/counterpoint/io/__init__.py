@@ -1,17 +1,23 @@
 """Files in and out: MIDI (mido), MusicXML (music21), and the package's own array formats.
 
 Everything here converts between files and a :class:`~counterpoint.music.piece.Piece` (a
-chorale's pitches plus where each note is struck, with the file's key and time signature and a
-title). Reading quantizes to the 16th-note grid and gives a file's parts their voices (one
-part is a melody for the soprano, see :mod:`counterpoint.io.lines`); writing goes through a
-temporary file and an atomic rename, so a failed write never leaves half a file.
+chorale's pitches plus where each note is struck, with the file's key and time signature, a
+title, its tempo and its pickup). Reading quantizes to the 16th-note grid and gives a file's
+parts their voices (one part is a melody for the soprano, see :mod:`counterpoint.io.lines`);
+writing goes through a temporary file and an atomic rename, so a failed write never leaves
+half a file.
 
 File types, chosen by extension:
 
-- ``.mid`` / ``.midi``: one named track per voice, with tempo, time and key signature.
+- ``.mid`` / ``.midi``: one named track per voice, with tempo, time and key signature; a
+  pickup is the rest of its bar of silence before the first note (see :mod:`counterpoint.io.midi`).
 - ``.musicxml`` / ``.xml`` / ``.mxl``: four parts with clefs, title and credits, the piece's
-  time signature, a key signature, notes spelled by :mod:`counterpoint.music.spelling`.
+  time signature, a key signature, a metronome mark, a pickup measure where there is one, notes
+  spelled by :mod:`counterpoint.music.spelling`.
 - ``.npy`` / ``.json``: pitches and onsets (see :mod:`counterpoint.io.arrays`).
+
+A tempo given to a writer wins over the piece's own (the file's, else
+:data:`~counterpoint.music.piece.DEFAULT_TEMPO_BPM`).
 """
 
 from __future__ import annotations
@@ -23,7 +29,6 @@ import numpy as np
 
 from counterpoint.errors import FileFormatError, MultipleVoicesError
 from counterpoint.io.arrays import read_array_piece, write_array
-from counterpoint.io.files import DEFAULT_TEMPO_BPM
 from counterpoint.io.midi import read_midi_melody_piece, read_midi_piece, write_midi
 from counterpoint.io.musicxml import DEFAULT_ARRANGER, read_musicxml_piece, write_musicxml
 from counterpoint.music.piece import Piece
@@ -84,30 +89,33 @@ def read_melody_piece(path: str | os.PathLike) -> Piece:
 
 
 def read_chorale(path: str | os.PathLike) -> np.ndarray:
-    """The pitches ``(steps, 4)`` of :func:`read_piece` (a melody file: the soprano)."""
-    return read_piece(path).pitches
+    """The pitches ``(steps, 4)`` of :func:`read_piece` (a melody file: the soprano), from
+    a downbeat: a pickup comes after the rest of its bar (:meth:`Piece.aligned_pitches`)."""
+    return read_piece(path).aligned_pitches()
 
 
 def read_melody(path: str | os.PathLike) -> np.ndarray:
-    """The pitch line ``(steps,)`` of :func:`read_melody_piece`."""
-    return read_melody_piece(path).pitches[:, 0]
+    """The pitch line ``(steps,)`` of :func:`read_melody_piece`, from a downbeat (as
+    :func:`read_chorale`)."""
+    return read_melody_piece(path).aligned_pitches()[:, 0]
 
 
 def write_piece(
     piece: Piece | np.ndarray,
     path: str | os.PathLike,
-    tempo_bpm: float = DEFAULT_TEMPO_BPM,
+    tempo_bpm: float | None = None,
     onset: np.ndarray | None = None,
     arranger: str = DEFAULT_ARRANGER,
 ) -> None:
     """Write a piece (or a chorale array with optional ``onset``) to any supported file,
-    chosen by extension; atomically. ``arranger`` is MusicXML's arranger line."""
+    chosen by extension; atomically. ``tempo_bpm`` (None: the piece's) wins over the piece's
+    tempo, in every file type; ``arranger`` is MusicXML's arranger line."""
     suffix = suffix_of(Path(path))
-    piece = Piece.of(piece, onset)
+    piece = Piece.of(piece, onset).with_tempo(tempo_bpm)
     if suffix in MIDI_SUFFIXES:
-        write_midi(piece, path, tempo_bpm)
+        write_midi(piece, path)
     elif suffix in MUSICXML_SUFFIXES:
-        write_musicxml(piece, path, tempo_bpm, arranger=arranger)
+        write_musicxml(piece, path, arranger=arranger)
     else:
         write_array(piece, path)
 

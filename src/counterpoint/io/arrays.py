@@ -1,7 +1,8 @@
 """The package's own array files, which keep every note as written.
 
 - ``.json``: ``{"voices": [...], "chorale": rows (steps, 4), "onset": rows (steps, 4) of
-  booleans, "time_signature": "3/4", "key_fifths": -1}``; only ``chorale`` is required.
+  booleans, "time_signature": "3/4", "key_fifths": -1, "title": "...", "tempo_bpm": 72,
+  "pickup": 4}``; only ``chorale`` is required (``pickup``: 16ths before the first full bar).
 - ``.npy``: a structured ``(steps, 4)`` array with fields ``pitch`` (int) and ``onset`` (bool).
 
 Old files, a plain ``(steps, 4)`` (or ``(steps,)``) pitch array without onsets, still load:
@@ -59,14 +60,16 @@ def read_array_piece(path: str | os.PathLike) -> Piece:
             fields.get("key_fifths"),
             str(fields.get("time_signature", DEFAULT_TIME_SIGNATURE)),
             fields.get("title") or path.stem,
+            fields.get("tempo_bpm"),
+            fields.get("pickup", 0),
         )
     except CounterpointError as error:
         raise FileFormatError(f"{path.name}: {error}") from None
 
 
 def read_array(path: str | os.PathLike) -> np.ndarray:
-    """The pitches ``(steps, 4)`` of :func:`read_array_piece`."""
-    return read_array_piece(path).pitches
+    """The pitches ``(steps, 4)`` of :func:`read_array_piece`, from a downbeat."""
+    return read_array_piece(path).aligned_pitches()
 
 
 def write_array(piece: Piece | np.ndarray, path: str | os.PathLike, onset: np.ndarray | None = None) -> None:
@@ -87,5 +90,9 @@ def write_array(piece: Piece | np.ndarray, path: str | os.PathLike, onset: np.nd
         data["key_fifths"] = piece.fifths
     if piece.title:
         data["title"] = piece.title
+    if piece.tempo_bpm is not None:
+        data["tempo_bpm"] = piece.tempo_bpm
+    if piece.pickup:
+        data["pickup"] = piece.pickup
     text = json.dumps(data)
     write_atomically(path, lambda temporary: temporary.write_text(text))

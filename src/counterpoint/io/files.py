@@ -1,6 +1,5 @@
 """Writing files safely: an atomic write (a temporary file renamed onto the target, so a failed
-write never leaves half a file), the check that an input file exists, and the tempo a written
-file has unless told otherwise."""
+write never leaves half a file) and the check that an input file exists."""
 
 from __future__ import annotations
 
@@ -13,8 +12,6 @@ from counterpoint.errors import (
     FileFormatError,
     MissingFileError,
 )
-
-DEFAULT_TEMPO_BPM = 80
 
 
 def existing_file(path: str | os.PathLike) -> Path:

@@ -19,7 +19,7 @@ import itertools
 
 import numpy as np
 
-from counterpoint.errors import FileFormatError, NotMonophonicError, TooManyVoicesError
+from counterpoint.errors import FileFormatError, NotMonophonicError, ShapeError, TooManyVoicesError
 from counterpoint.limits import MAX_FILE_STEPS
 from counterpoint.music.piece import DEFAULT_TIME_SIGNATURE, MIDI_LIMITS, Piece
 from counterpoint.music.representation import NUM_VOICES, SILENCE
@@ -155,8 +155,21 @@ def parts_to_piece(
     fifths: int | None = None,
     time_signature: str = DEFAULT_TIME_SIGNATURE,
     title: str | None = None,
+    tempo_bpm: float | None = None,
+    pickup: int = 0,
 ) -> Piece:
-    """The piece of a file's parts (see the module's docstring for which voices they become)."""
+    """The piece of a file's parts (see the module's docstring for which voices they become),
+    with what the file says of it: key, metre, title, tempo and pickup (one sentence naming the
+    file where one of those cannot be)."""
+    pitches, onset = _voices(parts, name)
+    try:
+        return Piece.of(pitches, onset, fifths, time_signature, title, tempo_bpm, pickup)
+    except ShapeError as error:
+        raise FileFormatError(f"{name}: {error}") from None
+
+
+def _voices(parts: list[list[Event]], name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Pitches and onsets ``(steps, 4)`` of a file's parts."""
     parts = [part for part in parts if _rounded(part)]
     for part in parts:
         _check(part, name)
@@ -165,8 +178,7 @@ def parts_to_piece(
     if len(parts) > NUM_VOICES:
         raise TooManyVoicesError(f"{name}: {len(parts)} parts hold notes; at most 4 voices are allowed")
     if len(parts) == 1 and not is_melody(parts[0]):
-        pitches, onset = split_voices(parts[0], name)
-        return Piece.of(pitches, onset, fifths, time_signature, title)
+        return split_voices(parts[0], name)
     label = "melody" if len(parts) == 1 else "part"
     lines = [melody(part, name, label) for part in parts]
     voices = [0] if len(lines) == 1 else by_range(lines)
@@ -177,4 +189,4 @@ def parts_to_piece(
         for start, end, pitch in line:
             pitches[start:end, voice] = pitch
             onset[start, voice] = True
-    return Piece.of(pitches, onset, fifths, time_signature, title)
+    return pitches, onset

@@ -1,10 +1,15 @@
 """MIDI in and out (mido).
 
 Reading: each track (or, in a one-track file, each channel) is a part; :mod:`counterpoint.io.lines`
-gives the parts their voices. A file's key signature, time signature and tempo are kept.
+gives the parts their voices. A file's key signature, time signature and (first) tempo are
+kept. MIDI has no pickup: a file whose first note comes after a rest shorter than a bar begins
+with one (:func:`~counterpoint.music.piece.lift_pickup`).
 Writing: a tempo track (named, with tempo, time and key signature) and one named track per
 voice (Soprano, Alto, Tenor, Bass); each note is struck where the piece's onset says, so a
-repeated note stays two notes and a held note is one long note.
+repeated note stays two notes and a held note is one long note. A piece with a pickup starts
+after a rest of the rest of its first bar (:attr:`~counterpoint.music.piece.Piece.lead`), so
+that a sequencer or notation program, which puts bar 1 at the file's start, draws its barlines
+where they are; reading the file back gives the pickup again.
 """
 
 from __future__ import annotations
@@ -16,14 +21,15 @@ import mido
 import numpy as np
 
 from counterpoint.errors import FileFormatError, MultipleVoicesError
-from counterpoint.io.files import DEFAULT_TEMPO_BPM, existing_file, write_atomically
+from counterpoint.io.files import existing_file, write_atomically
 from counterpoint.io.lines import Event, melody, parts_to_piece
 from counterpoint.music.notes import notes
-from counterpoint.music.piece import DEFAULT_TIME_SIGNATURE, Piece, written_metre
+from counterpoint.music.piece import DEFAULT_TIME_SIGNATURE, Piece, lift_pickup, written_metre
 from counterpoint.music.representation import NUM_VOICES, STEPS_PER_QUARTER, VOICES
 from counterpoint.music.spelling import Key, chorale_key
 
 TICKS_PER_BEAT = 480
+TEMPO_DECIMALS = 2  # a file's tempo is microseconds a beat: 72 bpm is 833333 us, read as 72.0
 
 # General MIDI programs: a church organ sounds well for chorales in any player.
 MIDI_PROGRAM = 19
@@ -66,7 +72,7 @@ def _facts(midi: mido.MidiFile) -> tuple[int | None, str, float | None]:
         elif message.type == "time_signature":
             metre = written_metre(f"{message.numerator}/{message.denominator}")
         elif message.type == "set_tempo":
-            tempo = mido.tempo2bpm(message.tempo)
+            tempo = round(mido.tempo2bpm(message.tempo), TEMPO_DECIMALS)
     return fifths, metre, tempo
 
 
@@ -79,16 +85,20 @@ def _open_midi(path: str | os.PathLike) -> tuple[Path, mido.MidiFile]:
     return path, midi
 
 
+def _piece(parts: list[list[Event]], path: Path, midi: mido.MidiFile) -> Piece:
+    fifths, metre, tempo = _facts(midi)
+    return lift_pickup(parts_to_piece(parts, path.name, fifths, metre, path.stem, tempo))
+
+
 def read_midi_piece(path: str | os.PathLike) -> Piece:
     """The piece a MIDI file holds, its parts given to voices by :func:`parts_to_piece`."""
     path, midi = _open_midi(path)
-    fifths, metre, _ = _facts(midi)
-    return parts_to_piece(_parts(midi), path.name, fifths, metre, path.stem)
+    return _piece(_parts(midi), path, midi)
 
 
 def read_midi_chorale(path: str | os.PathLike) -> np.ndarray:
-    """The pitches ``(steps, 4)`` of :func:`read_midi_piece`."""
-    return read_midi_piece(path).pitches
+    """The pitches ``(steps, 4)`` of :func:`read_midi_piece`, from a downbeat."""
+    return read_midi_piece(path).aligned_pitches()
 
 
 def read_midi_melody_piece(path: str | os.PathLike) -> Piece:
@@ -99,19 +109,18 @@ def read_midi_melody_piece(path: str | os.PathLike) -> Piece:
         raise MultipleVoicesError(f"{path.name}: {len(parts)} tracks hold notes; a melody file must have one")
     if parts:
         melody(parts[0], path.name)  # refuses chords and overlapping notes
-    fifths, metre, _ = _facts(midi)
-    return parts_to_piece(parts, path.name, fifths, metre, path.stem)
+    return _piece(parts, path, midi)
 
 
 def read_midi_melody(path: str | os.PathLike) -> np.ndarray:
-    """One monophonic line ``(steps,)`` (``SILENCE`` in rests) from a MIDI file."""
-    return read_midi_melody_piece(path).pitches[:, 0]
+    """One monophonic line ``(steps,)`` (``SILENCE`` in rests) from a MIDI file, from a downbeat."""
+    return read_midi_melody_piece(path).aligned_pitches()[:, 0]
 
 
 def write_midi(
     piece: Piece | np.ndarray,
     path: str | os.PathLike,
-    tempo_bpm: float = DEFAULT_TEMPO_BPM,
+    tempo_bpm: float | None = None,
     onset: np.ndarray | None = None,
 ) -> None:
     """Write a type-1 MIDI file (see :func:`midi_file`); atomically."""
@@ -120,18 +129,19 @@ def write_midi(
 
 
 def midi_file(
-    piece: Piece | np.ndarray, tempo_bpm: float = DEFAULT_TEMPO_BPM, onset: np.ndarray | None = None
+    piece: Piece | np.ndarray, tempo_bpm: float | None = None, onset: np.ndarray | None = None
 ) -> mido.MidiFile:
     """The :class:`mido.MidiFile` of a piece (or a chorale array with optional ``onset``):
-    a tempo track with tempo, time and key signature, then one named track per voice."""
-    piece = Piece.of(piece, onset)
+    a tempo track with tempo (``tempo_bpm``, else the piece's), time and key signature, then
+    one named track per voice, its notes after the piece's :attr:`~Piece.lead`."""
+    piece = Piece.of(piece, onset).with_tempo(tempo_bpm)
     key = chorale_key(piece.pitches, piece.onset, piece.fifths)
     beats, unit = (int(part) for part in piece.time_signature.split("/"))
     ticks_per_step = TICKS_PER_BEAT // STEPS_PER_QUARTER
     midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
     conductor = mido.MidiTrack()
     conductor.append(mido.MetaMessage("track_name", name=piece.title or "counterpoint", time=0))
-    conductor.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tempo_bpm), time=0))
+    conductor.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(piece.tempo), time=0))
     conductor.append(mido.MetaMessage("time_signature", numerator=beats, denominator=unit, time=0))
     conductor.append(mido.MetaMessage("key_signature", key=_mido_key(key), time=0))
     conductor.append(mido.MetaMessage("end_of_track", time=0))
@@ -142,7 +152,7 @@ def midi_file(
         track.append(mido.Message("program_change", program=MIDI_PROGRAM, channel=voice, time=0))
         now = 0
         for start, length, pitch in notes(piece.pitches[:, voice], piece.onset[:, voice]):
-            begin, end = start * ticks_per_step, (start + length) * ticks_per_step
+            begin, end = (piece.lead + start) * ticks_per_step, (piece.lead + start + length) * ticks_per_step
             track.append(mido.Message("note_on", note=pitch, velocity=80, channel=voice, time=begin - now))
             track.append(mido.Message("note_off", note=pitch, velocity=0, channel=voice, time=end - begin))
             now = end

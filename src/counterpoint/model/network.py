@@ -104,6 +104,11 @@ PRESETS: dict[str, ModelConfig] = {
     "jsb": ModelConfig(
         layers=20, filters=64, dilations=[(1, 1), (2, 2), (4, 4), (8, 8)], dropout=0.15, dropout_channels=True
     ),
+    # The page's browser network: the jsb network at 40 filters (its reach, so its paper's-protocol
+    # figure compares), about 0.39x its cost a pass (docs/notes/2026-12-07-session-33-runs.md).
+    "browser": ModelConfig(
+        layers=20, filters=40, dilations=[(1, 1), (2, 2), (4, 4), (8, 8)], dropout=0.15, dropout_channels=True
+    ),
     # A tiny network for tests and smoke runs.
     "tiny": ModelConfig(layers=4, filters=16),
 }

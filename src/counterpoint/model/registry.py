@@ -16,7 +16,15 @@ WEIGHTS_DIR = Path(__file__).parents[1] / "weights"
 SHIPPED = {
     "jsb": "Trained on the JSB Chorales train split (the default; benchmark figures in docs/model-card.md)",
     "music21": "Trained on every four-part chorale in music21's corpus (no held-out benchmark)",
+    "browser": "A small network (20 layers x 40 filters) distilled from jsb, for sampling in the "
+    "page on the visitor's device (docs/model-card.md)",
 }
+# The shipped model whose weights the page's browser network was distilled from, that
+# network's file (int8 ONNX, what ONNX Runtime Web runs) and the shipped model it was quantized
+# from: pages served by the teacher sample locally with it.
+BROWSER_TEACHER = "jsb"
+BROWSER_NETWORK = WEIGHTS_DIR / "browser.int8.onnx"
+BROWSER_WEIGHTS = "browser"
 
 
 def load_shipped(name: str = "jsb") -> Coconet:
@@ -27,6 +35,18 @@ def load_shipped(name: str = "jsb") -> Coconet:
     if not path.exists():
         raise MissingFileError(f"{path}: the shipped model {name!r} is not installed; pass --checkpoint")
     return load(path)
+
+
+def is_shipped(model: Coconet, name: str) -> bool:
+    """Whether ``model`` was loaded from the shipped model ``name``'s file."""
+    source = getattr(model, "source", None)
+    return source is not None and Path(source).resolve() == (WEIGHTS_DIR / f"{name}.pt").resolve()
+
+
+def shipped_browser_network(model: Coconet) -> Path | None:
+    """The shipped browser network for pages that ``model`` serves: where ``model`` is the
+    one it was distilled from and the file is installed; else None."""
+    return BROWSER_NETWORK if is_shipped(model, BROWSER_TEACHER) and BROWSER_NETWORK.is_file() else None
 
 
 def load_model(checkpoint: str | os.PathLike | None = None) -> Coconet:

@@ -147,3 +147,38 @@ def voice_leading_faults(chorale: np.ndarray) -> dict[str, int]:
     starts = onsets(chorale)
     counts["leaps_over_octave"] += int(((np.abs(motion) > 12) & starts).sum())
     return counts
+
+
+# The chords of Bach's harmony, as pitch classes above their root: the four triads and the
+# five seventh chords he uses. A sonority "is a chord" when its pitch classes all belong to one
+# of these on some root (a bare fifth or third is an incomplete triad, and so a chord too).
+CHORDS: tuple[frozenset[int], ...] = tuple(
+    frozenset(chord)
+    for chord in (
+        (0, 4, 7), (0, 3, 7), (0, 3, 6), (0, 4, 8),  # major, minor, diminished, augmented
+        (0, 4, 7, 10), (0, 3, 7, 10), (0, 3, 6, 10), (0, 3, 6, 9), (0, 4, 7, 11),  # sevenths
+    )
+)  # fmt: skip
+
+
+@functools.lru_cache(maxsize=4096)
+def is_chord(pitch_classes: frozenset[int]) -> bool:
+    """Whether these pitch classes (0..11) are all tones of one triad or seventh chord."""
+    return any(
+        pitch_classes <= frozenset((root + tone) % 12 for tone in chord)
+        for root in range(12)
+        for chord in CHORDS
+    )
+
+
+def chord_on_beats(chorale: np.ndarray, steps_per_beat: int = 4) -> tuple[int, int]:
+    """``(beats that sound a chord, beats that sound at least two pitch classes)`` of a chorale
+    ``(steps, 4)``, on every ``steps_per_beat``-th step from the first: how often the notes
+    struck or held on a beat are the tones of one chord, as a harmony's beats mostly are."""
+    chords = counted = 0
+    for step in range(0, len(chorale), steps_per_beat):
+        sounding = frozenset(int(p) % 12 for p in chorale[step] if p != SILENCE)
+        if len(sounding) >= 2:
+            counted += 1
+            chords += is_chord(sounding)
+    return chords, counted

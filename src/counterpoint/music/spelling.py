@@ -12,8 +12,11 @@ names notes, for MusicXML and for the page alike:
    modulating passages (a whole passage in A major written with F-flats and D-flats), so its
    names are then moved onto the key: a whole piece by twelve fifths if that puts more notes
    inside the key's window (:data:`KEY_WINDOWS`), then any note still outside the window;
-4. within a voice, a chromatic passing or neighbour note is named so that it moves to the next
-   note by a letter (D, D-sharp, E), as musicians write it.
+4. voices in unison share one name, and within a voice a chromatic passing or neighbour note
+   is named so that it moves to the next note by a letter (D, D-sharp, E), as musicians write it.
+
+The page spells what it samples itself with a mirror of this rule (``static/local/spelling.js``,
+tested against this module in ``tests/test_page_spelling.py``): change both together.
 
 On music21's four-part Bach chorales this spells 99.87% of notes as their editors did, with or
 without the key signature (``benchmarks/spelling.py``). :func:`accidentals` then says which
@@ -23,6 +26,7 @@ notes print an accidental within a bar (an F-sharp then an F in one bar prints a
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -43,6 +47,9 @@ MODES = ("major", "minor")
 # but 5 of their 96,728 notes (in D minor: A-flat to D-sharp). A name outside is moved by 12
 # fifths, to the other name of its pitch.
 KEY_WINDOWS = {"major": (-5, 10), "minor": (-3, 10)}
+# Keys whose correlations with the notes differ by less than this fit alike: rounding, not the
+# notes, would decide between them (estimate_key).
+KEY_TIE = 1e-9
 # The first and last MIDI pitch that have a name.
 MIDI_LIMITS = (0, 127)
 
@@ -171,23 +178,67 @@ def _check_pitches(pitches: Sequence[int]) -> None:
             raise ValueError(f"pitch {pitch} is not a MIDI pitch ({low}..{high})")
 
 
-def estimate_key(pitches: Sequence[int], durations: Sequence[float], fifths: int | None = None) -> Key:
-    """The key that best fits these notes (Krumhansl-Schmuckler key profiles, each note
-    weighted by its duration). With ``fifths`` (a key signature, from a file), the major or
-    minor key of that signature that fits best. No notes: C major (or the signature's major)."""
-    from partitura.musicanalysis import estimate_key as partitura_key
-    from partitura.utils import key_name_to_fifths_mode
+def _pitch_class_durations(pitches: Sequence[int], durations: Sequence[float]) -> np.ndarray:
+    """How long each pitch class sounds (C = 0), the notes added in order."""
+    distribution = np.zeros(12)
+    for pitch, duration in zip(pitches, durations, strict=True):
+        distribution[int(pitch) % 12] += duration
+    return distribution
 
-    if len(pitches) == 0:
+
+def _key_correlations(distribution: np.ndarray) -> np.ndarray:
+    """How well a pitch-class distribution fits each key: its Pearson correlation with each
+    key's Krumhansl-Kessler profile, in partitura's order of keys (``partitura.utils.globals.
+    KEYS``), as partitura's ``estimate_key`` computes it."""
+    from partitura.musicanalysis.key_identification import KRUMHANSL_KESSLER
+
+    return np.array([np.corrcoef(distribution, profile)[0, 1] for profile in KRUMHANSL_KESSLER])
+
+
+def estimate_key(pitches: Sequence[int], durations: Sequence[float], fifths: int | None = None) -> Key:
+    """The key that best fits these notes (Krumhansl-Schmuckler: :func:`_key_correlations` of
+    the pitch classes' durations). With ``fifths`` (a key signature, from a file), the major or
+    minor key of that signature that fits best. No notes, or no key to hear (every pitch class
+    sounds as long): C major (or the signature's major).
+
+    Keys that fit alike (closer than :data:`KEY_TIE`: a whole-tone scale fits six keys as well)
+    go to the first in partitura's order (C, D-flat, D ... major, then minor), not to rounding,
+    so that the page's mirror (``static/local/spelling.js``) picks the same key."""
+    from partitura.utils.globals import KEYS
+
+    keys = [Key(key_fifths, mode) for _, mode, key_fifths in KEYS]
+    distribution = _pitch_class_durations(pitches, durations)
+    if len(pitches) == 0 or distribution.min() == distribution.max():
         return Key(fifths or 0)
-    array = _note_array(pitches, np.zeros(len(pitches)), durations)
-    ranked = [Key(*key_name_to_fifths_mode(name)) for name in partitura_key(array, return_sorted_keys=True)]
-    if fifths is None:
-        return ranked[0]
-    # partitura names each key one way (F-sharp major, never G-flat major): match by tonic.
-    # The ranking holds all 24 keys, so both keys of the signature are in it.
-    fits = [key.mode for key in ranked if key.tonic_pitch_class == Key(fifths, key.mode).tonic_pitch_class]
-    return Key(fifths, fits[0])
+    correlations = _key_correlations(distribution)
+    # partitura names each key one way (F-sharp major, never G-flat major): match by tonic
+    candidates = [
+        index
+        for index, key in enumerate(keys)
+        if fifths is None or key.tonic_pitch_class == Key(fifths, key.mode).tonic_pitch_class
+    ]
+    best = max(correlations[index] for index in candidates)
+    chosen = keys[next(index for index in candidates if correlations[index] >= best - KEY_TIE)]
+    return chosen if fifths is None else Key(fifths, chosen.mode)
+
+
+def _one_name_per_unison(
+    positions: np.ndarray, pitches: Sequence[int], onsets: Sequence[float], key: Key
+) -> np.ndarray:
+    """Notes of one pitch struck together (voices in unison) take one name. PS13 names them one
+    after another, in an order numpy's sort leaves to chance (its quicksort is not stable), and
+    may name them apart (E-sharp in one voice, F in the other); they take the name most of them
+    have, then the one nearer the middle of the key's window (a half-integer: never a tie)."""
+    positions = positions.copy()
+    low, high = (key.fifths + edge for edge in KEY_WINDOWS[key.mode])
+    unisons: dict[tuple[float, int], list[int]] = {}
+    for index, (onset, pitch) in enumerate(zip(onsets, pitches, strict=True)):
+        unisons.setdefault((float(onset), int(pitch)), []).append(index)
+    for members in unisons.values():
+        names = Counter(int(positions[index]) for index in members)
+        if len(names) > 1:
+            positions[members] = min(names, key=lambda name: (-names[name], abs(name - (low + high) / 2)))
+    return positions
 
 
 def _resolve_by_step(
@@ -243,6 +294,7 @@ def spell(
     positions = np.where(
         positions < low, positions + 12, np.where(positions > high, positions - 12, positions)
     )
+    positions = _one_name_per_unison(positions, pitches, onsets, key)
     if voices is not None:
         positions = _resolve_by_step(positions, pitches, onsets, voices, key)
     return [

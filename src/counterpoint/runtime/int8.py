@@ -2,11 +2,12 @@
 
 On such a CPU (AVX2 only) the sampler's float32 passes are its whole cost, and PyTorch has no
 int8 convolution it still maintains. So a trained model is exported to ONNX with batch norm
-folded in and quantized statically: int8 weights per output channel, uint8 activations whose
-ranges are calibrated on chorale crops (orderless masks, the training distribution). ONNX
-Runtime runs a pass of that 2.5x as fast as PyTorch's float32 on two AVX2 threads, for a loss
-on erased notes 0.2% above the float network's (``benchmarks/int8_speed.py``); the sampler's
-results are as good by every measure of ``benchmarks/gibbs_passes.py``.
+folded in (:mod:`counterpoint.runtime.onnx_export`) and quantized statically: int8 weights per
+output channel, uint8 activations whose ranges are calibrated on chorale crops (orderless
+masks, the training distribution). ONNX Runtime runs a pass of that 2.5x as fast as PyTorch's
+float32 on two AVX2 threads, for a loss on erased notes 0.2% above the float network's
+(``benchmarks/int8_speed.py``); the sampler's results are as good by every measure of
+``benchmarks/gibbs_passes.py``.
 
 The file lives beside its checkpoint (``jsb.pt`` -> ``jsb.int8.onnx``) and records a
 fingerprint of the weights it was made from: a model whose weights differ (retrained, or
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-import warnings
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,8 +27,8 @@ import torch
 
 from counterpoint.errors import CheckpointError, ConfigError
 from counterpoint.model.checkpoint import fingerprint
-from counterpoint.model.network import Coconet, average_logits, weights_version
-from counterpoint.model.products import fuse_batch_norm, split
+from counterpoint.model.network import Coconet, weights_version
+from counterpoint.runtime.onnx_export import export_float32
 
 SUFFIX = ".int8.onnx"
 _FINGERPRINT_KEY = "counterpoint_weights_sha256"
@@ -49,25 +49,9 @@ def quantize(model: Coconet, calibration: np.ndarray, path: str | Path) -> Path:
         raise ConfigError(
             f"calibration inputs must be (N, 8, T, {model.pitch_range.size}), got {calibration.shape}"
         )
-    members = [
-        fuse_batch_norm(member.eval(), torch.float32).to(memory_format=torch.contiguous_format)
-        for member in split(model)
-    ]
-    network = members[0] if len(members) == 1 else _Members(members)
     with tempfile.TemporaryDirectory() as folder:
         exported, prepared, quantized = (Path(folder) / name for name in ("f.onnx", "p.onnx", "q.onnx"))
-        with warnings.catch_warnings():  # the TorchScript exporter is deprecated, and enough here
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                network,
-                (torch.as_tensor(calibration[:1]),),
-                str(exported),
-                input_names=["x"],
-                output_names=["logits"],
-                dynamic_axes={"x": {0: "batch", 2: "steps"}, "logits": {0: "batch", 2: "steps"}},
-                opset_version=17,
-                dynamo=False,
-            )
+        export_float32(model, exported, torch.as_tensor(calibration[:1]))
         quantization.shape_inference.quant_pre_process(str(exported), str(prepared))
         batches = iter(np.array_split(calibration.astype(np.float32), max(1, len(calibration) // 32)))
 
@@ -94,19 +78,6 @@ def quantize(model: Coconet, calibration: np.ndarray, path: str | Path) -> Path:
     path = Path(path)
     write_atomically(path, lambda temporary: temporary.write_bytes(data))
     return path
-
-
-class _Members(torch.nn.Module):
-    """A product's member networks run one after the other, their logits averaged: what is
-    exported to ONNX for a product, since ONNX Runtime's int8 convolutions are slower grouped
-    than as two plain ones (session 27)."""
-
-    def __init__(self, members: list[Coconet]) -> None:
-        super().__init__()
-        self.members = torch.nn.ModuleList(members)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return average_logits([member(x) for member in self.members])
 
 
 class Int8Network:

@@ -6,22 +6,26 @@ that)."""
 
 from __future__ import annotations
 
+import functools
 import io
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import FileResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from counterpoint.data import masks
 from counterpoint.errors import ShapeError
 from counterpoint.limits import MAX_BODY_BYTES, MAX_QUEUED_WORK, MAX_REQUEST_STEPS
+from counterpoint.model import registry
 from counterpoint.music import transposition
 from counterpoint.music.representation import NUM_VOICES, SILENCE, STEPS_PER_MEASURE, VOICES, parse_voices
 from counterpoint.music.rules import VOICE_RANGES
-from counterpoint.runtime import int8
+from counterpoint.runtime import int8, onnx_export
 from counterpoint.server.errors import json_error
 from counterpoint.server.requests import Describe, Served, run
 from counterpoint.server.schemas import (
@@ -183,18 +187,18 @@ async def compose(request: ComposeRequest, served: ServedState, http: Request):
 )
 async def export(kind: Literal["midi", "musicxml"], request: ExportRequest) -> Response:
     """The piece as a MIDI or MusicXML file: its notes as struck (``onsets``), its time
-    signature, key signature (given or estimated) and title."""
+    signature, key signature (given or estimated), title, tempo and ``pickup`` (a MusicXML
+    file's short first measure; a MIDI file's notes start after the rest of that bar)."""
     from counterpoint.io.midi import midi_file
     from counterpoint.io.musicxml import to_score
     from counterpoint.music.piece import Piece
 
     chorale = _chorale_array(request.chorale)
-    piece = Piece.of(
-        chorale, _onset(request.onsets, chorale), request.key_fifths, request.time_signature, request.title
-    )
+    facts = (request.key_fifths, request.time_signature, request.title, request.tempo, request.pickup)
+    piece = Piece.of(chorale, _onset(request.onsets, chorale), *facts)
     if kind == "midi":
         buffer = io.BytesIO()
-        midi_file(piece, request.tempo).save(file=buffer)
+        midi_file(piece).save(file=buffer)
         return Response(
             buffer.getvalue(),
             media_type="audio/midi",
@@ -202,7 +206,7 @@ async def export(kind: Literal["midi", "musicxml"], request: ExportRequest) -> R
         )
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "piece.musicxml"
-        to_score(piece, request.tempo).write("musicxml", fp=str(path))
+        to_score(piece).write("musicxml", fp=str(path))
         data = path.read_bytes()
     return Response(
         data,
@@ -220,8 +224,8 @@ async def import_file(file: Annotated[UploadFile, File(description="a .mid or .m
     """A MIDI/MusicXML file as a (steps, 4) piece, read as the CLI reads it: one part is a
     melody for the soprano, two or three parts go to the voices their ranges suit, four are the
     four voices. Returns ``chorale``, ``onsets``, ``given`` (the voices that hold notes),
-    ``time_signature``, ``key_fifths`` (the file's key signature or null), ``title`` and
-    ``spellings``."""
+    ``time_signature``, ``key_fifths`` (the file's key signature or null), ``title``, ``tempo``
+    (the file's, or null), ``pickup`` (16ths before the first full bar) and ``spellings``."""
     from counterpoint.io import ALL_SUFFIXES, read_piece
     from counterpoint.music.spelling import spell_chorale
 
@@ -243,19 +247,59 @@ async def import_file(file: Annotated[UploadFile, File(description="a .mid or .m
         "time_signature": piece.time_signature,
         "key_fifths": piece.fifths,
         "title": piece.title,
+        "tempo": piece.tempo_bpm,
+        "pickup": piece.pickup,
         "spellings": spell_chorale(piece.pitches, piece.onset, piece.fifths).T.tolist(),
     }
 
 
 @router.get("/api/browser-model", include_in_schema=False)
-async def browser_model(served: ServedState) -> Response:
+async def browser_model(served: ServedState, format: Literal["float32"] | None = None) -> Response:
     """The ONNX network the page samples with on the visitor's device (404: none): the
-    settings' ``browser_model``, else the int8 file made from this model's own weights."""
+    settings' ``browser_model``; else, beside the shipped model, the shipped browser network
+    distilled from it (a 20 x 40 network, issue 41); else the int8 file made from this model's
+    own weights. ``?format=float32``: the same network in float32, what the page runs on WebGPU
+    (:mod:`counterpoint.runtime.onnx_export` says why): the settings' ``browser_model_float32``,
+    else exported from the weights the default file was made from; a configured
+    ``browser_model`` has none unless one is configured beside it (422: another format)."""
+    if format == "float32":
+        found = _float32_browser_model(served)
+        if found is None:
+            return json_error(404, "this server has no float32 browser model")
+        if isinstance(found, Path):
+            return FileResponse(found, media_type="application/octet-stream")
+        return Response(await run_in_threadpool(found), media_type="application/octet-stream")
     model = served.model
-    path = served.settings.browser_model or (int8.int8_network(model) and int8.int8_path(model.source))
+    path = (
+        served.settings.browser_model
+        or registry.shipped_browser_network(model)
+        or (int8.int8_network(model) and int8.int8_path(model.source))
+    )
     if not path or not Path(path).is_file():
         return json_error(404, "this server has no browser model")
     return FileResponse(path, media_type="application/octet-stream")
+
+
+def _float32_browser_model(served: Served) -> Path | Callable[[], bytes] | None:
+    """The float32 twin of the page's browser model: a configured file, or the export to make
+    (a function: it takes a second or two, off the event loop), or None."""
+    settings, model = served.settings, served.model
+    if settings.browser_model_float32:
+        path = Path(settings.browser_model_float32)
+        return path if path.is_file() else None
+    if settings.browser_model:
+        return None
+    if registry.shipped_browser_network(model):
+        return _shipped_browser_float32
+    if int8.int8_network(model) is not None:
+        return lambda: onnx_export.float32_bytes(model)
+    return None
+
+
+@functools.cache
+def _shipped_browser_float32() -> bytes:
+    """The shipped browser network in float32, exported once from the weights it was quantized from."""
+    return onnx_export.float32_bytes(registry.load_shipped(registry.BROWSER_WEIGHTS))
 
 
 @router.get("/", include_in_schema=False)

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from counterpoint.limits import MAX_ALTERNATIVES, MAX_PASSES, MAX_REQUEST_STEPS
+from counterpoint.music.piece import DEFAULT_TEMPO_BPM
 from counterpoint.music.representation import NUM_VOICES, SILENCE, STEPS_PER_MEASURE, VOICES
 from counterpoint.sampling.config import SamplerConfig
 
@@ -90,9 +91,12 @@ class ComposeRequest(SamplerOptions):
 
 class ExportRequest(BaseModel):
     chorale: Chorale
-    tempo: float = Field(80, ge=20, le=300)
+    tempo: float = Field(DEFAULT_TEMPO_BPM, ge=20, le=300, description="quarter notes a minute")
     onsets: Onsets = None
     time_signature: Literal["2/4", "3/4", "4/4"] = Field("4/4", description="the written time signature")
+    pickup: int = Field(
+        0, ge=0, description="16ths before the first full bar (an upbeat), less than a bar; 0: none"
+    )
     key_fifths: int | None = Field(
         None, ge=-7, le=7, description="key signature (sharps positive, flats negative); default: estimated"
     )
@@ -143,4 +147,6 @@ class ImportResponse(BaseModel):
     time_signature: str
     key_fifths: int | None = Field(description="the file's key signature (sharps positive), or null")
     title: str | None
+    tempo: float | None = Field(description="the file's tempo in quarter notes a minute, or null")
+    pickup: int = Field(description="16ths before the first full bar (an upbeat); 0: none")
     spellings: list[list[str]] = Field(description='[voice][step] note names such as "F#4"')

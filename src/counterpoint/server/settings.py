@@ -1,5 +1,5 @@
 """A server's settings: the model, batching, time limit, threads, whether a proxy is in front and
-the page's browser model, from arguments or from ``COUNTERPOINT_*`` environment variables (what a
+the page's browser models, from arguments or from ``COUNTERPOINT_*`` environment variables (what a
 process manager's workers read)."""
 
 from __future__ import annotations
@@ -25,8 +25,12 @@ class ServerSettings:
     # clients apart by the address it appends to X-Forwarded-For. Off by default, because a
     # client talking to the server directly can write any X-Forwarded-For it likes.
     behind_proxy: bool = False
-    # the ONNX network the page samples with (default: the int8 file beside the checkpoint)
+    # the ONNX network the page samples with (default: beside the shipped model, the shipped
+    # browser network; else the int8 file beside the checkpoint)
     browser_model: str | None = None
+    # its float32 twin, the page's network on WebGPU (default: exported from the weights the
+    # default browser model was made from; none beside a configured browser_model)
+    browser_model_float32: str | None = None
 
     @classmethod
     def from_env(cls) -> ServerSettings:
@@ -38,4 +42,5 @@ class ServerSettings:
             threads=int(os.environ.get("COUNTERPOINT_THREADS", "1")),
             behind_proxy=os.environ.get("COUNTERPOINT_BEHIND_PROXY", "0") == "1",
             browser_model=os.environ.get("COUNTERPOINT_BROWSER_MODEL") or None,
+            browser_model_float32=os.environ.get("COUNTERPOINT_BROWSER_MODEL_FLOAT32") or None,
         )

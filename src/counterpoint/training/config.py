@@ -87,6 +87,26 @@ RECIPES: dict[str, dict] = {
         "eval_every": 500,
         "patience": 0,
     },
+    # the page's browser network (docs/model-card.md): the browser preset distilled from the
+    # shipped product jsb (half of each erased note's target its distribution), with the second
+    # jsb network's weight decay, on a 2,500-step cosine, in float32 (bf16 autocast gave NaN
+    # losses with 40 filters on an AVX-512 BF16 CPU). About 2 hours on two idle AVX-512 cores.
+    "browser": {
+        "model": "browser",
+        "mask": "orderless+frames",
+        "crop_steps": 128,
+        "batch_size": 10,
+        "augment": False,
+        "learning_rate": 1e-3,
+        "weight_decay": 0.1,
+        "ema_decay": 0.999,
+        "max_steps": 2500,
+        "eval_every": 500,
+        "patience": 0,
+        "teacher": "jsb",
+        "teacher_weight": 0.5,
+        "bf16": False,
+    },
 }
 
 # What may change when a run resumes (the rest would make it another run)

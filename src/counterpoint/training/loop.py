@@ -45,7 +45,7 @@ from counterpoint.data.batches import pieces_at_least
 from counterpoint.data.datasets import Dataset, load_dataset
 from counterpoint.errors import CheckpointError, ConfigError
 from counterpoint.model.checkpoint import from_checkpoint, read_checkpoint, save
-from counterpoint.model.network import Coconet
+from counterpoint.model.network import Coconet, make_input
 from counterpoint.training.batches import make_batch, run_validation_set
 from counterpoint.training.config import TrainConfig
 from counterpoint.training.objective import evaluate_loss, forward, step_loss
@@ -188,9 +188,9 @@ class _Run:
         teacher_logits = None
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
             logits = forward(self.network, pianoroll, known, config.channels_last)
-            if self.teacher is not None:
-                with torch.no_grad():
-                    teacher_logits = forward(self.teacher, pianoroll, known, config.channels_last)
+        if self.teacher is not None:
+            with torch.no_grad():
+                teacher_logits = self.teacher(make_input(pianoroll, known))
         loss = step_loss(logits, pianoroll, known, teacher_logits, config.teacher_weight)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

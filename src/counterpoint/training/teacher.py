@@ -3,6 +3,7 @@ teacher to learn from (knowledge distillation), whose fingerprint a resumed run 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import torch
@@ -37,12 +38,16 @@ def initial_weights(config: TrainConfig) -> Coconet:
     return deepen(model, config.model.layers).train()
 
 
-def load_teacher(config: TrainConfig, device: torch.device) -> Coconet:
-    """The run's teacher (``config.teacher``), ready to give distributions: batch norm folded
-    in, no gradients. Records its fingerprint in ``config`` (checked when the run resumes)."""
+def load_teacher(config: TrainConfig, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The run's teacher (``config.teacher``) as a function from the network's input to float32
+    logits, without gradients. Records its fingerprint in ``config`` (checked when the run
+    resumes). On a CPU it runs as the sampler runs it (int8 where the model has its int8 file,
+    else bfloat16 where the CPU has it): a distillation step spends most of its time in the
+    teacher's forward passes, and the sampler's arithmetic loses nothing measurable."""
     from counterpoint.model.checkpoint import fingerprint
     from counterpoint.model.products import fuse_batch_norm
     from counterpoint.model.registry import load_model
+    from counterpoint.runtime.backend import sampler_network
 
     if not 0.0 <= config.teacher_weight <= 1.0:
         raise ConfigError(f"--teacher-weight {config.teacher_weight}: expected a weight from 0 to 1")
@@ -56,5 +61,10 @@ def load_teacher(config: TrainConfig, device: torch.device) -> Coconet:
             f"{config.teacher}: the teacher's pitches {teacher.pitch_range} differ from this "
             f"run's {config.model.pitch_range}"
         )
+    if device.type == "cpu":
+        precision, network = sampler_network(teacher, "auto")
+        dtype = torch.bfloat16 if precision == "bfloat16" else torch.float32
+        return lambda x: network(x.to(dtype).contiguous(memory_format=torch.channels_last)).float()
     teacher = fuse_batch_norm(teacher.eval()).to(device).requires_grad_(False)
-    return teacher.to(memory_format=torch.channels_last) if config.channels_last else teacher
+    teacher = teacher.to(memory_format=torch.channels_last) if config.channels_last else teacher
+    return lambda x: teacher(x).float()

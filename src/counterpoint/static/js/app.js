@@ -4,9 +4,11 @@
 // music.js, the server in api.js, sound in playback.js.
 
 import {
-  KEYS, METRES, RANGES, VOICES, clearVoice, copyPiece, degree, emptyPiece, likelyKey, noteAt, noteName,
-  notesOf, parseSpelling, pitchAtDegree, pitchOfSpelling, resize, runsOf, setNote, setRanges, spell, stepsPerBar, userSpan, where,
+  KEYS, METRES, RANGES, VOICES, clearVoice, copyPiece, degree, emptyPiece, leadOf, noteAt, noteName,
+  notesOf, parseSpelling, pitchAtDegree, pitchOfSpelling, resize, runsOf, setNote, setRanges, spell, stepsPerBar, userSpan,
+  validPickup, where,
 } from "./music.js";
+import { choraleKey } from "../local/spelling.js";
 import { engrave, setColours, ZOOM } from "./notation.js";
 import { ROLL, drawRoll, rollPitchAt, rollStepAt } from "./roll.js";
 import { Cancelled, exportFile, health, importFile, infill } from "./api.js";
@@ -29,7 +31,7 @@ const STAFF_OF_VOICE = [0, 0, 1, 1];
 
 const $ = (id) => document.getElementById(id);
 const state = {
-  measures: 2, metre: "4/4", key: 0, length: 4, rest: false, voice: 0,
+  measures: 2, metre: "4/4", pickup: 0, key: 0, length: 4, rest: false, voice: 0,
   piece: null, region: null, selected: null, cursor: null, busy: null, spellings: null,
   undo: [], redo: [], last: null, playing: null, geometry: null,
 };
@@ -44,11 +46,13 @@ function commit(mutate) {
   afterChange();
 }
 
-function snapshot() { return { piece: copyPiece(state.piece), measures: state.measures, metre: state.metre, key: state.key }; }
+function snapshot() {
+  return { piece: copyPiece(state.piece), measures: state.measures, metre: state.metre, pickup: state.pickup, key: state.key };
+}
 
 function restore(saved) {
   state.piece = copyPiece(saved.piece);
-  state.measures = saved.measures; state.metre = saved.metre; state.key = saved.key;
+  state.measures = saved.measures; state.metre = saved.metre; state.pickup = saved.pickup; state.key = saved.key;
   syncMenus();
 }
 
@@ -72,7 +76,24 @@ function afterChange() {
 function syncMenus() {
   $("measures").value = String(state.measures);
   $("metre").value = state.metre;
+  pickupMenu();
   $("key").value = String(state.key);
+}
+
+/** An upbeat's length in words: "1 beat", "2 beats", "½ beat" (in the page's quarter beats). */
+function upbeatName(pickup) {
+  const beats = pickup / 4, whole = Math.floor(beats), part = ["", "¼", "½", "¾"][pickup % 4];
+  return `${whole || ""}${part || (whole ? "" : "0")} beat${beats > 1 ? "s" : ""}`;
+}
+
+/** The upbeat menu for the metre: none, each whole number of beats shorter than a bar, and the
+ * piece's own upbeat (an opened file's may be an 8th). */
+function pickupMenu() {
+  const beats = METRES[state.metre], choices = new Set([0, state.pickup]);
+  for (let b = 1; b < beats; b++) choices.add(4 * b);
+  $("pickup").replaceChildren(...[...choices].sort((a, b) => a - b)
+    .map((p) => new Option(p ? upbeatName(p) : "none", String(p))));
+  $("pickup").value = String(state.pickup);
 }
 
 // ------------------------------------------------------------------ drawing
@@ -86,12 +107,12 @@ function hint(text, warn = false) {
 function render() {
   const scroller = $("staff-scroll"), left = scroller.scrollLeft;
   state.geometry = engrave($("staff"), state.piece, {
-    key: state.key, metre: state.metre, selected: state.selected, cursor: state.cursor, spelling: serverSpelling,
+    key: state.key, metre: state.metre, pickup: state.pickup, selected: state.selected, cursor: state.cursor, spelling: resultSpelling(state.piece, state.spellings),
   });
   scroller.scrollLeft = left;
-  drawRoll($("roll"), state.piece, { cell: ROLL.cell, row: ROLL.row, labelled: true, selection: state.region, barSteps: stepsPerBar(state.metre) });
+  drawRoll($("roll"), state.piece, { cell: ROLL.cell, row: ROLL.row, labelled: true, selection: state.region, ...rollBars() });
   const busy = Boolean(state.busy);
-  for (const id of ["preset", "measures", "metre", "key", "clear", "clear-voice", "open-button", "harmonize", "alternatives",
+  for (const id of ["preset", "measures", "metre", "pickup", "key", "clear", "clear-voice", "open-button", "harmonize", "alternatives",
     "download-midi", "download-xml", "lock-mode", "share"]) $(id).disabled = busy;
   $("undo").disabled = busy || !state.undo.length;
   $("redo").disabled = busy || !state.redo.length;
@@ -106,21 +127,40 @@ function render() {
   $("clear-voice").textContent = `Clear ${VOICES[state.voice]}`;
   const preset = PRESETS[$("preset").value];
   const key = KEYS.find(([k]) => k === state.key)[2].split(" / ")[0];
-  $("piece-summary").textContent = `${preset ? preset.label + ", " : ""}${state.measures} bars, ${state.metre}, ${key}, ♩ = ${$("tempo").value}`;
+  const upbeat = state.pickup ? ` with an upbeat of ${upbeatName(state.pickup)}` : "";
+  $("piece-summary").textContent = `${preset ? preset.label + ", " : ""}${state.measures} bars${upbeat}, ${state.metre}, ${key}, ♩ = ${$("tempo").value}`;
 }
 
-// progress can arrive faster than a long piece is engraved: draw at most once a frame
-let frame = null;
+/** Where the pianorolls draw barlines. */
+function rollBars() { return { barSteps: stepsPerBar(state.metre), lead: leadOf(state.metre, state.pickup) }; }
+
+// Draw at most once a frame (a dragged note, progress). Progress can arrive faster than a piece
+// is engraved, and while the page draws, a sampler running here waits for the main thread
+// between passes (engraving took ten times a pass on a loaded 2-core machine): while the model
+// works, each drawing is followed by four times as long for the model, so drawing takes at most
+// a fifth of the time.
+const DRAW_SHARE = 0.2;
+let frame = null, nextDraw = 0;
 function renderSoon() {
-  if (frame === null) frame = requestAnimationFrame(() => { frame = null; render(); });
+  if (frame !== null) return;
+  frame = setTimeout(() => requestAnimationFrame(() => {
+    const start = performance.now();
+    render();
+    const took = performance.now() - start;
+    nextDraw = state.busy ? performance.now() + took * (1 / DRAW_SHARE - 1) : 0;
+    frame = null;
+  }), Math.max(0, nextDraw - performance.now()));
 }
 
-/** The server's spelling of the note at (v, t), when it sent one for the pitch there now
- * (issue 39: a result's "spellings", per chorale [voice][step] names like "F#4"); otherwise
- * notation.js spells by the key. */
-function serverSpelling(v, t) {
-  const spelled = parseSpelling(state.spellings?.[v]?.[t]);
-  return spelled && pitchOfSpelling(spelled) === state.piece.pitch[v][t] ? spelled : null;
+/** For notation.js: the spelling of the note at (v, t) that came with the piece (issue 39: a
+ * result's or an opened file's "spellings", [voice][step] names like "F#4", from the server or,
+ * when the page sampled, from local/spelling.js, the same rule), while the pitch there is still
+ * the one spelled; otherwise notation.js spells the note by the key signature. */
+function resultSpelling(piece, spellings) {
+  return (v, t) => {
+    const spelled = parseSpelling(spellings?.[v]?.[t]);
+    return spelled && pitchOfSpelling(spelled) === piece.pitch[v][t] ? spelled : null;
+  };
 }
 
 function selectedNote() {
@@ -161,7 +201,7 @@ function place(v, t, pitch) {
   state.selected = { v, start, rest: pitch === -1 };
   state.cursor = { t: Math.min(end, state.piece.steps - 1), staff: STAFF_OF_VOICE[v], d: state.cursor?.d ?? 34 };
   const what = pitch === -1 ? "a rest" : noteName(pitch, state.key);
-  hint(`${capital(VOICES[v])}: ${what} at ${where(start, state.metre)}. Tap it to select it; press Harmonize when ready.`);
+  hint(`${capital(VOICES[v])}: ${what} at ${where(start, state.metre, state.pickup)}. Tap it to select it; press Harmonize when ready.`);
   render();
   return true;
 }
@@ -173,7 +213,7 @@ function select(v, start, rest = false) {
   chooseVoice(v);
   const run = runsOf(state.piece, v).find((r) => r.start === start);
   const what = rest ? "rest" : noteName(run.pitch, state.key);
-  hint(`${capital(VOICES[v])} ${what} at ${where(start, state.metre)} selected: ${rest ? "" : "↑ ↓ change its pitch, "}Delete removes it.`);
+  hint(`${capital(VOICES[v])} ${what} at ${where(start, state.metre, state.pickup)} selected: ${rest ? "" : "↑ ↓ change its pitch, "}Delete removes it.`);
   render();
 }
 
@@ -195,7 +235,7 @@ function movePitch(semitones) {
   const why = inRange(pitch, note.v, note.start, note.end);
   if (why) { hint(`${why}.`, true); return; }
   commit((p) => { for (let s = note.start; s < note.end; s++) { p.pitch[note.v][s] = pitch; p.origin[note.v][s] = "user"; } });
-  hint(`${capital(VOICES[note.v])} ${noteName(pitch, state.key)} at ${where(note.start, state.metre)}.`);
+  hint(`${capital(VOICES[note.v])} ${noteName(pitch, state.key)} at ${where(note.start, state.metre, state.pickup)}.`);
 }
 
 function changeLength(length) {
@@ -264,7 +304,7 @@ function dragNote(drag, clientY) {
   drag.d = d;
   for (let s = drag.start; s < drag.end; s++) { state.piece.pitch[drag.v][s] = pitch; state.piece.origin[drag.v][s] = "user"; }
   state.selected = { v: drag.v, start: drag.start };
-  hint(`${capital(VOICES[drag.v])} ${noteName(pitch, state.key)} at ${where(drag.start, state.metre)}.`);
+  hint(`${capital(VOICES[drag.v])} ${noteName(pitch, state.key)} at ${where(drag.start, state.metre, state.pickup)}.`);
   renderSoon();
 }
 
@@ -330,7 +370,7 @@ function staffKey(event) {
     if (runs[i]) select(runs[i].v, runs[i].start, runs[i].pitch === -1);
     else { state.selected = null; render(); }
   } else if (key === "ArrowLeft" || key === "ArrowRight") {
-    cursor.t = Math.max(0, Math.min(state.piece.steps - 1, Math.floor(cursor.t / grid) * grid + (key === "ArrowRight" ? grid : -grid)));
+    cursor.t = Math.max(0, Math.min(state.piece.steps - 1, onGrid(cursor.t, grid) + (key === "ArrowRight" ? grid : -grid)));
     cursorHint(); render();
   } else if (key === "ArrowUp" || key === "ArrowDown") {
     cursor.d += key === "ArrowUp" ? 1 : -1;
@@ -349,7 +389,7 @@ function staffKey(event) {
     if (d - near > 3) d -= 7; else if (near - d > 3) d += 7;
     cursor.staff = STAFF_OF_VOICE[v]; cursor.d = d;
     if (place(v, cursor.t, pitchAtDegree(d, state.key))) {
-      cursor.t = Math.min(state.piece.steps - 1, Math.floor(cursor.t / grid) * grid + state.length);
+      cursor.t = Math.min(state.piece.steps - 1, Math.max(0, onGrid(cursor.t, grid) + state.length));
       render();
     }
   } else if (key in DIGIT_LENGTH) {
@@ -360,9 +400,16 @@ function staffKey(event) {
   event.preventDefault();
 }
 
+/** The step at or before t on a grid of `grid` steps counted from the bar lines (an upbeat
+ * moves them off step 0). */
+function onGrid(t, grid) {
+  const lead = leadOf(state.metre, state.pickup);
+  return Math.floor((t + lead) / grid) * grid - lead;
+}
+
 function cursorHint() {
   const c = state.cursor;
-  hint(`Cursor: ${noteName(pitchAtDegree(c.d, state.key), state.key)} at ${where(c.t, state.metre)}. Enter places a ${state.rest ? "rest" : "note"}; A–G write notes.`);
+  hint(`Cursor: ${noteName(pitchAtDegree(c.d, state.key), state.key)} at ${where(c.t, state.metre, state.pickup)}. Enter places a ${state.rest ? "rest" : "note"}; A–G write notes.`);
   // keep the cursor in view
   const x = state.geometry.stepX(c.t) * ZOOM, scroller = $("staff-scroll");
   if (x < scroller.scrollLeft + 40 || x > scroller.scrollLeft + scroller.clientWidth - 40) scroller.scrollLeft = x - scroller.clientWidth / 2;
@@ -389,7 +436,7 @@ function rollKey(event) {
 
 function regionHint() {
   const { start, end } = state.region;
-  hint(`Selected ${where(start, state.metre)} to ${where(end - 1, state.metre)}. Press "Refill selection" (or Enter) to rewrite the ticked voices there.`);
+  hint(`Selected ${where(start, state.metre, state.pickup)} to ${where(end - 1, state.metre, state.pickup)}. Press "Refill selection" (or Enter) to rewrite the ticked voices there.`);
 }
 
 // ------------------------------------------------------------------ the model
@@ -539,19 +586,20 @@ async function alternatives() {
   $("choices").scrollIntoView({ block: "nearest", behavior: "smooth" });
   // while the model works each version's pianoroll shows its progress; then its score
   const drawRolls = (chorales) => chorales.forEach((chorale, i) => cards[i] && drawRoll(cards[i].roll, applyResult(base, known, chorale),
-    { cell: 3, row: 2, labelled: false, barSteps: stepsPerBar(state.metre) }));
+    { cell: 3, row: 2, labelled: false, ...rollBars() }));
   const result = await sample("3 alternatives", base, known, count, (event) => drawRolls(event.chorales));
   if (!result) { $("choices").hidden = true; return; }
   result.chorales.forEach((chorale, i) => {
     const option = applyResult(base, known, chorale);
     const { listen, use, score } = cards[i];
-    engrave(score, option, { key: state.key, metre: state.metre, zoom: 0.55, preview: true });
+    const spellings = result.spellings?.[i] ?? null;
+    engrave(score, option, { key: state.key, metre: state.metre, pickup: state.pickup, zoom: 0.55, preview: true, spelling: resultSpelling(option, spellings) });
     listen.addEventListener("click", () => togglePlay(option, listen));
     use.addEventListener("click", () => {
       if (state.busy) return;
       if (state.playing) state.playing.stop();
       state.undo.push(snapshot()); state.redo = [];
-      state.piece = copyPiece(option);
+      state.piece = copyPiece(option); state.spellings = spellings;
       state.last = { kind: "harmonize" };
       $("choices").hidden = true;
       hint(`Version ${i + 1} chosen. Press Play to listen.`);
@@ -607,7 +655,7 @@ async function download(kind) {
   const { chorale } = request(state.piece, null);
   const onsets = chorale.map((row, t) => row.map((p, v) => p !== -1 && (state.piece.onset[v][t] || t === 0 || state.piece.pitch[v][t - 1] !== p)));
   try {
-    const blob = await exportFile(kind, { chorale, tempo: Number($("tempo").value), onsets, time_signature: state.metre });
+    const blob = await exportFile(kind, { chorale, tempo: Number($("tempo").value), onsets, time_signature: state.metre, pickup: state.pickup });
     const link = document.createElement("a");
     link.href = URL.createObjectURL(blob);
     link.download = kind === "midi" ? "counterpoint.mid" : "counterpoint.musicxml";
@@ -627,11 +675,13 @@ async function open(file) {
     hint(error.unreachable ? error.message : `Could not open ${file.name}: ${error.message.replace(/\.$/, "")}. Open a MIDI (.mid) or MusicXML file with a melody or four voices.`, true);
     return;
   }
+  state.undo.push(snapshot()); state.redo = [];
   if (["2/4", "3/4", "4/4"].includes(data.time_signature)) state.metre = data.time_signature;  // the file's metre
+  state.pickup = validPickup(data.pickup ?? 0, state.metre);  // and its upbeat: the barlines where they were
   const steps = data.chorale.length, barSteps = stepsPerBar(state.metre);
   const measures = Math.min(32, Math.max(1, Math.ceil(steps / barSteps)));
-  state.undo.push(snapshot()); state.redo = [];
   state.measures = measures;
+  const tempo = openedTempo(data.tempo);
   const piece = emptyPiece(measures * barSteps);
   data.chorale.slice(0, piece.steps).forEach((row, t) => row.forEach((p, v) => {
     if (p === -1) return;
@@ -640,16 +690,28 @@ async function open(file) {
     piece.onset[v][t] = data.onsets ? data.onsets[t][v] : t === 0 || data.chorale[t - 1][v] !== p;
   }));
   state.piece = piece; state.region = null; state.selected = null; state.last = null;
-  state.key = Math.abs(data.key_fifths ?? 7) <= 6 ? data.key_fifths : likelyKey(piece.pitch.flat().filter((p) => p !== -1));
+  // the file's key signature, else the key the server spelled the notes in (the same estimate)
+  state.key = Math.abs(data.key_fifths ?? 7) <= 6 ? data.key_fifths : choraleKey(piece.pitch, piece.onset).fifths;
   state.spellings = data.spellings ?? null;
   syncMenus(); afterChange();
-  hint(`Opened ${file.name} (${measures} bars). Its notes are yours: select a region to refill, or clear voices and harmonize.`);
+  hint(`Opened ${file.name} (${measures} bars). Its notes are yours: select a region to refill, or clear voices and harmonize.${tempo}`);
+}
+
+/** Take a file's tempo (quarter notes a minute, null: none) into the tempo field; what to say
+ * when the page cannot play it as it is. */
+function openedTempo(tempo) {
+  if (!Number.isFinite(tempo)) return "";
+  const kept = Math.min(TEMPO[1], Math.max(TEMPO[0], tempo));
+  $("tempo").value = String(kept);
+  return kept === tempo ? "" : ` Its tempo, ${tempo}, is outside ${TEMPO[0]} to ${TEMPO[1]}: set to ${kept}.`;
 }
 
 // ------------------------------------------------------------------ a link to the piece
 
 async function share() {
-  const fragment = pieceToFragment(state.piece, { measures: state.measures, metre: state.metre, key: state.key, tempo: Number($("tempo").value) });
+  const fragment = pieceToFragment(state.piece, {
+    measures: state.measures, metre: state.metre, pickup: state.pickup, key: state.key, tempo: Number($("tempo").value),
+  });
   history.replaceState(null, "", fragment);
   const link = $("share-link");
   link.value = location.href; link.hidden = false; link.select();
@@ -665,7 +727,7 @@ function openShared() {
   if (!location.hash.startsWith("#piece=")) return;
   try {
     const shared = fragmentToPiece(location.hash);
-    Object.assign(state, { piece: shared.piece, measures: shared.measures, metre: shared.metre, key: shared.key });
+    Object.assign(state, { piece: shared.piece, measures: shared.measures, metre: shared.metre, pickup: shared.pickup, key: shared.key });
     $("tempo").value = String(shared.tempo);
     state.last = null;
     syncMenus();
@@ -681,7 +743,7 @@ function loadPreset(name) {
   const preset = PRESETS[name];
   if (!preset) return;
   state.undo.push(snapshot()); state.redo = [];
-  state.measures = preset.measures; state.metre = "4/4"; state.key = 0;
+  state.measures = preset.measures; state.metre = "4/4"; state.pickup = 0; state.key = 0;
   const piece = emptyPiece(preset.measures * stepsPerBar(state.metre));
   let t = 0;
   for (const [pitch, length] of preset.notes) { setNote(piece, 0, t, t + length, pitch, "user"); t += length; }
@@ -719,6 +781,8 @@ function changeShape(mutate) {
   if (state.busy) return;
   state.undo.push(snapshot()); state.redo = [];
   mutate();
+  if (state.pickup >= stepsPerBar(state.metre)) state.pickup = 0;  // a shorter bar than the upbeat
+  syncMenus();
   state.piece = resize(state.piece, state.measures * stepsPerBar(state.metre));
   state.region = null; state.selected = null; state.cursor = null;
   afterChange();
@@ -744,6 +808,8 @@ function setup() {
 
   $("measures").addEventListener("change", (e) => changeShape(() => { state.measures = Number(e.target.value); }));
   $("metre").addEventListener("change", (e) => changeShape(() => { state.metre = e.target.value; }));
+  // the notes stay where they are; the barlines move (a melody that starts on an upbeat)
+  $("pickup").addEventListener("change", (e) => changeShape(() => { state.pickup = Number(e.target.value); }));
   $("key").addEventListener("change", (e) => changeShape(() => { state.key = Number(e.target.value); }));
   $("preset").addEventListener("change", (e) => { loadPreset(e.target.value); });
   $("tempo").addEventListener("change", (e) => {

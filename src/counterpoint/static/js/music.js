@@ -1,6 +1,7 @@
-// The music the page knows, as pure functions (no DOM): metres, keys and spelling, a piece as
-// pitch + onset per voice, how a held note is written (tied durations a musician would
-// write), which accidentals a bar shows, voice ranges, and "bar 3, beat 2" for hints.
+// The music the page knows, as pure functions (no DOM): metres and where bars fall (a pickup),
+// keys and spelling, a piece as pitch + onset per voice, how a held note is written (tied
+// durations a musician would write), which accidentals a bar shows, voice ranges, and
+// "bar 3, beat 2" for hints.
 
 export const VOICES = ["soprano", "alto", "tenor", "bass"];
 export const STEPS_PER_BEAT = 4;  // the model's grid: a 16th-note step, quarter-note beats
@@ -34,6 +35,19 @@ export function userSpan(piece, v, skipStart = 0, skipEnd = 0) {
 export const METRES = { "2/4": 2, "3/4": 3, "4/4": 4 };  // beats per bar
 export function stepsPerBar(metre) { return METRES[metre] * STEPS_PER_BEAT; }
 
+// Where bars fall, as counterpoint.music.piece.Piece says: a pickup (an upbeat) is the 16ths
+// before the first full bar (0: none), so step 0 is `lead` 16ths into a bar.
+/** 16ths of the first bar before step 0 (Piece.lead). */
+export function leadOf(metre, pickup = 0) { const bar = stepsPerBar(metre); return (bar - pickup) % bar; }
+/** Which bar step t is in, from 0 (the upbeat, if there is one): Piece.bar_of, the one rule. */
+export function barOf(t, metre, pickup = 0) { return Math.floor((t + leadOf(metre, pickup)) / stepsPerBar(metre)); }
+/** The first step of bar b. */
+export function barStart(b, metre, pickup = 0) { return Math.max(0, b * stepsPerBar(metre) - leadOf(metre, pickup)); }
+/** A file's pickup if it fits the metre (a whole number of 16ths shorter than a bar), else 0. */
+export function validPickup(pickup, metre) {
+  return Number.isInteger(pickup) && pickup >= 0 && pickup < stepsPerBar(metre) ? pickup : 0;
+}
+
 // key signatures: the number of sharps (> 0) or flats (< 0), named by their major and minor keys
 export const KEYS = [
   [0, "C", "C major / A minor"], [1, "G", "G major / E minor"], [2, "D", "D major / B minor"],
@@ -64,7 +78,11 @@ const DEGREE_OF_SEMITONE = [0, 0, 1, 2, 2, 3, 3, 4, 4, 5, 6, 6];
 
 /**
  * How a pitch is written in a key: {letter (0..6 for C..B), alter (-2..2), octave}.
- * The one place the page spells; a spelling from the server (issue 39) overrides it per note.
+ * A second rule beside the context speller (music/spelling.py, mirrored in local/spelling.js),
+ * on purpose: it names one note from the key signature alone, so a note the user places or
+ * moves reads as written while the piece around it is unfinished, and hints and the cursor
+ * name pitches. Every note of a result or an opened file carries its name from the context
+ * speller, which wins per note (app.js resultSpelling).
  */
 export function spell(pitch, key) {
   const tonicLetter = (((key * 4) % 7) + 7) % 7;  // a fifth is four letters up
@@ -75,20 +93,6 @@ export function spell(pitch, key) {
   if (alter > 6) alter -= 12;
   const octave = Math.floor((pitch - alter - LETTER_PC[letter]) / 12) - 1;
   return { letter, alter, octave };
-}
-
-/**
- * The key signature that writes these pitches with the fewest accidentals (ties: the
- * signature with fewer sharps or flats). Until the server sends the key it estimates
- * (issue 39), an opened file is shown in this one.
- */
-export function likelyKey(pitches) {
-  let best = 0, fewest = Infinity;
-  for (const [key] of [...KEYS].filter(([k]) => Math.abs(k) <= 6).sort((a, b) => Math.abs(a[0]) - Math.abs(b[0]))) {
-    const accidentals = pitches.filter((p) => spell(p, key).alter !== keyAlter(spell(p, key).letter, key)).length;
-    if (accidentals < fewest) { best = key; fewest = accidentals; }
-  }
-  return best;
 }
 
 /** A spelling written as the server writes one ("F#4", "Bb3", "E4"), or null if it is not one. */
@@ -117,12 +121,13 @@ export function noteName(pitch, key) {
   return `${LETTERS[s.letter]}${ALTER_SIGN[s.alter]}${s.octave}`;
 }
 
-/** "bar 3, beat 2" (beat 2½ for the 8th after it, 2¼ and 2¾ for 16ths). */
-export function where(step, metre) {
-  const bar = Math.floor(step / stepsPerBar(metre)) + 1;
-  const inBar = step % stepsPerBar(metre);
+/** "bar 3, beat 2" (beat 2½ for the 8th after it, 2¼ and 2¾ for 16ths); with a pickup,
+ * "the upbeat, beat 4" and the first full bar is bar 1, as musicians count. */
+export function where(step, metre, pickup = 0) {
+  const bar = barOf(step, metre, pickup) + (pickup ? 0 : 1);
+  const inBar = (step + leadOf(metre, pickup)) % stepsPerBar(metre);
   const beat = Math.floor(inBar / STEPS_PER_BEAT) + 1;
-  return `bar ${bar}, beat ${beat}${["", "¼", "½", "¾"][inBar % STEPS_PER_BEAT]}`;
+  return `${bar === 0 ? "the upbeat" : `bar ${bar}`}, beat ${beat}${["", "¼", "½", "¾"][inBar % STEPS_PER_BEAT]}`;
 }
 
 // ------------------------------------------------------------------ a piece
@@ -204,13 +209,14 @@ function splitInBar(offset, length, barSteps) {
   return [[offset, length]];
 }
 
-/** How a run [start, end) is written: [{start, length}] pieces, tied when it is a note. */
-export function writtenPieces(start, end, metre) {
-  const barSteps = stepsPerBar(metre), pieces = [];
-  for (let t = start; t < end;) {
+/** How a run [start, end) is written: [{start, length}] pieces, tied when it is a note; in
+ * an upbeat, beats are counted from where its bar would have begun. */
+export function writtenPieces(start, end, metre, pickup = 0) {
+  const barSteps = stepsPerBar(metre), lead = leadOf(metre, pickup), pieces = [];
+  for (let t = start + lead; t < end + lead;) {  // in steps from the first bar's (unwritten) start
     const barStart = Math.floor(t / barSteps) * barSteps;
-    const stop = Math.min(end, barStart + barSteps);
-    for (const [offset, length] of splitInBar(t - barStart, stop - t, barSteps)) pieces.push({ start: barStart + offset, length });
+    const stop = Math.min(end + lead, barStart + barSteps);
+    for (const [offset, length] of splitInBar(t - barStart, stop - t, barSteps)) pieces.push({ start: barStart + offset - lead, length });
     t = stop;
   }
   return pieces;

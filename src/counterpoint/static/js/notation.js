@@ -1,12 +1,13 @@
 // The grand staff, engraved by VexFlow (vendor/vexflow, loaded as the global VexFlow): a
 // brace, clefs, key and time signatures, two voices a staff (soprano and tenor stems up, alto
 // and bass down), notes written as a musician writes them (ties over barlines and beats,
-// beams within a beat, dots, rests), accidentals by the key and the bar. Notes stand on a
+// beams within a beat, dots, rests), accidentals by the key and the bar, an upbeat as a short
+// first bar (view.pickup: 16ths before the first full bar). Notes stand on a
 // grid of 16th steps (wider where accidentals need room), so a tap maps to a step and a
 // staff position. engrave() draws and returns that geometry for editing and the cursor.
 
 import {
-  VOICES, accidentalsInBar, durationOf, keyName, runsOf, spell, stepsPerBar, writtenPieces, METRES,
+  VOICES, accidentalsInBar, barStart, durationOf, keyName, leadOf, runsOf, spell, stepsPerBar, writtenPieces, METRES,
 } from "./music.js";
 
 // the voices' colours, set as CSS variables too (setColours) so the page's chips match
@@ -49,19 +50,31 @@ function writtenNotes(piece, view) {
   for (let v = 0; v < 4; v++) {
     for (const run of runsOf(piece, v)) {
       const spelled = run.pitch === -1 ? null : (view.spelling?.(v, run.start) ?? spell(run.pitch, view.key));
-      const pieces = writtenPieces(run.start, run.end, view.metre);
+      const pieces = writtenPieces(run.start, run.end, view.metre, view.pickup ?? 0);
       pieces.forEach((p, i) => result[v].push({ v, run, start: p.start, length: p.length, first: i === 0, last: i === pieces.length - 1, spelled }));
     }
   }
   return result;
 }
 
+/** The bars of a piece, as [{start, end}] steps: the first is short when there is an upbeat,
+ * and so is the last when the piece ends before its bar does. */
+function barsOf(steps, metre, pickup) {
+  const bars = [];
+  for (let b = 0; barStart(b, metre, pickup) < steps; b++) {
+    bars.push({ start: barStart(b, metre, pickup), end: Math.min(steps, barStart(b + 1, metre, pickup)) });
+  }
+  return bars;
+}
+
+const within = (w, bar) => w.start >= bar.start && w.start < bar.end;
+
 /** Accidentals shown, per written note, by staff and bar. */
-function markAccidentals(written, bars, barSteps, key) {
+function markAccidentals(written, bars, key) {
   for (const staff of [0, 1]) {
-    for (let bar = 0; bar < bars; bar++) {
+    for (const bar of bars) {
       const events = [0, 1].flatMap((i) => written[2 * staff + i])
-        .filter((w) => w.spelled && Math.floor(w.start / barSteps) === bar)
+        .filter((w) => w.spelled && within(w, bar))
         .sort((a, b) => a.start - b.start);
       const shown = accidentalsInBar(events.map((w) => ({ ...w.spelled, tied: !w.first })), key);
       events.forEach((w, i) => { w.accidental = shown[i]; });
@@ -69,8 +82,9 @@ function markAccidentals(written, bars, barSteps, key) {
   }
 }
 
-/** Column offsets of each step inside its bar (more room where accidentals stand). */
-function columns(written, steps, barSteps) {
+/** Column offsets of each step inside its bar (more room where accidentals stand); bars
+ * start every barSteps steps, lead steps before step 0. */
+function columns(written, steps, barSteps, lead) {
   const extra = new Array(steps).fill(0);
   for (const staff of [0, 1]) {
     const count = new Array(steps).fill(0);
@@ -81,16 +95,16 @@ function columns(written, steps, barSteps) {
   for (const voice of written) {
     voice.forEach((w, i) => {
       if (!w.spelled || w.length >= 4) return;
-      const beat = (p) => Math.floor(p.start / 4);
+      const beat = (p) => Math.floor((p.start + lead) / 4);
       const beamable = (p) => p && p.spelled && p.length < 4 && beat(p) === beat(w);
       const after = w.start + w.length;
-      if (!beamable(voice[i - 1]) && !beamable(voice[i + 1]) && after < steps && after % barSteps !== 0) {
+      if (!beamable(voice[i - 1]) && !beamable(voice[i + 1]) && after < steps && (after + lead) % barSteps !== 0) {
         extra[after] = Math.max(extra[after], FLAG);
       }
     });
   }
   const x = new Array(steps);
-  for (let t = 0; t < steps; t++) x[t] = (t % barSteps === 0 ? 0 : x[t - 1] + CELL) + extra[t];
+  for (let t = 0; t < steps; t++) x[t] = (t === 0 || (t + lead) % barSteps === 0 ? 0 : x[t - 1] + CELL) + extra[t];
   return { x, extra };
 }
 
@@ -113,17 +127,18 @@ function makeNote(VF, w, shared, clef) {
 }
 
 /**
- * Draw the piece into container (a <div>); view: {key, metre, spelling?(v, start), selected:
- * {v, start}|null, cursor: {t, staff, d}|null, zoom?, preview? (a small copy: no marks for
- * editing, no ids)}. Returns the geometry for editing.
+ * Draw the piece into container (a <div>); view: {key, metre, pickup? (16ths before the first
+ * full bar), spelling?(v, start), selected: {v, start}|null, cursor: {t, staff, d}|null, zoom?,
+ * preview? (a small copy: no marks for editing, no ids)}. Returns the geometry for editing.
  */
 export function engrave(container, piece, view) {
   const VF = window.VexFlow;
-  const barSteps = stepsPerBar(view.metre), bars = Math.round(piece.steps / barSteps);
+  const barSteps = stepsPerBar(view.metre), lead = leadOf(view.metre, view.pickup ?? 0);
+  const spans = barsOf(piece.steps, view.metre, view.pickup ?? 0), bars = spans.length;
   const shown = shownVoices(piece);
   const written = writtenNotes(piece, view);
-  markAccidentals(written, bars, barSteps, view.key);
-  const cols = columns(written, piece.steps, barSteps);
+  markAccidentals(written, spans, view.key);
+  const cols = columns(written, piece.steps, barSteps, lead);
 
   container.replaceChildren();
   const renderer = new VF.Renderer(container, VF.Renderer.Backends.SVG);
@@ -134,7 +149,7 @@ export function engrave(container, piece, view) {
   const barX = [], barWidth = [];
   let x = X0;
   for (let bar = 0; bar < bars; bar++) {
-    const width = (bar === 0 ? prefix : 0) + BAR_LEFT + cols.x[(bar + 1) * barSteps - 1] + CELL + BAR_RIGHT;
+    const width = (bar === 0 ? prefix : 0) + BAR_LEFT + cols.x[spans[bar].end - 1] + CELL + BAR_RIGHT;
     barX.push(x); barWidth.push(width); x += width;
   }
   const totalWidth = x + 12;
@@ -166,7 +181,7 @@ export function engrave(container, piece, view) {
     for (let v = 0; v < 4; v++) {
       if (!shown[v]) continue;
       const staff = STAFF_OF_VOICE[v], shared = shown[v ^ 1];
-      const inBar = written[v].filter((w) => Math.floor(w.start / barSteps) === bar);
+      const inBar = written[v].filter((w) => within(w, spans[bar]));
       // a rest both voices of a staff share is written once, in the middle (VexFlow hides the lower one)
       const partnerRests = new Set(written[v ^ 1].filter((w) => !w.spelled).map((w) => `${w.start}:${w.length}`));
       const notes = inBar.map((w) => makeNote(VF, w, shared && !(!w.spelled && partnerRests.has(`${w.start}:${w.length}`)), staff ? "bass" : "treble"));
@@ -195,7 +210,7 @@ export function engrave(container, piece, view) {
     const contexts = formatter.getTickContexts();
     const sixteenth = VF.RESOLUTION / 16;
     for (const tick of contexts.list) {
-      const step = bar * barSteps + Math.round(tick / sixteenth);
+      const step = spans[bar].start + Math.round(tick / sixteenth);
       contexts.map[tick].setX(cols.x[step]);
     }
     for (const [voice, staff] of voices) voice.draw(ctx, staves[bar][staff]);
@@ -223,7 +238,7 @@ export function engrave(container, piece, view) {
     }
   }
 
-  const geometry = makeGeometry(staves, cols, barSteps, piece.steps, svg);
+  const geometry = makeGeometry(staves, cols, barSteps, lead, piece.steps, svg);
   geometry.heads = [];
   for (let v = 0; v < 4; v++) {
     for (const w of written[v]) {
@@ -252,15 +267,15 @@ function headBox(note) {
   return { x1, x2, y: ys[0] };
 }
 
-function makeGeometry(staves, cols, barSteps, steps, svg) {
+function makeGeometry(staves, cols, barSteps, lead, steps, svg) {
   const line0 = [staves[0][0].getYForLine(0), staves[0][1].getYForLine(0)];
   const half = staves[0][0].getSpacingBetweenLines() / 2;
   const padding = STAVE_PADDING;
   const stepX = (t) => {  // the x of a notehead's left edge at step t (t may be fractional)
     const whole = Math.min(steps - 1, Math.max(0, Math.floor(t)));
-    const bar = Math.floor(whole / barSteps);
+    const bar = Math.floor((whole + lead) / barSteps);
     const base = staves[bar][0].getNoteStartX() + padding;
-    const next = (whole + 1) % barSteps !== 0 && whole + 1 < steps ? cols.x[whole + 1] : cols.x[whole] + CELL;
+    const next = (whole + 1 + lead) % barSteps !== 0 && whole + 1 < steps ? cols.x[whole + 1] : cols.x[whole] + CELL;
     return base + cols.x[whole] + (t - whole) * (next - cols.x[whole]);
   };
   return {

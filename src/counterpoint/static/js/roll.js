@@ -15,8 +15,9 @@ function el(tag, attrs, parent, text) {
   return node;
 }
 
-/** Draw piece into svg; labelled (the big one) shows C names, beats and the selection. */
-export function drawRoll(svg, piece, { cell, row, labelled, selection = null, barSteps = 16 }) {
+/** Draw piece into svg; labelled (the big one) shows C names, beats and the selection. Bars
+ * are barSteps long, the first lead steps before step 0 (music.js leadOf: an upbeat). */
+export function drawRoll(svg, piece, { cell, row, labelled, selection = null, barSteps = 16, lead = 0 }) {
   const [low, high] = RANGES.model;
   const left = labelled ? ROLL.left : 2;
   const height = (high - low + 1) * row + 4;
@@ -28,8 +29,11 @@ export function drawRoll(svg, piece, { cell, row, labelled, selection = null, ba
     if ([1, 3, 6, 8, 10].includes(p % 12)) el("rect", { x: left, y, width: piece.steps * cell, height: row, fill: "#f3f0e8" }, svg);
     if (labelled && p % 12 === 0) el("text", { x: left - 6, y: y + row, "font-size": 10, fill: "#666", "text-anchor": "end" }, svg, NAMES[0] + (p / 12 - 1));
   }
-  for (let t = 0; t <= piece.steps; t += labelled ? 4 : barSteps) {
-    el("line", { x1: left + t * cell, x2: left + t * cell, y1: 0, y2: height, stroke: t % barSteps ? "#e6e0d2" : "#b9b2a3" }, svg);
+  for (let t = 0; t <= piece.steps; t++) {
+    const barline = (t + lead) % barSteps === 0 || t === 0 || t === piece.steps;
+    if (barline || (labelled && (t + lead) % 4 === 0)) {
+      el("line", { x1: left + t * cell, x2: left + t * cell, y1: 0, y2: height, stroke: barline ? "#b9b2a3" : "#e6e0d2" }, svg);
+    }
   }
   for (let v = 3; v >= 0; v--) {
     for (const note of notesOf(piece, v)) {

@@ -1,8 +1,8 @@
 // A piece in a link: everything the page needs to open the same piece (notes with their
-// onsets, who wrote each, metre, key, tempo) packed into the URL's fragment, so sharing
+// onsets, who wrote each, metre, upbeat, key, tempo) packed into the URL's fragment, so sharing
 // needs no storage on any server, as the Bach Doodle's shared pieces did.
 
-import { KEYS, METRES, VOICES, emptyPiece, runsOf, setNote, stepsPerBar } from "./music.js";
+import { KEYS, METRES, VOICES, emptyPiece, runsOf, setNote, stepsPerBar, validPickup } from "./music.js";
 
 const VERSION = 1;
 
@@ -19,14 +19,15 @@ function fromBase64Url(text) {
 }
 
 /** The fragment ("#piece=...") for a piece and its settings. */
-export function pieceToFragment(piece, { measures, metre, key, tempo }) {
+export function pieceToFragment(piece, { measures, metre, pickup, key, tempo }) {
   const voices = VOICES.map((_, v) => runsOf(piece, v)
     .filter((run) => run.origin !== null)
     .map((run) => [run.start, run.end - run.start, run.pitch, run.origin === "user" ? 1 : 0]));
-  return "#piece=" + toBase64Url(JSON.stringify({ v: VERSION, measures, metre, key, tempo, voices }));
+  return "#piece=" + toBase64Url(JSON.stringify({ v: VERSION, measures, metre, pickup, key, tempo, voices }));
 }
 
-/** The piece a fragment holds: {piece, measures, metre, key, tempo}; throws when it is not one. */
+/** The piece a fragment holds: {piece, measures, metre, pickup, key, tempo}; throws when it is
+ * not one (a link from before upbeats has none: pickup 0). */
 export function fragmentToPiece(fragment) {
   const data = JSON.parse(fromBase64Url(fragment.replace(/^#?piece=/, "")));
   const measures = Number(data.measures);
@@ -40,5 +41,5 @@ export function fragmentToPiece(fragment) {
     setNote(piece, v, start, start + length, pitch, mine ? "user" : "model");
   }));
   const tempo = Math.min(240, Math.max(30, Number(data.tempo) || 80));
-  return { piece, measures, metre: data.metre, key: data.key, tempo };
+  return { piece, measures, metre: data.metre, pickup: validPickup(data.pickup ?? 0, data.metre), key: data.key, tempo };
 }

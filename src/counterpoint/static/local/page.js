@@ -1,13 +1,16 @@
-// Sampling in the page (issue #42): loads the browser model (GET /api/browser-model), runs the
-// speed test, wires the switch ("Sample on: auto / this device / the server") and the line
+// Sampling in the page (issue #42): loads the browser model (GET /api/browser-model; on WebGPU
+// its float32 twin, ?format=float32), runs the speed test on each backend and keeps the
+// fastest, wires the switch ("Sample on: auto / this device / the server") and the line
 // saying which path is used, and routes each run of the model: api.js's infill() hands it here
 // with the server's sampler, and it samples on this device when the speed test or the switch
 // says so, or when the server is unreachable or answers 502/503/504, with the server's request
-// and progress formats ({iteration, passes, chorales}, then {chorales, mask, notices}).
+// and progress formats ({iteration, passes, chorales}, then {chorales, mask, notices, onsets,
+// spellings}: the notes of each result named by spelling.js, the server's rule mirrored).
 import { Cancelled } from "../js/api.js";
-import { loadNetwork } from "./onnx.js";
+import { loadNetwork, webgpuAvailable } from "./onnx.js";
 import { LocalSampler } from "./sampler.js";
-import { LOCAL_LIMIT_S, speedTest } from "./speedtest.js";
+import { mergeOnset, spellChorale } from "./spelling.js";
+import { LOCAL_LIMIT_S, fastest } from "./speedtest.js";
 
 const UNAVAILABLE = [502, 503, 504];
 const STORE = "counterpoint.sampling";
@@ -16,7 +19,8 @@ const PROGRESS_EVERY_MS = 50;  // as the server: a progress line at most every 5
 const local = {
   mode: localStorage.getItem(STORE) || "auto",
   sampler: null,   // LocalSampler once the model is loaded
-  speed: null,     // {pass, estimate, local} once the speed test ran
+  speed: null,     // {backend, pass, estimate, local} once the speed test ran
+  speeds: null,    // each timed backend's speed test, by name ("WASM", "WebGPU")
   error: null,     // why the page cannot sample locally
   ready: null,     // a promise: the model loaded and timed (or failed)
 };
@@ -29,10 +33,10 @@ function status(text) {
 function describe() {
   if (local.error) return `Sampling on the server (this device cannot: ${local.error}).`;
   if (!local.speed) return "Sampling on the server while this device is tested…";
-  const estimate = `${local.speed.estimate.toFixed(1)} s for 2 bars`;
-  if (usesLocal()) return `Sampling on this device (${estimate}).`;
-  if (local.mode === "server") return `Sampling on the server, as chosen (this device: ${estimate}).`;
-  return `Sampling on the server: this device would take ${estimate} (over ${LOCAL_LIMIT_S} s).`;
+  const estimate = `${local.speed.estimate.toFixed(1)} s for 2 bars`, backend = local.speed.backend;
+  if (usesLocal()) return `Sampling on this device (${backend}, ${estimate}).`;
+  if (local.mode === "server") return `Sampling on the server, as chosen (this device: ${backend}, ${estimate}).`;
+  return `Sampling on the server: this device would take ${estimate} with ${backend} (over ${LOCAL_LIMIT_S} s).`;
 }
 
 function usesLocal() {
@@ -54,9 +58,16 @@ function wireSwitch() {
 async function prepare(modelUrl) {
   const health = await fetch("/api/health").then((r) => (r.ok ? r.json() : null)).catch(() => null);
   const [low, high] = health?.pitch_range ?? [36, 81];
-  const network = await loadNetwork(modelUrl, { pitches: high - low + 1 });
-  const sampler = new LocalSampler(network, low, high - low + 1);
-  local.speed = await speedTest(sampler);
+  const pitches = high - low + 1;
+  const make = (backend, url) => async () => new LocalSampler(await loadNetwork(url, { backend, pitches }), low, pitches);
+  const float32 = new URL(modelUrl, location.href);
+  float32.searchParams.set("format", "float32");
+  const { sampler, speed, speeds } = await fastest([
+    make("wasm", modelUrl),
+    async () => ((await webgpuAvailable()) ? make("webgpu", float32.href)() : null),  // else nothing more to download
+  ]);
+  local.speed = speed;
+  local.speeds = speeds;
   local.sampler = sampler;  // only now: a run never shares the network with the speed test
 }
 
@@ -90,7 +101,23 @@ async function sampleHere(body, { signal, onProgress }) {
   };
   if (signal?.aborted) throw new Cancelled();
   const results = await local.sampler.fill(seeds.map(() => body.chorale), seeds.map(() => known), options, seeds, onPass);
-  return { chorales: results.map((r) => r.chorale), mask: known, notices: [...new Set(results.flatMap((r) => r.notices))].sort() };
+  const chorales = results.map((r) => r.chorale);
+  return { chorales, mask: known, notices: [...new Set(results.flatMap((r) => r.notices))].sort(), ...resultNotes(chorales, known, body.onsets) };
+}
+
+// [step][voice] <-> [voice][step]
+const transpose = (rows) => (rows[0] ?? []).map((_, i) => rows.map((row) => row[i]));
+
+/** What the server adds to a result (server/routes.py _notes): each chorale's onsets
+ * ([step][voice]; given notes keep the request's, written notes one per run of one pitch) and
+ * the names of its notes ([voice][step], "" in a rest), by the server's rule. */
+function resultNotes(chorales, known, givenOnsets) {
+  const given = givenOnsets ? transpose(givenOnsets) : null;
+  const onsets = chorales.map((chorale) => mergeOnset(transpose(chorale), given, known));
+  return {
+    onsets: onsets.map(transpose),
+    spellings: chorales.map((chorale, i) => spellChorale(transpose(chorale), onsets[i])),
+  };
 }
 
 /** Sample here when the page samples locally, else with `server` (api.js's streamed

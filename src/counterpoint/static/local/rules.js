@@ -3,9 +3,10 @@
 // gibbs_schedule, gibbs_passes, gibbs_temperatures, planned_passes; the erasure counts of sampling/samplers.py's _gibbs), the
 // voices' ranges (music/rules.py VOICE_RANGES, samplers.voice_range_mask), the parallels rule
 // (music/rules.py parallel_pitches, PARALLEL_PENALTY), the shift of given notes into the
-// voices' ranges (music/transposition.py, its octave rule) and a seeded random source. No model:
+// voices' ranges (music/transposition.py, every rule) and a seeded random source. No model:
 // tests/test_local_sampling.py runs them in node on the same inputs as the Python functions
 // and compares the answers.
+import { estimateKey } from "./spelling.js";
 
 export const VOICES = ["soprano", "alto", "tenor", "bass"];
 export const NUM_VOICES = 4;
@@ -127,9 +128,8 @@ function givenLine(chorale, given, voice) {
   return chorale.map((row) => row[voice]).filter((p, t) => given[voice][t] && p !== SILENCE);
 }
 
-// The transposition rule, as counterpoint.music.transposition words and chooses it. The page
-// mirrors its "octave" rule (the nearest octave that fits, else the least move); the server's
-// default, "register", also estimates the key with partitura, which the page does not mirror.
+// The transposition rule, as counterpoint.music.transposition words and chooses it: every rule,
+// the server's default ("register") too, its key estimate from spelling.js (partitura's, mirrored).
 const PITCH_CLASS_NAMES = ["C", "C♯", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭", "B"];
 const MIDI_LIMITS = [0, 127];
 const SHIFT_LIMITS = [
@@ -186,16 +186,65 @@ export function fittingShifts(chorale, given) {
   return shifts.sort((a, b) => Math.abs(a) - Math.abs(b));  // stable, as Python's sorted
 }
 
-/** The octave rule of transposition.choose_shift: of the fitting shifts, the nearest to a
- * whole number of octaves, then the smallest. */
-export function octaveShift(chorale, given) {
-  const distance = (shift) => Math.min(mod(shift, 12), mod(-shift, 12));
-  let best = null;
-  for (const shift of fittingShifts(chorale, given)) {
-    if (best === null || distance(shift) < distance(best) ||
-        (distance(shift) === distance(best) && Math.abs(shift) < Math.abs(best))) best = shift;
+// The rule's tables, as transposition.py holds them (the test compares the answers).
+export const RULES = ["octave", "key", "centre", "register"];
+export const DEFAULT_RULE = "register";
+// JSB training chorales per key ("tonic pitch class/mode"): JSB_KEY_COUNTS
+const JSB_KEY_COUNTS = {
+  "7/major": 32, "9/minor": 30, "7/minor": 22, "2/major": 21, "9/major": 18, "2/minor": 18,
+  "5/major": 18, "11/minor": 14, "4/minor": 12, "0/major": 11, "10/major": 10, "4/major": 7,
+  "3/major": 5, "0/minor": 4, "6/minor": 3, "1/minor": 2, "8/major": 1, "11/major": 1,
+};
+const WELL_KNOWN = (tonic, mode) => (JSB_KEY_COUNTS[`${mod(tonic, 12)}/${mode}`] ?? 0) >= 10;
+const SOPRANO_MIDDLE = 70.0, SOPRANO_MIDDLES = [68.0, 73.0];
+
+/** Tonic pitch class and mode of the given notes (each note, a run of one pitch, weighted by
+ * its length): transposition._key_of. */
+function keyOf(chorale, given) {
+  const pitches = [], durations = [];
+  for (let voice = 0; voice < NUM_VOICES; voice++) {
+    let start = 0;
+    for (let t = 1; t <= chorale.length; t++) {
+      const at = (u) => (given[voice][u] ? chorale[u][voice] : SILENCE);
+      if (t < chorale.length && at(t) === at(start)) continue;
+      if (at(start) !== SILENCE) { pitches.push(at(start)); durations.push((t - start) / 4); }
+      start = t;
+    }
   }
-  return best;
+  const key = estimateKey(pitches, durations);
+  return [mod((key.fifths + (key.mode === "minor" ? 3 : 0)) * 7, 12), key.mode];
+}
+
+/** The shift (semitones) at which the model writes the voices not given:
+ * transposition.choose_shift, every rule. chorale[step][voice], given[voice][step]. Throws
+ * an Error with the Python sentence where no shift fits. */
+export function chooseShift(chorale, given, rule = DEFAULT_RULE) {
+  if (!RULES.includes(rule)) throw new Error(`unknown transposition rule ${rule}`);
+  const shifts = fittingShifts(chorale, given);
+  const octaves = (shift) => Math.min(mod(shift, 12), mod(-shift, 12));
+  const best = (list, ...keys) => list.reduce((a, b) => {
+    for (const key of keys) { if (key(b) !== key(a)) return key(b) < key(a) ? b : a; }
+    return a;
+  });
+  const nearestOctave = best(shifts, octaves, Math.abs);
+  const lines = VOICES.map((_, v) => givenLine(chorale, given, v));
+  if (rule === "octave" || lines.every((line) => !line.length)) return nearestOctave;
+  const [tonic, mode] = keyOf(chorale, given);
+  const known = shifts.filter((shift) => WELL_KNOWN(tonic + shift, mode));
+  if (rule === "centre" || rule === "register") {
+    const voice = lines.findIndex((line) => line.length);  // the highest given voice
+    const line = lines[voice];
+    const offset = (VOICE_RANGES[voice][0] + VOICE_RANGES[voice][1] - VOICE_RANGES[0][0] - VOICE_RANGES[0][1]) / 2 -
+      (Math.min(...line) + Math.max(...line)) / 2;
+    const [low, high] = SOPRANO_MIDDLES.map((middle) => middle + offset);
+    if (rule === "register" && known.includes(nearestOctave) && low <= nearestOctave && nearestOctave <= high) {
+      return nearestOctave;
+    }
+    return best(known.length ? known : shifts, (shift) => Math.abs(shift - SOPRANO_MIDDLE - offset), Math.abs);
+  }
+  if (!known.length) return nearestOctave;
+  // the nearest well-known key; of two as near, the better known; then the smaller move
+  return best(known, octaves, (shift) => -JSB_KEY_COUNTS[`${mod(tonic + shift, 12)}/${mode}`], Math.abs);
 }
 
 /**

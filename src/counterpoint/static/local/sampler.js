@@ -1,13 +1,13 @@
 // The page's sampler: what counterpoint.tasks.fill_many and sampling.samplers.sample do with the
 // "gibbs" method (and "independent"), run on an ONNX network in the browser. Given notes
-// are never changed, written notes stay inside their voice's range, given notes outside the
-// ranges are moved by octaves and the result moved back (with the same notice), the parallels
+// are never changed, written notes stay inside their voice's range, given notes are moved as
+// the server's transposition rule moves them and the result moved back, the parallels
 // rule steers every draw, and temperature 0 is argmax decoding. Each element of a batch draws
 // from its own seeded source (rules.Uniform) in the order Python's sampler draws from its
 // generator, so with the same uniform numbers both write the same piece.
 import {
   NUM_VOICES, PARALLEL_PENALTY, SILENCE, VOICES, Uniform, erasureRanks, gibbsPasses, gibbsTemperatures,
-  octaveShift, parallelPitches, voiceRangeMask,
+  chooseShift, parallelPitches, voiceRangeMask,
 } from "./rules.js";
 
 export const METHODS = ["gibbs", "independent"];
@@ -59,7 +59,7 @@ export class LocalSampler {
         throw new Error(`mask has ${given[0]?.length ?? 0} steps, the piece ${steps}`);
       }
       if (given.every((row) => row.every(Boolean))) throw new Error("the mask leaves nothing to write");
-      const shift = octaveShift(chorale, given);
+      const shift = chooseShift(chorale, given);  // the server's default rule
       shifts.push(shift);
       notices.push([]);  // the server words no notice for a shift either (the notes come back as written)
       for (let v = 0; v < NUM_VOICES; v++) {
