@@ -1,7 +1,7 @@
 """What the maintained benchmarks share: the JSB path, the --data and --checkpoint options, a
 one-line description of the machine for every figure's header, a `counterpoint serve` to time
 (browser_speed.py, serve_load.py), medians and percentiles of timings, and the paper's protocol
-paired by piece (test_split_pairs.py).
+paired by piece (split_pairs.py).
 
 The benchmarks run as scripts from the repository root (``python benchmarks/NAME.py``), so this
 module is imported as ``common``. The one-off studies in ``experiments/`` import it the same way

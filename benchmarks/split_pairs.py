@@ -1,9 +1,13 @@
-"""Two or more models' test-split scores so far, paired by piece: the paper's protocol (and
-two exact likelihoods) on the test pieces every model's `counterpoint evaluate --cache` folder
-holds, against the first model. For watching a test evaluation that spans sessions; the
-verdict is the full report `counterpoint evaluate` writes once every piece is scored.
+"""Two or more models' scores so far on one split, paired by piece: the paper's protocol (and
+two exact likelihoods) on the pieces every model's `counterpoint evaluate --cache` folder
+holds, against the first model. For choosing between models on the valid split
+(`counterpoint evaluate --split valid --max-pieces 12 --cache DIR` for each), and for watching
+a test evaluation that spans sessions, whose verdict is the full report `counterpoint
+evaluate` writes once every piece is scored.
 
-    python benchmarks/test_split_pairs.py --data path/to/Jsb16thSeparated.npz \\
+    python benchmarks/split_pairs.py --split valid --data path/to/Jsb16thSeparated.npz \\
+        product=jsb:runs/valid/cache one=runs/distill-b/best.pt:runs/valid/cache
+    python benchmarks/split_pairs.py --data path/to/Jsb16thSeparated.npz \\
         before=/tmp/jsb-session20.pt:/tmp/candidates/reach/eval-test \\
         shipped=jsb:runs/product/eval-test
 
@@ -30,8 +34,9 @@ def main() -> None:
     )
     parser.add_argument("models", nargs="+", help="NAME=CHECKPOINT:CACHE_FOLDER, the reference first")
     add_data(parser)
+    parser.add_argument("--split", default="test", choices=["valid", "test"])
     args = parser.parse_args()
-    pieces = load_jsb(args.data).test
+    pieces = load_jsb(args.data).split(args.split)
     scores = {}
     for spec in args.models:
         name, _, rest = spec.partition("=")
@@ -40,7 +45,7 @@ def main() -> None:
             raise SystemExit(f"{spec}: expected NAME=CHECKPOINT:CACHE_FOLDER")
         # the settings counterpoint evaluate scores with (the chronological ordering included)
         scores[name] = cached_scores(load_model(checkpoint), pieces, cache)
-    print(paired_table(scores, pieces, "test"))
+    print(paired_table(scores, pieces, args.split))
 
 
 if __name__ == "__main__":
