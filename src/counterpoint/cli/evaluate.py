@@ -57,13 +57,13 @@ def evaluate(
     from counterpoint import evaluation
     from counterpoint.data.datasets import load_dataset
     from counterpoint.io.files import write_atomically
-    from counterpoint.model.registry import load_model
+    from counterpoint.model.registry import DEFAULT, load_model
 
     model = load_model(checkpoint)
     dataset = load_dataset(data)
     pieces = dataset.split(split)[: max_pieces or None]
     results: dict = {
-        "checkpoint": checkpoint or "shipped jsb model",
+        "checkpoint": checkpoint or DEFAULT,
         "data": data,
         "split": split,
         "timing": {},

@@ -13,13 +13,14 @@ import typer
 
 from counterpoint.errors import CounterpointError
 from counterpoint.limits import TEMPO_LIMITS_BPM
+from counterpoint.model.registry import DEFAULT, SHIPPED
 
 Checkpoint = Annotated[
     str | None,
     typer.Option(
         "--checkpoint",
         "-c",
-        help="a checkpoint path or a shipped model (jsb, music21); default: the shipped jsb model",
+        help=f"a checkpoint path or a shipped model ({', '.join(SHIPPED)}); default: {DEFAULT}",
     ),
 ]
 Output = Annotated[Path, typer.Option("--output", "-o", help="output .mid/.musicxml/.mxl/.npy/.json")]

@@ -35,14 +35,14 @@ def _sample(
     wins over the input's)."""
     from counterpoint import __version__
     from counterpoint.io import suffix_of, write_piece
-    from counterpoint.model.registry import load_model
+    from counterpoint.model.registry import DEFAULT, load_model
 
     suffix_of(output)
     given = read() if read else None
     result = run(load_model(checkpoint), given)
     for notice in result.notices:
         typer.echo(f"note: {notice}", err=True)
-    model = f"the model {checkpoint}" if checkpoint else "the shipped jsb model"
+    model = f"the model {checkpoint or DEFAULT}"
     arranger = f"written by counterpoint {__version__} (Coconet) with {model}"
     write_piece(result.piece(given), output, tempo_bpm=tempo, arranger=arranger)
     typer.echo(f"wrote {output} ({len(result.chorale)} steps)")
