@@ -192,6 +192,31 @@ def test_batched_equals_one_by_one(tiny_model, chorale, method):
         np.testing.assert_array_equal(result.chorale, alone.chorale)
 
 
+@pytest.mark.parametrize("method", ["gibbs", "confidence", "gibbs from a confidence start"])
+def test_rows_dropped_by_the_callback_stop_and_leave_the_others_unchanged(tiny_model, chorale, method):
+    """A server drops an abandoned request's rows between passes: they stop where they were,
+    the batch gets smaller, and the other rows come out exactly as without the drop."""
+    pieces = [chorale[:16], chorale[16:32], chorale[32:48]]
+    knowns = [masks.harmonize_mask(16, [0])] * 3
+    full = fill_many(tiny_model, pieces, knowns, FAST[method], seeds=[3, 4, 5])
+    seen, rows_written = {}, []
+
+    def drop_the_middle_row(n: int, pianoroll: torch.Tensor, rewritten: torch.Tensor) -> torch.Tensor:
+        seen[n] = pianoroll[1].clone()
+        rows_written.append(int(rewritten.flatten(1).any(1).sum()))
+        return torch.tensor([True, n < 1, True])
+
+    dropped = fill_many(
+        tiny_model, pieces, knowns, FAST[method], seeds=[3, 4, 5], callback=drop_the_middle_row
+    )
+    for kept in (0, 2):
+        np.testing.assert_array_equal(dropped[kept].chorale, full[kept].chorale)
+    assert rows_written[:2] == [3, 3] and set(rows_written[2:]) == {2}  # written from pass 2 on by two rows
+    assert all(torch.equal(seen[n], seen[1]) for n in seen if n > 1)  # frozen from pass 1
+    assert not np.array_equal(dropped[1].chorale, full[1].chorale)  # it stopped early
+    np.testing.assert_array_equal(dropped[1].chorale[:, 0], pieces[1][:, 0])  # its melody is kept
+
+
 def test_temperature_zero_is_deterministic_argmax(tiny_model, chorale):
     a = harmonize(
         tiny_model, chorale[:16, 0], sampler=SamplerConfig(method="independent", temperature=0), seed=1

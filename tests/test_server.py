@@ -177,6 +177,46 @@ def test_concurrent_requests_are_batched(tiny_model, chorale):
         assert alone["chorales"] == results[2]["chorales"]
 
 
+def test_a_job_abandoned_in_a_running_batch_leaves_it_and_its_mates_are_unchanged(tiny_model, chorale):
+    import asyncio
+
+    from counterpoint.data import masks
+    from counterpoint.sampling.config import SamplerConfig
+    from counterpoint.server.batcher import Batcher, Job
+
+    abandoned_counts: list[int] = []
+
+    def job(seed: int, progress=None) -> Job:
+        return Job(
+            [chorale[:32]],
+            [masks.harmonize_mask(32, [0])],
+            [seed],
+            SamplerConfig(passes=8),
+            progress=progress,
+        )
+
+    def leave_at_pass_2(n: int, rows) -> None:
+        if n == 2:
+            leaving.abandoned.set()
+
+    async def run(jobs: list[Job]) -> list:
+        batcher = Batcher(tiny_model, ServerSettings(batch_window_s=0.5))
+        for each in jobs:
+            batcher.admit(each)
+        done = await asyncio.gather(*(batcher.submit(each) for each in jobs), return_exceptions=True)
+        assert batcher.batches == 1 and batcher.queued_work == 0
+        abandoned_counts.append(batcher.abandoned)
+        return done
+
+    leaving = job(7, leave_at_pass_2)
+    staying = job(8, lambda n, rows: None)
+    together = asyncio.run(run([leaving, staying]))
+    alone = asyncio.run(run([job(8)]))
+    assert isinstance(together[0], Exception) and not isinstance(together[1], Exception)
+    np.testing.assert_array_equal(together[1][0].chorale, alone[0][0].chorale)
+    assert abandoned_counts == [1, 0]  # the leaving job counted once as abandoned
+
+
 @pytest.mark.parametrize("batching", [True, False])
 def test_requests_past_their_time_limit_stop_sampling(tiny_model, batching):
     import json

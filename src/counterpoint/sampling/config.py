@@ -16,8 +16,11 @@ from counterpoint.runtime.backend import PRECISIONS, resolve_precision
 METHODS = ("gibbs", "independent", "ancestral", "confidence")
 
 
-# callback(iteration, pianoroll (B,4,T,P), rewritten (B,4,T) bool: notes changed this pass)
-Callback = Callable[[int, torch.Tensor, torch.Tensor], None]
+# callback(iteration, pianoroll (B,4,T,P), rewritten (B,4,T) bool: notes changed this pass) ->
+# anything, or a (B,) bool tensor of the rows still wanted: the Gibbs and confidence samplers
+# stop writing the others (a server's abandoned requests), which keep their last pass; the rest
+# come out as they would have
+Callback = Callable[[int, torch.Tensor, torch.Tensor], torch.Tensor | None]
 
 
 @dataclass

@@ -4,7 +4,9 @@ One interface: ``sample(model, pianoroll, known, config) -> pianoroll`` for batc
 ``(B, 4, T, P)`` with known-masks ``(B, 4, T)``. Given notes are never changed, every written
 note lies inside its voice's range (:data:`~counterpoint.music.rules.VOICE_RANGES`), and a
 run is exactly repeatable from its seeds: element ``b`` of a batch draws only from its own
-generator, so a batch of pieces equals the same pieces sampled one by one.
+generator, so a batch of pieces equals the same pieces sampled one by one. For the same reason
+the Gibbs sampler can drop rows its callback no longer wants (a server's abandoned requests)
+between passes without changing the others.
 
 The network runs with batch norm folded into its convolutions, as int8 with ONNX Runtime
 where the model has an int8 file made from its weights (:mod:`counterpoint.runtime.int8`), else
@@ -67,7 +69,8 @@ def voice_range_mask(pitch_range: PitchRange) -> torch.Tensor:
 
 
 class _Sampler:
-    """The state shared by the methods: model, allowed pitches, per-element generators."""
+    """The state shared by the methods: model, allowed pitches, per-element generators, and
+    which rows of the batch are still being written (``rows``: the callback may drop some)."""
 
     def __init__(self, model: Coconet, config: SamplerConfig, seeds: list[int], callback: Callback | None):
         self.precision, self.model = sampler_network(model, config.precision)
@@ -76,6 +79,8 @@ class _Sampler:
         self.generators = [torch.Generator().manual_seed(int(seed)) for seed in seeds]
         self.forbidden = ~voice_range_mask(model.pitch_range)[None, :, None, :]
         self.callback = callback
+        self.rows = torch.arange(len(seeds))  # the rows still written, of the whole batch
+        self.batch: torch.Tensor | None = None  # the whole batch's latest pianoroll, for reports
 
     def logits(self, pianoroll: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, 4, T, P)`` in float32, -inf at the pitches a voice may not sing, and
@@ -112,33 +117,66 @@ class _Sampler:
         new = F.one_hot(pitches, pianoroll.shape[-1]).to(pianoroll.dtype)
         return torch.where(where.unsqueeze(-1), new, pianoroll)
 
-    def report(self, iteration: int, pianoroll: torch.Tensor, rewritten: torch.Tensor) -> None:
-        if self.callback is not None:
-            self.callback(iteration, pianoroll.float(), rewritten)
+    def report(self, iteration: int, pianoroll: torch.Tensor, rewritten: torch.Tensor) -> torch.Tensor | None:
+        """Call the callback with the whole batch (dropped rows as they were last written);
+        return its wish over the rows still written: a (rows,) bool tensor, or None (all)."""
+        if self.callback is None:
+            return None
+        if self.batch is None:
+            self.batch = pianoroll.clone()
+        self.batch[self.rows] = pianoroll
+        changed = torch.zeros(self.batch.shape[:3], dtype=torch.bool)
+        changed[self.rows] = rewritten
+        wanted = self.callback(iteration, self.batch.float(), changed)
+        # only a tensor is a wish: a progress bar's update() returns True or None
+        return wanted.bool()[self.rows] if isinstance(wanted, torch.Tensor) else None
+
+    def drop(self, keep: torch.Tensor | None, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Stop writing the rows where ``keep`` is False: their generators go, and ``tensors``
+        (one row each along dim 0) come back without them."""
+        if keep is None or bool(keep.all()):
+            return tensors
+        self.rows = self.rows[keep]
+        self.generators = [g for g, kept in zip(self.generators, keep.tolist(), strict=True) if kept]
+        return tuple(tensor[keep] for tensor in tensors)
+
+    def whole_batch(self, pianoroll: torch.Tensor) -> torch.Tensor:
+        """The final pianoroll of the whole batch: the rows written to the end, and the dropped
+        ones as they were last reported."""
+        if self.batch is None or len(self.rows) == len(self.batch):
+            return pianoroll
+        self.batch[self.rows] = pianoroll
+        return self.batch
 
 
 def _gibbs(s: _Sampler, pianoroll: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
-    to_write = ~known
-    if s.config.init_passes:
-        pianoroll = _confidence(s, pianoroll, known, s.config.init_passes)
-    else:
-        pianoroll = s.write(pianoroll, to_write, s.draw(s.logits(pianoroll, known)))
-        s.report(0, pianoroll, to_write)
-    first = _draft_passes(s.config)  # the number the first Gibbs pass reports
-    counts = to_write.flatten(1).sum(1)
+    # the whole batch's pass plan, fixed before any row is dropped: a row's result must not
+    # depend on its batch-mates
+    counts = (~known).flatten(1).sum(1)
     total = gibbs_passes(s.config, int(counts.max()))
     temperatures = gibbs_temperatures(s.config, int(counts.max()))
     c = s.config
     # pass n erases exactly round(p_n * notes to write) notes per element, at least one: the
     # ones with the lowest random scores. Computed for every pass at once, off the loop.
     fractions = torch.tensor([gibbs_schedule(n, total, c.p_min, c.p_max, c.alpha) for n in range(total)])
-    last_erased = (counts[None, :] * fractions[:, None]).round().long().clamp(min=1) - 1  # (N, B)
+    last_erased = (counts[:, None] * fractions[None, :]).round().long().clamp(min=1) - 1  # (B, N)
+    if s.config.init_passes:
+        pianoroll = _confidence(s, pianoroll, known, s.config.init_passes)
+        known, last_erased = known[s.rows], last_erased[s.rows]  # the draft may drop rows
+    else:
+        pianoroll = s.write(pianoroll, ~known, s.draw(s.logits(pianoroll, known)))
+        keep = s.report(0, pianoroll, ~known)
+        pianoroll, known, last_erased = s.drop(keep, pianoroll, known, last_erased)
+    first = _draft_passes(s.config)  # the number the first Gibbs pass reports
     for n in range(total):
-        scores = s.uniform(to_write.shape[1:]).masked_fill_(known, 2.0)
-        threshold = scores.flatten(1).sort(1).values.gather(1, last_erased[n, :, None])
+        if not len(s.rows):
+            break
+        scores = s.uniform(known.shape[1:]).masked_fill_(known, 2.0)
+        threshold = scores.flatten(1).sort(1).values.gather(1, last_erased[:, n, None])
         erased = scores <= threshold.view(-1, 1, 1)
         pianoroll = s.write(pianoroll, erased, s.draw(s.logits(pianoroll, ~erased), temperatures[n]))
-        s.report(first + n, pianoroll, erased)
+        keep = s.report(first + n, pianoroll, erased)
+        pianoroll, known, last_erased = s.drop(keep, pianoroll, known, last_erased)
     return pianoroll
 
 
@@ -192,7 +230,10 @@ def _confidence(
         chosen = ((ranks < newly.view(-1, 1)) & (confidence > -math.inf)).view_as(known)
         pianoroll = s.write(pianoroll, chosen, pitches)
         known |= chosen
-        s.report(n, pianoroll, chosen)
+        keep = s.report(n, pianoroll, chosen)
+        pianoroll, known, counts = s.drop(keep, pianoroll, known, counts)
+        if not len(s.rows):
+            break
     return pianoroll
 
 
@@ -238,5 +279,5 @@ def sample(
     threads = int8.torch_threads(1) if sampler.precision == "int8" else contextlib.nullcontext()
     with threads, torch.inference_mode():  # the pianoroll stays in the network's dtype: one-hot is exact
         start = (pianoroll * known.unsqueeze(-1)).to(sampler.dtype)
-        result = _METHODS[config.method](sampler, start, known)
+        result = sampler.whole_batch(_METHODS[config.method](sampler, start, known))
     return torch.where(known.unsqueeze(-1), given, result)  # a normal tensor again

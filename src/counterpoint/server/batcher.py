@@ -4,8 +4,9 @@ within a short window are sampled together in one batch (each keeps its own seed
 result does not depend on what it was batched with; a streamed job is sent its own rows of
 each pass). Admission counts queued work against :data:`~counterpoint.limits.MAX_QUEUED_WORK`
 (a full queue is a 503) and each client's share of it (a 429). A job abandoned by its client
-(disconnected, cancelled, past the time limit) is skipped while queued and stops its batch at
-the next pass once no batch-mate waits either."""
+(disconnected, cancelled, past the time limit) is skipped while queued; in a running batch its
+rows are dropped at the next pass (the others go on, unchanged and faster), and the batch stops
+once no job in it is waited for."""
 
 from __future__ import annotations
 
@@ -157,6 +158,8 @@ class Batcher:
             outcomes: dict[int, list | BaseException] = {id(job): _Abandoned() for job in jobs}
             try:
                 outcomes.update(zip(map(id, live), self._sample(live), strict=True))
+                # a job dropped on the way has only its rows' last pass: nobody waits for it
+                outcomes.update((id(job), _Abandoned()) for job in live if job.abandoned.is_set())
             except CounterpointError as error:
                 if len(live) == 1:
                     outcomes[id(live[0])] = error
@@ -179,11 +182,20 @@ class Batcher:
             return []
         starts = np.cumsum([0] + [len(job.chorales) for job in jobs]).tolist()
 
-        def on_pass(iteration: int, pianoroll: torch.Tensor, rewritten: torch.Tensor) -> None:
-            self._stop_if_abandoned(jobs)
+        dropped: set[int] = set()
+
+        def on_pass(iteration: int, pianoroll: torch.Tensor, rewritten: torch.Tensor) -> torch.Tensor:
+            self._stop_if_abandoned(jobs, dropped)
+            wanted = torch.ones(len(pianoroll), dtype=torch.bool)
             for job, start, end in zip(jobs, starts[:-1], starts[1:], strict=True):
-                if job.progress is not None and not job.abandoned.is_set():
+                if job.abandoned.is_set():
+                    wanted[start:end] = False  # the sampler stops writing its rows
+                    if id(job) not in dropped:
+                        dropped.add(id(job))
+                        self.abandoned += 1
+                elif job.progress is not None:
                     job.progress(iteration, pianoroll[start:end])
+            return wanted
 
         results = fill_many(
             self.model,
@@ -208,10 +220,11 @@ class Batcher:
             else:
                 job.future.set_result(outcome)
 
-    def _stop_if_abandoned(self, jobs: list[Job]) -> None:
-        """Raise :class:`_Abandoned` (from a sampler callback) once no request waits for ``jobs``."""
+    def _stop_if_abandoned(self, jobs: list[Job], dropped: set[int]) -> None:
+        """Raise :class:`_Abandoned` (from a sampler callback) once no request waits for
+        ``jobs``; ``dropped`` names those already counted as abandoned."""
         if all(job.abandoned.is_set() for job in jobs):
-            self.abandoned += len(jobs)
+            self.abandoned += sum(id(job) not in dropped for job in jobs)
             raise _Abandoned
 
     async def _loop(self) -> None:
