@@ -19,8 +19,8 @@ WEIGHTS_DIR = Path(__file__).parents[1] / "weights"
 
 SHIPPED = {
     "jsb": "Trained on the JSB Chorales train split (the paper's figures: docs/model-card.md)",
-    "bach": "jsb fine-tuned on every four-part chorale in music21's corpus (no held-out split; "
-    "judged on melodies that are not Bach's: docs/model-card.md)",
+    "bach": "jsb fine-tuned on every four-part chorale in music21's corpus; installed by "
+    "scripts/retrain-bach.sh, judged on melodies that are not Bach's (docs/model-card.md)",
     "browser": "A small network (20 layers x 40 filters) distilled from jsb, for sampling in the "
     "page on the visitor's device (docs/model-card.md)",
 }
