@@ -146,6 +146,9 @@ def main() -> None:
             url, process = start_server(args.checkpoint, *options)
             label = f"on ({window:g} ms window)" if window else "off"
             try:
+                # the first requests of each worker load the int8 network and warm its caches
+                # (seconds): not what a client of a running server waits
+                measure(url, False, 2 * workers, 3.0)
                 for mode in args.modes:
                     for clients in args.clients:
                         r = measure(url, mode == "streamed", clients, args.seconds)
