@@ -60,17 +60,12 @@ def onnx_sampler(path: Path) -> type:
 
     class OnnxSampler(samplers._Sampler):
         def __init__(self, model, config, seeds, callback) -> None:
+            super().__init__(model, config, seeds, callback)  # ranges, rows, callback
             session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-            self.precision, self.dtype, self.config, self.callback = (
-                "float32",
-                torch.float32,
-                config,
-                callback,
-            )
+            self.precision, self.dtype = "float32", torch.float32
             self.model = lambda x: torch.from_numpy(
                 session.run(None, {"x": x.float().contiguous().numpy()})[0]
             )
-            self.forbidden = ~samplers.voice_range_mask(model.pitch_range)[None, :, None, :]
             self.sources = [Uniform(seed) for seed in seeds]
 
         def uniform(self, shape):
