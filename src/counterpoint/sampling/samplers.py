@@ -80,7 +80,8 @@ class _Sampler:
         self.forbidden = ~voice_range_mask(model.pitch_range)[None, :, None, :]
         self.callback = callback
         self.rows = torch.arange(len(seeds))  # the rows still written, of the whole batch
-        self.batch: torch.Tensor | None = None  # the whole batch's latest pianoroll, for reports
+        # the whole batch's latest pianoroll: the one last reported until a row is dropped
+        self.batch: torch.Tensor | None = None
 
     def logits(self, pianoroll: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, 4, T, P)`` in float32, -inf at the pitches a voice may not sing, and
@@ -122,11 +123,12 @@ class _Sampler:
         return its wish over the rows still written: a (rows,) bool tensor, or None (all)."""
         if self.callback is None:
             return None
-        if self.batch is None:
-            self.batch = pianoroll.clone()
-        self.batch[self.rows] = pianoroll
-        changed = torch.zeros(self.batch.shape[:3], dtype=torch.bool)
-        changed[self.rows] = rewritten
+        if self.batch is None or len(self.rows) == len(self.batch):  # no row dropped: no copy
+            self.batch, changed = pianoroll, rewritten
+        else:
+            self.batch[self.rows] = pianoroll
+            changed = torch.zeros(self.batch.shape[:3], dtype=torch.bool)
+            changed[self.rows] = rewritten
         wanted = self.callback(iteration, self.batch.float(), changed)
         # only a tensor is a wish: a progress bar's update() returns True or None
         return wanted.bool()[self.rows] if isinstance(wanted, torch.Tensor) else None

@@ -154,7 +154,6 @@ class Batcher:
         started = time.perf_counter()
         try:
             live = [job for job in jobs if not job.abandoned.is_set()]
-            self.abandoned += len(jobs) - len(live)
             outcomes: dict[int, list | BaseException] = {id(job): _Abandoned() for job in jobs}
             try:
                 outcomes.update(zip(map(id, live), self._sample(live), strict=True))
@@ -173,6 +172,8 @@ class Batcher:
                 outcomes.update((id(job), error) for job in live)
             return [outcomes[id(job)] for job in jobs]
         finally:
+            # skipped while queued, dropped from the batch, or stopped with it: each counted once
+            self.abandoned += sum(job.abandoned.is_set() for job in jobs)
             for job in jobs:
                 self._release(job)
             self.busy_s += time.perf_counter() - started
@@ -180,22 +181,18 @@ class Batcher:
     def _sample(self, jobs: list[Job]) -> list[list]:
         if not jobs:
             return []
-        starts = np.cumsum([0] + [len(job.chorales) for job in jobs]).tolist()
-
-        dropped: set[int] = set()
+        sizes = [len(job.chorales) for job in jobs]
+        starts = np.cumsum([0] + sizes).tolist()
 
         def on_pass(iteration: int, pianoroll: torch.Tensor, rewritten: torch.Tensor) -> torch.Tensor:
-            self._stop_if_abandoned(jobs, dropped)
-            wanted = torch.ones(len(pianoroll), dtype=torch.bool)
+            waiting = [not job.abandoned.is_set() for job in jobs]
+            if not any(waiting):
+                raise _Abandoned  # nobody waits for this batch any more
             for job, start, end in zip(jobs, starts[:-1], starts[1:], strict=True):
-                if job.abandoned.is_set():
-                    wanted[start:end] = False  # the sampler stops writing its rows
-                    if id(job) not in dropped:
-                        dropped.add(id(job))
-                        self.abandoned += 1
-                elif job.progress is not None:
+                if job.progress is not None and not job.abandoned.is_set():
                     job.progress(iteration, pianoroll[start:end])
-            return wanted
+            # the sampler stops writing an abandoned job's rows
+            return torch.tensor(waiting).repeat_interleave(torch.tensor(sizes))
 
         results = fill_many(
             self.model,
@@ -219,13 +216,6 @@ class Batcher:
                 job.future.set_exception(outcome)
             else:
                 job.future.set_result(outcome)
-
-    def _stop_if_abandoned(self, jobs: list[Job], dropped: set[int]) -> None:
-        """Raise :class:`_Abandoned` (from a sampler callback) once no request waits for
-        ``jobs``; ``dropped`` names those already counted as abandoned."""
-        if all(job.abandoned.is_set() for job in jobs):
-            self.abandoned += sum(id(job) not in dropped for job in jobs)
-            raise _Abandoned
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
