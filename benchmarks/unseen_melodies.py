@@ -61,6 +61,7 @@ from counterpoint.data.datasets import load_jsb
 from counterpoint.data.melodies import STEPS_PER_BAR, Melody, read_melodies
 from counterpoint.errors import CounterpointError
 from counterpoint.evaluation import chord_tone_rate, fault_rates, histograms
+from counterpoint.evaluation.cache import sampler_settings
 from counterpoint.io.files import write_atomically
 from counterpoint.io.musicxml import score_to_piece
 from counterpoint.model.checkpoint import fingerprint
@@ -70,8 +71,6 @@ from counterpoint.music.piece import Piece
 from counterpoint.music.representation import SILENCE
 from counterpoint.music.rules import FAULTS
 from counterpoint.music.transposition import DEFAULT_RULE, max_spans
-from counterpoint.runtime.int8 import int8_path
-from counterpoint.sampling import schedule
 from counterpoint.sampling.config import SamplerConfig
 from counterpoint.tasks import harmonize
 
@@ -212,17 +211,11 @@ def describe(tunes: list[Tune]) -> str:
 
 def settings_key(model: Coconet, weights: str, sampler: SamplerConfig) -> str:
     """Everything besides the melody and seed that decides a harmonization: the weights (their
-    fingerprint ``weights``), the sampler's settings as resolved on this machine ("auto"
-    arithmetic differs between CPUs), the int8 file where it runs, the default pass rule for
-    long pieces and the transposition rule (as :func:`counterpoint.evaluation.harmonize_sopranos`
-    keys its cache)."""
-    precision = sampler.resolve_precision(model)
-    int8_file = b"" if precision != "int8" else int8_path(model.source).read_bytes()
-    settings = {**asdict(sampler), "precision": precision, "transposition": DEFAULT_RULE}
-    if sampler.passes is None:
-        settings["long_pieces"] = [schedule.MAX_GIBBS_PASSES, schedule.CAPPED_FINAL_TEMPERATURE]
-    key = json.dumps([CACHE_FORMAT, weights, settings], sort_keys=True)
-    return key + hashlib.sha256(int8_file).hexdigest()
+    fingerprint ``weights``), the sampler's settings as the evaluation's cache resolves them
+    (:func:`counterpoint.evaluation.cache.sampler_settings`) and the transposition rule."""
+    settings, int8_digest = sampler_settings(model, sampler)
+    settings["transposition"] = DEFAULT_RULE
+    return json.dumps([CACHE_FORMAT, weights, settings], sort_keys=True) + int8_digest
 
 
 def cache_path(cache: Path, key: str, piece: Piece, seed: int) -> Path:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,9 @@ import torch
 from counterpoint.io.files import write_atomically
 from counterpoint.model.checkpoint import hash_weights
 from counterpoint.model.network import Coconet
+from counterpoint.runtime.int8 import int8_path
+from counterpoint.sampling import schedule
+from counterpoint.sampling.config import SamplerConfig
 
 # Scores kept by ``likelihood(cache=...)``: one .npz file per piece, named by a hash of all that
 # determines them, so a file is reused exactly when recomputing it would give the same numbers.
@@ -58,6 +62,20 @@ def _write_cached(path: Path, piece: dict) -> None:
             np.savez(file, **{name: np.asarray(piece[name]) for name in _CACHED_FIELDS})
 
     write_atomically(path, write)
+
+
+def sampler_settings(model: Coconet, sampler: SamplerConfig) -> tuple[dict, str]:
+    """What in the sampler decides a harmonization by ``model`` on this machine, for the caches
+    of harmonizations to key on: the sampler's settings, with the precision "auto" resolves to
+    here (arithmetic differs between CPUs) and, where the passes are left to the sampler, the
+    default pass rule for long pieces; and the SHA-256 of the int8 file where int8 runs
+    (quantizing again may calibrate differently; the digest of nothing where it does not)."""
+    precision = sampler.resolve_precision(model)
+    settings = {**asdict(sampler), "precision": precision}
+    if sampler.passes is None:
+        settings["long_pieces"] = [schedule.MAX_GIBBS_PASSES, schedule.CAPPED_FINAL_TEMPERATURE]
+    int8_file = int8_path(model.source).read_bytes() if precision == "int8" else b""
+    return settings, hashlib.sha256(int8_file).hexdigest()
 
 
 def _harmonization_path(cache: str | os.PathLike, key: str, chorale: np.ndarray, seed: int) -> Path:

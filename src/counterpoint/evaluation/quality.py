@@ -3,10 +3,9 @@ histograms and their distances to Bach's, and harmonizing Bach's sopranos (accur
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -15,13 +14,13 @@ from counterpoint.evaluation.cache import (
     _harmonization_path,
     _read_harmonization,
     _settings_key,
+    sampler_settings,
 )
 from counterpoint.io.files import write_atomically
 from counterpoint.model.network import Coconet
 from counterpoint.music.notes import notes
 from counterpoint.music.representation import NUM_VOICES, SILENCE
 from counterpoint.music.rules import FAULTS, chord_on_beats, voice_leading_faults
-from counterpoint.runtime.int8 import int8_path
 
 
 def fault_rates(chorales: list[np.ndarray]) -> dict[str, float]:
@@ -102,22 +101,15 @@ def harmonize_sopranos(
     resumes where it stopped."""
     from tqdm import tqdm
 
-    from counterpoint.sampling import schedule
     from counterpoint.sampling.config import SamplerConfig
     from counterpoint.tasks import harmonize
 
     sampler = sampler or SamplerConfig()
-    # the settings as resolved on this machine ("auto" arithmetic differs between CPUs), and
-    # the int8 file itself where it runs (quantizing again may calibrate differently)
-    precision = sampler.resolve_precision(model)
-    int8_file = b"" if precision != "int8" else int8_path(model.source).read_bytes()
-    key = _settings_key(model, window=False, temperature=sampler.temperature, chronological=False)
+    settings, int8_digest = sampler_settings(model, sampler)
     # the settings under their names when the cache began ("steps" for passes): the same key
-    settings = {("steps" if name == "passes" else name): value for name, value in asdict(sampler).items()}
-    if sampler.passes is None:  # the default pass rule for long pieces (issue 40) decides them too
-        settings["long_pieces"] = [schedule.MAX_GIBBS_PASSES, schedule.CAPPED_FINAL_TEMPERATURE]
-    key += json.dumps([CACHE_FORMAT, {**settings, "precision": precision}])
-    key += hashlib.sha256(int8_file).hexdigest()
+    settings = {("steps" if name == "passes" else name): value for name, value in settings.items()}
+    key = _settings_key(model, window=False, temperature=sampler.temperature, chronological=False)
+    key += json.dumps([CACHE_FORMAT, settings]) + int8_digest
     outputs = []
     for index, chorale in enumerate(tqdm(chorales, desc="harmonizing", disable=not progress)):
         path = None if cache is None else _harmonization_path(cache, key, chorale, seed + index)
