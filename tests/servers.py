@@ -86,11 +86,17 @@ def stop(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def running_server(checkpoint: Path, *options: str, env: dict[str, str] | None = None) -> Iterator[Server]:
+def running_server(
+    checkpoint: Path, *options: str, env: dict[str, str] | None = None, workers: int | None = 1
+) -> Iterator[Server]:
     """`counterpoint serve --checkpoint checkpoint *options` on a free port, with ``env`` added to
-    this process's environment, once its /api/health answers; stopped on leaving."""
+    this process's environment, once its /api/health answers; stopped on leaving. One worker
+    unless ``workers`` says otherwise (None: the command's default, one per core), so that a
+    test's requests meet one queue and the suite's servers do not each start a worker per core."""
     port = free_port()
     command = [sys.executable, "-m", "counterpoint", "serve", "--checkpoint", str(checkpoint)]
+    if workers is not None:
+        command += ["--workers", str(workers)]
     process = subprocess.Popen(
         [*command, "--port", str(port), *options],
         stdout=subprocess.PIPE,

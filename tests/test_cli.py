@@ -270,3 +270,20 @@ def test_steps_is_a_deprecated_name_for_passes(tmp_path, tiny_checkpoint):
     other = run(*common, "--passes", 0, "-o", tmp_path / "zero.npy")
     assert other.exit_code == 0
     assert not (np.load(tmp_path / "zero.npy") == np.load(tmp_path / "new.npy")).all()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc (Linux)")
+def test_serve_starts_one_worker_per_core(tiny_checkpoint):
+    """Without --workers the server fills the machine: a worker samples on one core."""
+    import os
+
+    from servers import running_server
+
+    cores = len(os.sched_getaffinity(0))
+    with running_server(tiny_checkpoint, workers=None) as server:
+        pid = server.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        started = [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        assert len(started) == cores if cores > 1 else len(started) == 0  # one worker: in-process
+    said = server.process.stdout.read().decode()
+    assert f"{cores} worker" in said

@@ -16,8 +16,9 @@ def serve(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     workers: Annotated[
-        int, typer.Option(help="worker processes, each with its own model (use one per core)")
-    ] = 1,
+        int | None,
+        typer.Option(help="worker processes, each with its own model (default: one per core)", min=1),
+    ] = None,
     threads: Annotated[int, typer.Option(help="torch threads per worker")] = 1,
     checkpoint: Checkpoint = None,
     batch_window_ms: Annotated[
@@ -38,6 +39,7 @@ def serve(
 
     from counterpoint.limits import MAX_CONNECTIONS
     from counterpoint.model.registry import load_model
+    from counterpoint.server.settings import default_workers
 
     load_model(checkpoint)  # fail now, with one line, if the model cannot be loaded
     os.environ["COUNTERPOINT_CHECKPOINT"] = checkpoint or ""
@@ -47,7 +49,9 @@ def serve(
         os.environ["COUNTERPOINT_TIME_LIMIT_S"] = str(time_limit)
     os.environ["COUNTERPOINT_THREADS"] = str(threads)
     os.environ["COUNTERPOINT_BEHIND_PROXY"] = "1" if behind_proxy else "0"
-    typer.echo(f"counterpoint: http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    workers = workers or default_workers()
+    workers_said = f"{workers} worker{'s' if workers > 1 else ''}"
+    typer.echo(f"counterpoint: http://{host}:{port}  (API docs: http://{host}:{port}/docs; {workers_said})")
     uvicorn.run(
         "counterpoint.server:app_factory",
         factory=True,

@@ -8,6 +8,17 @@ import os
 from dataclasses import dataclass
 
 
+def default_workers() -> int:
+    """Worker processes ``counterpoint serve`` starts unless told: one per core this process may
+    run on. A worker samples on one thread (``ServerSettings.threads``) and batching gains little
+    on CPUs without AMX, so a second core is used only by a second worker (two workers on two
+    cores answer 1.8-2.0x the requests of one under load, ``docs/benchmarks.md``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))  # the cores a container or taskset allows
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 @dataclass
 class ServerSettings:
     checkpoint: str | None = None
