@@ -2,13 +2,22 @@ import numpy as np
 import pytest
 
 from counterpoint.data.batches import pieces_at_least, random_transposition
-from counterpoint.data.datasets import load_dataset, load_jsb, load_music21, split_of
+from counterpoint.data.datasets import (
+    CACHE_VERSION,
+    INTERLUDE_STEPS,
+    load_dataset,
+    load_jsb,
+    load_music21,
+    split_of,
+    without_interludes,
+)
 from counterpoint.errors import ConfigError, FileFormatError, MissingFileError
 from counterpoint.music.representation import DEFAULT_RANGE, SILENCE
 
-# What music21 10.5.1's corpus yields (documented in the README): 413 candidate files, of
-# which 409 load; 3 are duplicates of other files and 1 has two parts.
-MUSIC21_CHORALES = 409
+# What music21 10.5.1's corpus yields (documented in docs/guide.md): 413 candidate files, of
+# which 407 load; 5 are duplicates of other files (2 once their instrumental interludes are
+# cut) and 1 has two parts.
+MUSIC21_CHORALES = 407
 
 
 @pytest.mark.jsb
@@ -41,8 +50,10 @@ def test_music21_corpus_loads_and_caches(tmp_path, monkeypatch):
     dataset = load_music21(progress=False)
     total = len(dataset.train) + len(dataset.valid) + len(dataset.test)
     assert total == MUSIC21_CHORALES
-    assert len(dataset.skipped) == 4
-    assert list(tmp_path.glob("music21-chorales-v1-*.npz"))
+    assert len(dataset.skipped) == 6
+    assert list(tmp_path.glob(f"music21-chorales-v{CACHE_VERSION}-*.npz"))
+    for piece in dataset.train + dataset.valid + dataset.test:  # no instrumental interludes
+        np.testing.assert_array_equal(without_interludes(piece), piece)
     cached = load_music21(progress=False)
     for a, b in zip(cached.test, dataset.test, strict=True):
         np.testing.assert_array_equal(a, b)
@@ -51,6 +62,25 @@ def test_music21_corpus_loads_and_caches(tmp_path, monkeypatch):
         assert all(split_of(name) == split for name in dataset.names[split])
     everything = load_dataset("music21-all", progress=False)  # from the cache
     assert len(everything.train) == MUSIC21_CHORALES and len(everything.valid) == len(dataset.valid)
+
+
+def test_interludes_are_cut_and_breaths_kept():
+    def chord(steps: int) -> list[list[int]]:
+        return [[72, 67, 64, 48]] * steps
+
+    def rest(steps: int) -> list[list[int]]:
+        return [[SILENCE] * 4] * steps
+
+    soprano_alone = [[72, SILENCE, SILENCE, SILENCE]] * 20
+    piece = np.array(
+        rest(4) + chord(8) + rest(4) + chord(8) + rest(INTERLUDE_STEPS) + chord(8)
+        + soprano_alone + chord(4) + rest(3)
+    )  # fmt: skip
+    trimmed = without_interludes(piece)
+    # the leading and trailing rests and the interlude go; the breath and the soprano alone stay
+    expected = np.array(chord(8) + rest(4) + chord(8) + chord(8) + soprano_alone + chord(4))
+    np.testing.assert_array_equal(trimmed, expected)
+    np.testing.assert_array_equal(without_interludes(expected), expected)
 
 
 def test_transposition_stays_in_range_and_within_max_shift(bach):

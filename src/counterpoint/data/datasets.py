@@ -35,7 +35,10 @@ from counterpoint.music.representation import (
     PitchRange,
 )
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: stretches where all four voices rest for a bar or more are cut
+# a stretch of at least this many steps (a 4/4 bar) where every voice rests is not a chorale's
+# breath but the instruments playing alone (music21's settings keep their ritornellos as rests)
+INTERLUDE_STEPS = 16
 SPLITS = ("train", "valid", "test")
 
 
@@ -153,6 +156,25 @@ def _select_voices(score):
     return None, f"{len(parts)} parts, not four named soprano/alto/tenor/bass"
 
 
+def without_interludes(chorale: np.ndarray, shortest: int = INTERLUDE_STEPS) -> np.ndarray:
+    """``chorale`` without its steps where every voice rests at the start, at the end, and in
+    stretches of at least ``shortest`` steps between; shorter rests of all four voices (a
+    breath between phrases) stay. Some of music21's settings come from cantatas and the
+    Christmas Oratorio with their instrumental interludes left as rests: up to 12 silent bars
+    in a row, nothing a chorale's four voices sing and nothing the JSB chorales hold."""
+    silent = (chorale == SILENCE).all(axis=1)
+    keep = ~silent
+    run_start = None
+    for step, quiet in enumerate([*silent, False]):
+        if quiet and run_start is None:
+            run_start = step
+        elif not quiet and run_start is not None:
+            edge = run_start == 0 or step == len(chorale)
+            keep[run_start:step] = not (edge or step - run_start >= shortest)
+            run_start = None
+    return chorale[keep]
+
+
 def parse_corpus_chorale(path: Path, pitch_range: PitchRange = DEFAULT_RANGE):
     """``(chorale, None)`` for a usable corpus file, else ``(None, reason it was skipped)``."""
     from music21 import corpus, stream
@@ -177,6 +199,7 @@ def parse_corpus_chorale(path: Path, pitch_range: PitchRange = DEFAULT_RANGE):
         return None, str(error).split(": ", 1)[-1]
     if (chorale == SILENCE).all(axis=0).any():
         return None, "a voice has no notes"
+    chorale = without_interludes(chorale)
     sounding = chorale[chorale != SILENCE]
     if sounding.min() < pitch_range.low or sounding.max() > pitch_range.high:
         return None, f"pitches {sounding.min()}..{sounding.max()} outside the range"
