@@ -28,6 +28,7 @@ from counterpoint.errors import (
     FileFormatError,
     MissingFileError,
 )
+from counterpoint.music.notes import segments
 from counterpoint.music.representation import (
     DEFAULT_RANGE,
     NUM_VOICES,
@@ -163,15 +164,10 @@ def without_interludes(chorale: np.ndarray, shortest: int = INTERLUDE_STEPS) -> 
     Christmas Oratorio with their instrumental interludes left as rests: up to 12 silent bars
     in a row, nothing a chorale's four voices sing and nothing the JSB chorales hold."""
     silent = (chorale == SILENCE).all(axis=1)
-    keep = ~silent
-    run_start = None
-    for step, quiet in enumerate([*silent, False]):
-        if quiet and run_start is None:
-            run_start = step
-        elif not quiet and run_start is not None:
-            edge = run_start == 0 or step == len(chorale)
-            keep[run_start:step] = not (edge or step - run_start >= shortest)
-            run_start = None
+    keep = np.ones(len(chorale), dtype=bool)
+    for start, length, quiet in segments(silent.astype(np.int64)):
+        if quiet and (start == 0 or start + length == len(chorale) or length >= shortest):
+            keep[start : start + length] = False
     return chorale[keep]
 
 
