@@ -98,9 +98,7 @@ def test_paper_protocol_reuses_exact_conditionals_only_where_the_guesses_were_ri
     model = _Peeking(ModelConfig(6, 8, dilations=[(1, 1), (2, 2)]), piece).eval()
     order = draw_ordering(piece, "random", np.random.default_rng(3))
     expected = _magenta_one_note_at_a_time(model, piece, order)
-    scored = scoring._score_piece(
-        model, piece, [order], window=False, temperature=1.0, chronological=False
-    )
+    scored = scoring._score_piece(model, piece, [order], window=False, temperature=1.0, chronological=False)
     per_step = np.zeros(len(piece))
     np.add.at(per_step, order[:, 1], expected)
     np.testing.assert_allclose(scored["paper_frames"][0], per_step, atol=1e-4)

@@ -118,5 +118,3 @@ def transposition_range(chorale: np.ndarray, pitch_range: PitchRange = DEFAULT_R
     if sounding.size == 0:
         return 0, 0
     return pitch_range.low - int(sounding.min()), pitch_range.high - int(sounding.max())
-
-
