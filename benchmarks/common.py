@@ -140,6 +140,48 @@ def paired_table(scores: dict[str, list[dict | None]], pieces: list[np.ndarray],
     return "\n".join(lines)
 
 
+def paired_harmonizations(written: dict[str, list[np.ndarray]], pieces: list[np.ndarray], split: str) -> str:
+    """Each model's harmonizations of the ``pieces``' sopranos (``written``, in the pieces'
+    order), paired by piece against the first model: the share of Bach's alto, tenor and bass
+    notes written, and the voice-leading faults per 100 steps. Each figure is pooled over the
+    pieces (a ratio); its difference's standard error is that of a ratio estimator over pieces,
+    as in :func:`paired_table`."""
+    from counterpoint.evaluation import FAULTS, voice_leading_faults
+    from counterpoint.music.representation import SILENCE
+
+    sounding = np.array([(piece[:, 1:] != SILENCE).sum() for piece in pieces])
+    steps = np.array([len(piece) for piece in pieces])
+
+    def counts(outputs: list[np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per figure: its numerator per piece, and the denominator it is a share of."""
+        faults = [voice_leading_faults(output) for output in outputs]
+        bach = [
+            ((output[:, 1:] == piece[:, 1:]) & (piece[:, 1:] != SILENCE)).sum()
+            for output, piece in zip(outputs, pieces, strict=True)
+        ]
+        figures = {"Bach's notes (%)": (100.0 * np.array(bach), sounding)}
+        for fault in FAULTS:
+            per_piece = 100.0 * np.array([f[fault] for f in faults])
+            figures[f"{fault.replace('_', ' ')} per 100 steps"] = (per_piece, steps)
+        return figures
+
+    tables = {name: counts(outputs) for name, outputs in written.items()}
+    names = list(tables)
+    header = ["figure", *names] + [f"{name} - {names[0]} (± SE)" for name in names[1:]]
+    rows = []
+    for figure, (_, denominator) in tables[names[0]].items():
+        total = denominator.sum()
+        row = [figure] + [f"{tables[name][figure][0].sum() / total:.3f}" for name in names]
+        for name in names[1:]:
+            differences = tables[name][figure][0] - tables[names[0]][figure][0]
+            mean = differences.sum() / total
+            spread = np.std(differences - mean * denominator, ddof=1) * np.sqrt(len(pieces)) / total
+            row.append(f"{mean:+.3f} ± {spread:.3f}")
+        rows.append(row)
+    title = f"harmonizing the {len(pieces)} {split} sopranos ({steps.sum()} steps), paired by piece"
+    return title + "\n\n" + markdown_table(header, rows)
+
+
 def exact_likelihoods(scores: list[dict | None], common: list[int], frames: np.ndarray) -> str:
     """Two exact likelihoods beside the protocol, nats per frame over the pieces ``common``:
     the random orderings' mean, and their per-piece ensemble (``log mean_k p(x | o_k)``). A
