@@ -90,7 +90,9 @@ RECIPES: dict[str, dict] = {
     # the page's browser network (docs/model-card.md): the browser preset distilled from the
     # shipped product jsb (half of each erased note's target its distribution), with the second
     # jsb network's weight decay, on a 2,500-step cosine, in float32 (bf16 autocast gave NaN
-    # losses with 40 filters on an AVX-512 BF16 CPU). About 2 hours on two idle AVX-512 cores.
+    # losses with 40 filters on an AVX-512 BF16 CPU). About 45 minutes on two idle AVX-512 cores
+    # (1.1 s a step, the teacher in int8); the shipped network is a second run on from its weights
+    # (scripts/retrain-browser.sh).
     "browser": {
         "model": "browser",
         "mask": "orderless+frames",
