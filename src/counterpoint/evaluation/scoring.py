@@ -221,15 +221,3 @@ def masked_loss(
     count = sum(len(c) // crop_steps for c in usable)
     pianoroll, known = validation_set(usable, crop_steps, count, seed, model.pitch_range, mask)
     return evaluate_loss(model, pianoroll.to(device_of(model)), known.to(device_of(model)))
-
-
-# --------------------------------------------------------------------------- voice leading
-
-
-# --------------------------------------------------------------------------- statistics
-
-
-# --------------------------------------------------------------------------- harmonization
-
-
-# --------------------------------------------------------------------------- report
