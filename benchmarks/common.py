@@ -106,6 +106,17 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def paired_ratio(differences: np.ndarray, denominators: np.ndarray) -> tuple[float, float]:
+    """A difference between two models pooled over pieces (the sum of the per-piece
+    ``differences`` over the sum of their ``denominators``: frames, steps, notes) and its
+    standard error as a ratio estimator's: the spread of the per-piece residuals."""
+    mean = differences.sum() / denominators.sum()
+    if len(differences) < 2:
+        return float(mean), 0.0
+    spread = np.std(differences - mean * denominators, ddof=1)
+    return float(mean), float(spread * np.sqrt(len(differences)) / denominators.sum())
+
+
 def paired_table(scores: dict[str, list[dict | None]], pieces: list[np.ndarray], split: str) -> str:
     """The paper's protocol from each model's cached scores of ``pieces`` (None where not
     scored), on the pieces every model finished, paired by piece against the first model."""
@@ -128,13 +139,11 @@ def paired_table(scores: dict[str, list[dict | None]], pieces: list[np.ndarray],
     for name, piece_losses in losses.items():
         every = np.concatenate(piece_losses)
         totals = np.array([(a - b).sum() for a, b in zip(piece_losses, reference, strict=True)])
-        difference = totals.sum() / frames.sum()
-        # a ratio estimator's standard error: per-piece residuals of the frame-weighted mean
-        spread = np.std(totals - difference * frames, ddof=1) if len(common) > 1 else 0.0
+        difference, error = paired_ratio(totals, frames)
         lines.append(
             f"| {name} | {sum(s is not None for s in scores[name])} "
             f"| {every.mean():.4f} | {every.std() / np.sqrt(len(every)):.4f} "
-            f"| {difference:+.4f} | {spread * np.sqrt(len(common)) / frames.sum():.4f} "
+            f"| {difference:+.4f} | {error:.4f} "
             f"| {exact_likelihoods(scores[name], common, frames)} |"
         )
     return "\n".join(lines)
@@ -144,8 +153,7 @@ def paired_harmonizations(written: dict[str, list[np.ndarray]], pieces: list[np.
     """Each model's harmonizations of the ``pieces``' sopranos (``written``, in the pieces'
     order), paired by piece against the first model: the share of Bach's alto, tenor and bass
     notes written, and the voice-leading faults per 100 steps. Each figure is pooled over the
-    pieces (a ratio); its difference's standard error is that of a ratio estimator over pieces,
-    as in :func:`paired_table`."""
+    pieces (a ratio); its difference's standard error that of :func:`paired_ratio`."""
     from counterpoint.evaluation import FAULTS, voice_leading_faults
     from counterpoint.music.representation import SILENCE
 
@@ -173,10 +181,8 @@ def paired_harmonizations(written: dict[str, list[np.ndarray]], pieces: list[np.
         total = denominator.sum()
         row = [figure] + [f"{tables[name][figure][0].sum() / total:.3f}" for name in names]
         for name in names[1:]:
-            differences = tables[name][figure][0] - tables[names[0]][figure][0]
-            mean = differences.sum() / total
-            spread = np.std(differences - mean * denominator, ddof=1) * np.sqrt(len(pieces)) / total
-            row.append(f"{mean:+.3f} ± {spread:.3f}")
+            mean, error = paired_ratio(tables[name][figure][0] - tables[names[0]][figure][0], denominator)
+            row.append(f"{mean:+.3f} ± {error:.3f}")
         rows.append(row)
     title = f"harmonizing the {len(pieces)} {split} sopranos ({steps.sum()} steps), paired by piece"
     return title + "\n\n" + markdown_table(header, rows)
